@@ -1,0 +1,69 @@
+#include "host/backend.h"
+
+#include "kernels/scalar_kernels.h"
+
+namespace heatkit {
+namespace {
+
+struct BackendEntry {
+  std::string_view name;
+  std::string_view description;
+  // Empty when the backend can run here; otherwise why not.
+  std::string (*unavailable_reason)();
+  std::unique_ptr<CounterStore> (*make)();
+};
+
+std::string always_available() { return {}; }
+
+// Adding a backend is adding a row here (and its implementation files).
+constexpr BackendEntry kBackends[] = {
+    {"scalar", "plain C++ reference loops over host columns", &always_available,
+     []() -> std::unique_ptr<CounterStore> {
+       return std::make_unique<HostCounterStore>(
+           "scalar", HostKernels{&scalar::tick, &scalar::collect_prunable});
+     }},
+};
+
+std::string known_names() {
+  std::string names;
+  for (const auto& b : kBackends) {
+    if (!names.empty()) names += ", ";
+    names += b.name;
+  }
+  return names;
+}
+
+}  // namespace
+
+UnknownBackend::UnknownBackend(std::string_view name)
+    : std::invalid_argument("unknown backend '" + std::string(name) + "' (known: " +
+                            known_names() + ")") {}
+
+BackendUnavailable::BackendUnavailable(std::string_view name, std::string_view reason)
+    : std::runtime_error("backend '" + std::string(name) + "' cannot run here: " +
+                         std::string(reason)) {}
+
+std::vector<BackendInfo> list_backends() {
+  std::vector<BackendInfo> out;
+  for (const auto& b : kBackends) {
+    std::string reason = b.unavailable_reason();
+    out.push_back(BackendInfo{std::string(b.name), std::string(b.description), reason.empty(),
+                              std::move(reason)});
+  }
+  return out;
+}
+
+std::string_view default_backend() noexcept { return "scalar"; }
+
+std::unique_ptr<CounterStore> make_store(std::string_view name) {
+  for (const auto& b : kBackends) {
+    if (b.name != name) continue;
+    if (std::string reason = b.unavailable_reason(); !reason.empty()) {
+      throw BackendUnavailable(name, reason);
+    }
+    return b.make();
+  }
+  throw UnknownBackend(name);
+}
+
+}  // namespace heatkit

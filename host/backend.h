@@ -1,0 +1,44 @@
+// Run-time backend selection by name. Each backend is a way to store the
+// columns and run the bulk passes; the registry above it is the same for all.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "host/counter_store.h"
+
+namespace heatkit {
+
+struct BackendInfo {
+  std::string name;
+  std::string description;
+  bool available = false;
+  std::string unavailable_reason;  // empty when available
+};
+
+// Every backend this build knows, in a stable order, with whether it can run
+// on this machine (and why not).
+std::vector<BackendInfo> list_backends();
+
+// The backend used when none is named.
+std::string_view default_backend() noexcept;
+
+// Thrown by make_store for a name no backend has.
+class UnknownBackend : public std::invalid_argument {
+ public:
+  explicit UnknownBackend(std::string_view name);
+};
+
+// Thrown by make_store for a known backend that cannot run here.
+class BackendUnavailable : public std::runtime_error {
+ public:
+  BackendUnavailable(std::string_view name, std::string_view reason);
+};
+
+// A fresh, empty store of backend `name`.
+std::unique_ptr<CounterStore> make_store(std::string_view name);
+
+}  // namespace heatkit

@@ -1,0 +1,108 @@
+// The structure-of-arrays counter store: one column per field, indexed by slot.
+// A store knows nothing of keys; the registry maps keys to slots. Backends
+// differ in where the columns live (host or device) and which kernels run the
+// bulk passes; the registry talks to every store through this interface.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "kernels/counter_math.h"
+
+namespace heatkit {
+
+using Slot = std::uint32_t;
+
+// One counter's state as read back from a store.
+struct CounterState {
+  double rate = 0.0;
+  std::int64_t last_update = 0;
+  bool has_emitted = false;
+  double last_emitted = 0.0;
+  std::int64_t half_life = 0;
+  bool in_flight = false;
+};
+
+class CounterStore {
+ public:
+  virtual ~CounterStore() = default;
+
+  // The backend's name, as `make_store` takes it.
+  virtual std::string_view backend() const noexcept = 0;
+
+  // Slots [0, slot_count()) exist. Grows to at least `n`, keeping contents;
+  // new slots are empty (rate 0, no emission, no flags). Never shrinks.
+  virtual void ensure_slots(std::size_t n) = 0;
+  virtual std::size_t slot_count() const noexcept = 0;
+
+  // Per-slot operations (SEMANTICS.md "Counter").
+  virtual void init(Slot slot, std::int64_t half_life, std::int64_t now) = 0;
+  virtual void clear(Slot slot) = 0;  // empty again: ignored by tick and prune
+  virtual void bump(Slot slot, std::int64_t now) = 0;
+  virtual void decay_to(Slot slot, std::int64_t now) = 0;
+  virtual void record(Slot slot, Decision kind, double rate) = 0;  // Emit: rate; Withdraw: 0
+  virtual void set_in_flight(Slot slot, bool in_flight) = 0;
+  virtual CounterState read(Slot slot) const = 0;
+
+  // Bulk passes over every slot. `tick` decays all counters to params.now and
+  // appends the candidates in slot order; `collect_prunable` appends the slots
+  // commit must prune, in slot order.
+  virtual void tick(const TickParams& params, std::vector<Candidate>& out) = 0;
+  virtual void collect_prunable(std::vector<Slot>& out) = 0;
+
+  // The last_update column readable on the host, exact after every call above.
+  // The registry's LRU order reads it. Invalidated by ensure_slots.
+  virtual const std::int64_t* last_update_host() const noexcept = 0;
+
+  // Bytes this store holds for its columns (host and device together).
+  virtual std::size_t memory_bytes() const noexcept = 0;
+};
+
+// The bulk passes of a host-memory backend: free functions over columns.
+struct HostKernels {
+  void (*tick)(const CounterColumns&, const TickParams&, std::vector<Candidate>&);
+  void (*collect_prunable)(const CounterColumns&, std::vector<std::uint32_t>&);
+};
+
+// Columns in host memory. The per-slot operations are the counter_math.h
+// functions; the bulk passes are the backend's kernels.
+class HostCounterStore final : public CounterStore {
+ public:
+  HostCounterStore(std::string_view backend, HostKernels kernels)
+      : backend_(backend), kernels_(kernels) {}
+
+  std::string_view backend() const noexcept override { return backend_; }
+  void ensure_slots(std::size_t n) override;
+  std::size_t slot_count() const noexcept override { return rate_.size(); }
+
+  void init(Slot slot, std::int64_t half_life, std::int64_t now) override;
+  void clear(Slot slot) override;
+  void bump(Slot slot, std::int64_t now) override;
+  void decay_to(Slot slot, std::int64_t now) override;
+  void record(Slot slot, Decision kind, double rate) override;
+  void set_in_flight(Slot slot, bool in_flight) override;
+  CounterState read(Slot slot) const override;
+
+  void tick(const TickParams& params, std::vector<Candidate>& out) override;
+  void collect_prunable(std::vector<Slot>& out) override;
+
+  const std::int64_t* last_update_host() const noexcept override { return last_update_.data(); }
+  std::size_t memory_bytes() const noexcept override;
+
+  // The raw columns, for kernels and tests.
+  CounterColumns columns() noexcept;
+
+ private:
+  std::string_view backend_;
+  HostKernels kernels_;
+  std::vector<double> rate_;
+  std::vector<std::int64_t> last_update_;
+  std::vector<double> last_emitted_;
+  std::vector<std::int64_t> half_life_;
+  std::vector<std::uint8_t> flags_;
+};
+
+}  // namespace heatkit

@@ -1,0 +1,311 @@
+// The heat registry (SEMANTICS.md "Registry"): key -> counter, with a cap and
+// exact LRU eviction, tick/commit/rollback and in-flight tracking. One template
+// serves both key kinds (`HeatRegistry` for u64, `BlobHeatRegistry` for 32-byte
+// keys). The counters live in a CounterStore of the backend named at
+// construction; the registry owns the keys, the LRU order and the free slots.
+//
+// Not thread-safe: wrap it in a mutex to share it (as the seed does).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "host/backend.h"
+#include "host/counter_store.h"
+#include "host/heat_counter.h"
+#include "host/lru_order.h"
+#include "host/slot_index.h"
+#include "kernels/policy.h"
+#include "kernels/time.h"
+
+namespace heatkit {
+
+// Default cap on tracked counters (the seed's DEFAULT_HEAT_REGISTRY_CAP).
+inline constexpr std::size_t kDefaultCap = 8 * 1024;
+
+using BlobKey = std::array<std::uint8_t, 32>;
+
+// SplitMix64's finalizer: a full-avalanche 64-bit mix.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+template <class Key>
+struct KeyTraits;
+
+template <>
+struct KeyTraits<std::uint64_t> {
+  static constexpr bool kTrackInFlightByDefault = false;
+  static std::uint64_t hash(std::uint64_t key) noexcept { return mix64(key); }
+};
+
+template <>
+struct KeyTraits<BlobKey> {
+  static constexpr bool kTrackInFlightByDefault = true;
+  static std::uint64_t hash(const BlobKey& key) noexcept {
+    std::uint64_t h = 0;
+    for (std::size_t i = 0; i < key.size(); i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, key.data() + i, sizeof word);
+      h = mix64(h ^ word);
+    }
+    return h;
+  }
+};
+
+struct RegistryOptions {
+  std::size_t cap = kDefaultCap;         // 0 = unbounded
+  std::optional<bool> track_in_flight;   // unset: on for blob keys, off for u64
+  std::string backend = std::string(default_backend());
+};
+
+// Where a registry's bytes go.
+struct MemoryUsage {
+  std::size_t columns = 0;  // the store's counter columns
+  std::size_t keys = 0;     // the slot -> key column
+  std::size_t index = 0;    // the key -> slot hash index
+  std::size_t lru = 0;      // eviction order
+  std::size_t other = 0;    // free-slot list, scratch buffers
+  std::size_t total() const noexcept { return columns + keys + index + lru + other; }
+};
+
+// Counts of what the registry did, for summaries.
+struct RegistryStats {
+  std::uint64_t evictions = 0;
+  std::uint64_t pruned = 0;
+};
+
+template <class Key>
+class BasicHeatRegistry {
+ public:
+  using key_type = Key;
+  using Emissions = std::vector<std::pair<Key, HeatEmission>>;
+
+  // A live counter in the registry. Valid until the registry next inserts,
+  // removes, evicts, ticks or commits.
+  class Entry {
+   public:
+    void bump(Instant now) {
+      reg_->store_->bump(slot_, to_ns(now));
+      reg_->lru_.on_bump(slot_, to_ns(now));
+    }
+    void decay_to(Instant now) {
+      reg_->store_->decay_to(slot_, to_ns(now));
+      reg_->lru_.on_decay(slot_, to_ns(now), reg_->store_->last_update_host());
+    }
+    void record_emission(double rate) { reg_->store_->record(slot_, Decision::kEmit, rate); }
+    void record_withdrawal() { reg_->store_->record(slot_, Decision::kWithdraw, 0.0); }
+
+    HeatCounter counter() const { return HeatCounter::from_state(reg_->store_->read(slot_)); }
+    double rate() const { return reg_->store_->read(slot_).rate; }
+    std::optional<double> last_emitted() const { return counter().last_emitted(); }
+    Instant last_update() const { return instant_from_ns(reg_->store_->read(slot_).last_update); }
+    Duration half_life() const { return Duration(reg_->store_->read(slot_).half_life); }
+    bool in_flight() const { return reg_->store_->read(slot_).in_flight; }
+
+   private:
+    friend class BasicHeatRegistry;
+    Entry(BasicHeatRegistry* reg, Slot slot) : reg_(reg), slot_(slot) {}
+    BasicHeatRegistry* reg_;
+    Slot slot_;
+  };
+
+  BasicHeatRegistry() : BasicHeatRegistry(RegistryOptions{}) {}
+  explicit BasicHeatRegistry(RegistryOptions options)
+      : cap_(options.cap),
+        track_in_flight_(options.track_in_flight.value_or(KeyTraits<Key>::kTrackInFlightByDefault)),
+        store_(make_store(options.backend)) {}
+
+  // A registry with an explicit cap; 0 disables the bound (prefer unbounded()).
+  static BasicHeatRegistry with_cap(std::size_t cap) {
+    RegistryOptions o;
+    o.cap = cap;
+    return BasicHeatRegistry(std::move(o));
+  }
+  // A registry whose cap is disabled on purpose.
+  static BasicHeatRegistry unbounded() { return with_cap(0); }
+
+  BasicHeatRegistry(BasicHeatRegistry&&) noexcept = default;
+  BasicHeatRegistry& operator=(BasicHeatRegistry&&) noexcept = default;
+
+  std::size_t cap() const noexcept { return cap_; }
+  std::size_t size() const noexcept { return index_.size(); }
+  bool empty() const noexcept { return size() == 0; }
+  bool tracks_in_flight() const noexcept { return track_in_flight_; }
+  void set_track_in_flight(bool on) noexcept { track_in_flight_ = on; }
+  std::string_view backend() const noexcept { return store_->backend(); }
+  const RegistryStats& stats() const noexcept { return stats_; }
+
+  // Get-or-create the counter for `key`. A new key at the cap first evicts the
+  // entry with the oldest last_update (earliest bump on ties). An existing
+  // key keeps its half-life. Throws std::invalid_argument on a negative
+  // half-life.
+  Entry entry(const Key& key, Duration half_life, Instant now) {
+    check_half_life(half_life);
+    const std::uint64_t hash = KeyTraits<Key>::hash(key);
+    if (const Slot found = index_.find(key, hash, keys_.data()); found != kNoSlot) {
+      return Entry(this, found);
+    }
+    if (cap_ > 0 && size() >= cap_) evict_one();
+    const Slot slot = allocate_slot();
+    keys_[slot] = key;
+    index_.insert(hash, slot, keys_.data());
+    store_->init(slot, to_ns(half_life), to_ns(now));
+    lru_.on_insert(slot, to_ns(now));
+    return Entry(this, slot);
+  }
+
+  // A snapshot of `key`'s counter, or nothing.
+  std::optional<HeatCounter> get(const Key& key) const {
+    const Slot slot = find(key);
+    if (slot == kNoSlot) return std::nullopt;
+    return HeatCounter::from_state(store_->read(slot));
+  }
+  bool contains(const Key& key) const { return find(key) != kNoSlot; }
+  // Whether `key` is present and marked in flight.
+  bool in_flight(const Key& key) const {
+    const Slot slot = find(key);
+    return slot != kNoSlot && store_->read(slot).in_flight;
+  }
+
+  // Drops `key`'s counter and its in-flight mark. No-op when absent.
+  void remove(const Key& key) {
+    if (const Slot slot = find(key); slot != kNoSlot) erase_slot(slot);
+  }
+
+  // Calls f(key, counter) for every entry, in slot order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (Slot s = 0; s < high_water_; ++s) {
+      if (lru_.contains(s)) f(keys_[s], HeatCounter::from_state(store_->read(s)));
+    }
+  }
+
+  // Decays every counter to `now` and returns the Emit/Withdraw candidates in
+  // slot order. Mutates no last_emitted. With in-flight tracking on, skips
+  // counters in flight and marks every returned one. Throws InvalidPolicy.
+  Emissions tick(const Policy& policy, Instant now) {
+    validate_or_throw(policy);
+    candidates_.clear();
+    store_->tick(tick_params(policy, to_ns(now), track_in_flight_), candidates_);
+    lru_.on_tick(to_ns(now));
+    Emissions out;
+    out.reserve(candidates_.size());
+    for (const Candidate& c : candidates_) {
+      out.emplace_back(keys_[c.slot], c.kind == Decision::kEmit ? HeatEmission::emit(c.rate)
+                                                                : HeatEmission::withdraw());
+    }
+    return out;
+  }
+
+  // Records each emission on its counter (if still present) and clears its
+  // in-flight mark, then prunes every fully decayed, withdrawn counter.
+  void commit(std::span<const std::pair<Key, HeatEmission>> emissions) {
+    for (const auto& [key, emission] : emissions) {
+      const Slot slot = find(key);
+      if (slot == kNoSlot) continue;
+      store_->record(slot, emission.kind, emission.rate);
+      store_->set_in_flight(slot, false);
+    }
+    prunable_.clear();
+    store_->collect_prunable(prunable_);
+    for (const Slot slot : prunable_) erase_slot(slot);
+    stats_.pruned += prunable_.size();
+  }
+
+  // Clears `key`'s in-flight mark without committing (the sink failed).
+  void rollback(const Key& key) {
+    if (const Slot slot = find(key); slot != kNoSlot) store_->set_in_flight(slot, false);
+  }
+
+  MemoryUsage memory_usage() const noexcept {
+    MemoryUsage m;
+    m.columns = store_->memory_bytes();
+    m.keys = keys_.capacity() * sizeof(Key);
+    m.index = index_.memory_bytes();
+    m.lru = lru_.memory_bytes();
+    m.other = free_.capacity() * sizeof(Slot) + candidates_.capacity() * sizeof(Candidate) +
+              prunable_.capacity() * sizeof(Slot);
+    return m;
+  }
+
+  // The store, for tests and benchmarks that drive the columns directly.
+  CounterStore& store() noexcept { return *store_; }
+
+ private:
+  using Index = SlotIndex<Key, KeyTraits<Key>>;
+  static constexpr Slot kNoSlot = Index::kNoSlot;
+
+  Slot find(const Key& key) const {
+    return index_.find(key, KeyTraits<Key>::hash(key), keys_.data());
+  }
+
+  void evict_one() {
+    const Slot victim = lru_.victim(store_->last_update_host());
+    if (victim == LruOrder::kNone) return;
+    erase_slot(victim);
+    ++stats_.evictions;
+  }
+
+  void erase_slot(Slot slot) {
+    index_.erase(KeyTraits<Key>::hash(keys_[slot]), slot, keys_.data());
+    lru_.on_erase(slot);
+    store_->clear(slot);
+    free_.push_back(slot);
+  }
+
+  Slot allocate_slot() {
+    if (!free_.empty()) {
+      const Slot slot = free_.back();
+      free_.pop_back();
+      return slot;
+    }
+    if (high_water_ == store_->slot_count()) grow();
+    return high_water_++;
+  }
+
+  // Doubles the slot count (to the cap at most): columns, keys, LRU, index.
+  void grow() {
+    std::size_t n = std::max<std::size_t>(16, 2 * static_cast<std::size_t>(high_water_));
+    if (cap_ > 0) n = std::min(n, std::max<std::size_t>(cap_, high_water_ + 1));
+    if (n > kNoSlot) throw std::length_error("heat registry: more than 2^32-1 slots");
+    store_->ensure_slots(n);
+    std::vector<Key> grown;
+    grown.reserve(n);
+    grown.assign(keys_.begin(), keys_.end());
+    grown.resize(n);
+    keys_.swap(grown);
+    lru_.ensure_slots(n);
+    index_.reserve(n, keys_.data());
+  }
+
+  std::size_t cap_;
+  bool track_in_flight_;
+  std::unique_ptr<CounterStore> store_;
+  std::vector<Key> keys_;
+  Index index_;
+  LruOrder lru_;
+  std::vector<Slot> free_;
+  Slot high_water_ = 0;  // slots [0, high_water_) have been handed out
+  RegistryStats stats_;
+  std::vector<Candidate> candidates_;  // scratch, reused across ticks
+  std::vector<Slot> prunable_;         // scratch, reused across commits
+};
+
+using HeatRegistry = BasicHeatRegistry<std::uint64_t>;
+using BlobHeatRegistry = BasicHeatRegistry<BlobKey>;
+
+}  // namespace heatkit

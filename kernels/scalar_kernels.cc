@@ -1,0 +1,23 @@
+#include "kernels/scalar_kernels.h"
+
+namespace heatkit::scalar {
+
+void tick(const CounterColumns& c, const TickParams& params, std::vector<Candidate>& out) {
+  for (std::size_t i = 0; i < c.size; ++i) {
+    const Decision d =
+        tick_one(c.rate[i], c.last_update[i], c.last_emitted[i], c.half_life[i], c.flags[i], params);
+    if (d != Decision::kSuppress) {
+      out.push_back({static_cast<std::uint32_t>(i), d, d == Decision::kEmit ? c.rate[i] : 0.0});
+    }
+  }
+}
+
+void collect_prunable(const CounterColumns& c, std::vector<std::uint32_t>& out) {
+  for (std::size_t i = 0; i < c.size; ++i) {
+    if (is_prunable(c.rate[i], (c.flags[i] & kHasEmitted) != 0, c.last_emitted[i])) {
+      out.push_back(static_cast<std::uint32_t>(i));
+    }
+  }
+}
+
+}  // namespace heatkit::scalar
