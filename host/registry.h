@@ -24,6 +24,7 @@
 #include "host/lru_order.h"
 #include "host/slot_index.h"
 #include "kernels/policy.h"
+#include "kernels/random.h"
 #include "kernels/time.h"
 
 namespace heatkit {
@@ -32,16 +33,6 @@ namespace heatkit {
 inline constexpr std::size_t kDefaultCap = 8 * 1024;
 
 using BlobKey = std::array<std::uint8_t, 32>;
-
-// SplitMix64's finalizer: a full-avalanche 64-bit mix.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 template <class Key>
 struct KeyTraits;
