@@ -1,26 +1,39 @@
 #include "kernels/policy.h"
 
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
 namespace heatkit {
+namespace {
+
+// Ratios are f32: print the shortest text that reads back as the same f32, so
+// a user who wrote 1.0099 reads 1.0099 (not the widened 1.00989997).
+std::string ratio_text(double ratio) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, static_cast<float>(ratio)).ptr;
+  return std::string(buf, end);
+}
+
+}  // namespace
 
 std::string PolicyError::message() const {
   std::ostringstream out;
-  out.precision(9);
+  const std::string bounds =
+      "[" + ratio_text(Policy::kMinRatio) + ", " + ratio_text(Policy::kMaxRatio) + "]";
   switch (kind) {
     case PolicyErrorKind::kRatioNotFinite:
-      out << field << " must be finite, got " << value;
+      out << field << " must be finite, got " << ratio_text(value) << " (allowed range " << bounds
+          << ")";
       break;
     case PolicyErrorKind::kRatioOutOfRange:
-      out << field << " " << value << " is out of range [" << Policy::kMinRatio << ", "
-          << Policy::kMaxRatio << "]";
+      out << field << " " << ratio_text(value) << " is out of range " << bounds;
       break;
     case PolicyErrorKind::kHalfLifeZero:
       out << field << " must be non-zero";
       break;
     case PolicyErrorKind::kHalfLifeNegative:
-      out << field << " must be positive, got " << value << " ns";
+      out << field << " must be positive, got " << static_cast<long long>(value) << " ns";
       break;
   }
   return out.str();

@@ -1,0 +1,610 @@
+// The registry's building blocks against naive references: SlotIndex against
+// std::unordered_map, HostCounterStore's per-slot operations and the scalar
+// kernels against HeatCounter objects, and LruOrder against a full scan.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "host/counter_store.h"
+#include "host/heat_counter.h"
+#include "host/lru_order.h"
+#include "host/registry.h"
+#include "host/slot_index.h"
+#include "kernels/scalar_kernels.h"
+#include "tests/unit/test_support.h"
+
+namespace heatkit {
+namespace {
+
+using test::Rng;
+using test::same_double;
+
+// ======== SlotIndex ========
+
+// The real u64 key hash.
+using U64Traits = KeyTraits<std::uint64_t>;
+
+// Home bucket = key >> 16, so a test can put keys where it wants them.
+struct ClusterTraits {
+  static std::uint64_t hash(std::uint64_t key) noexcept { return key >> 16; }
+};
+
+// Drives a SlotIndex and an unordered_map<key, slot> through the same random
+// inserts, erases and finds over `universe`, checking after every step.
+template <class Traits>
+class SlotIndexHarness {
+ public:
+  SlotIndexHarness(std::vector<std::uint64_t> universe, std::uint64_t seed)
+      : universe_(std::move(universe)), rng_(seed), keys_(universe_.size()) {
+    for (std::uint32_t s = 0; s < keys_.size(); ++s) free_.push_back(s);
+  }
+
+  // `insert_percent` of the insert-or-erase steps insert.
+  void run(int steps, std::uint64_t insert_percent, bool check_all_each_step) {
+    for (int step = 0; step < steps; ++step) {
+      const std::uint64_t key = universe_[rng_.below(universe_.size())];
+      const auto it = model_.find(key);
+      const std::uint32_t found = index_.find(key, Traits::hash(key), keys_.data());
+      ASSERT_EQ(found, it == model_.end() ? Index::kNoSlot : it->second)
+          << "find(" << key << ") at step " << step;
+      if (rng_.chance(15)) continue;  // a find-only step
+      if (rng_.chance(insert_percent)) {
+        if (it != model_.end()) continue;
+        const std::uint32_t slot = free_.back();
+        free_.pop_back();
+        keys_[slot] = key;
+        index_.insert(Traits::hash(key), slot, keys_.data());
+        model_.emplace(key, slot);
+      } else {
+        if (it == model_.end()) continue;
+        index_.erase(Traits::hash(key), it->second, keys_.data());
+        free_.push_back(it->second);
+        model_.erase(it);
+      }
+      ASSERT_EQ(index_.size(), model_.size()) << "step " << step;
+      if (check_all_each_step || step % 1024 == 0) {
+        check_all();
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+    check_all();
+  }
+
+  void check_all() {
+    for (const std::uint64_t key : universe_) {
+      const auto it = model_.find(key);
+      ASSERT_EQ(index_.find(key, Traits::hash(key), keys_.data()),
+                it == model_.end() ? Index::kNoSlot : it->second)
+          << "key " << key;
+    }
+  }
+
+  using Index = SlotIndex<std::uint64_t, Traits>;
+  Index& index() { return index_; }
+  const std::uint64_t* keys() const { return keys_.data(); }
+  std::size_t model_size() const { return model_.size(); }
+
+ private:
+  std::vector<std::uint64_t> universe_;
+  Rng rng_;
+  std::vector<std::uint64_t> keys_;  // slot -> key, as the registry's key column
+  std::vector<std::uint32_t> free_;
+  Index index_;
+  std::unordered_map<std::uint64_t, std::uint32_t> model_;
+};
+
+TEST(SlotIndex, empty_index_finds_nothing_and_erase_is_a_no_op) {
+  SlotIndex<std::uint64_t, U64Traits> index;
+  const std::uint64_t keys[1] = {42};
+  EXPECT_EQ(index.find(42, U64Traits::hash(42), keys), index.kNoSlot);
+  index.erase(U64Traits::hash(42), 0, keys);
+  EXPECT_EQ(index.size(), 0u);
+  EXPECT_EQ(index.memory_bytes(), 0u);
+}
+
+TEST(SlotIndex, randomized_against_unordered_map_with_growth) {
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {
+    SCOPED_TRACE(seed);
+    Rng keys_rng(seed * 977);
+    std::vector<std::uint64_t> universe;
+    for (int i = 0; i < 3000; ++i) universe.push_back(keys_rng.engine());
+    for (std::uint64_t k = 0; k < 64; ++k) universe.push_back(k);  // small, dense keys too
+    SlotIndexHarness<U64Traits> h(universe, seed);
+    // Fill (the table grows through several rehashes), churn, then drain.
+    h.run(20'000, 85, false);
+    if (HasFatalFailure()) return;
+    EXPECT_GT(h.model_size(), 2000u) << "the fill phase filled";
+    EXPECT_GE(h.index().bucket_count(), 4096u) << "and grew the table";
+    h.run(40'000, 50, false);
+    h.run(40'000, 0, false);
+    if (HasFatalFailure()) return;
+    EXPECT_LT(h.model_size(), 20u) << "the drain phase drained";
+  }
+}
+
+TEST(SlotIndex, erase_chains_wrap_around_the_table_end) {
+  // 128 buckets; homes 124..127 and 0..2 make probe runs that cross the end.
+  std::vector<std::uint64_t> universe;
+  for (const std::uint64_t home : {124u, 125u, 126u, 127u, 0u, 1u, 2u}) {
+    for (std::uint64_t v = 0; v < 12; ++v) universe.push_back(home << 16 | v);
+  }
+  for (const std::uint64_t seed : {11u, 12u, 13u, 14u}) {
+    SCOPED_TRACE(seed);
+    SlotIndexHarness<ClusterTraits> h(universe, seed);
+    h.index().reserve(64, h.keys());
+    ASSERT_EQ(h.index().bucket_count(), 128u);
+    h.run(30'000, 55, true);
+    if (HasFatalFailure()) return;
+    EXPECT_EQ(h.index().bucket_count(), 128u) << "never grew: every run stayed in one table";
+  }
+}
+
+TEST(SlotIndex, erase_shifts_a_wrapped_run_back) {
+  using Index = SlotIndex<std::uint64_t, ClusterTraits>;
+  // Slots 0..2 home at bucket 15 (the last of 16), slot 3 homes at bucket 0:
+  // buckets 15, 0, 1 hold slots 0, 1, 2 and slot 3 sits in bucket 2.
+  const std::uint64_t keys[] = {15u << 16 | 0, 15u << 16 | 1, 15u << 16 | 2, 0u << 16 | 3};
+  Index index;
+  index.reserve(4, keys);
+  ASSERT_EQ(index.bucket_count(), 16u);
+  for (std::uint32_t s = 0; s < 4; ++s) index.insert(ClusterTraits::hash(keys[s]), s, keys);
+  index.erase(ClusterTraits::hash(keys[0]), 0, keys);
+  for (std::uint32_t s = 1; s < 4; ++s) {
+    EXPECT_EQ(index.find(keys[s], ClusterTraits::hash(keys[s]), keys), s);
+  }
+  EXPECT_EQ(index.find(keys[0], ClusterTraits::hash(keys[0]), keys), Index::kNoSlot);
+  index.erase(ClusterTraits::hash(keys[3]), 3, keys);
+  EXPECT_EQ(index.find(keys[1], ClusterTraits::hash(keys[1]), keys), 1u);
+  EXPECT_EQ(index.find(keys[2], ClusterTraits::hash(keys[2]), keys), 2u);
+  EXPECT_EQ(index.size(), 2u);
+}
+
+// ======== HostCounterStore ========
+
+std::unique_ptr<HostCounterStore> scalar_store() {
+  return std::make_unique<HostCounterStore>("scalar",
+                                            HostKernels{&scalar::tick, &scalar::collect_prunable});
+}
+
+void expect_state(const CounterState& got, const HeatCounter& want, bool in_flight) {
+  EXPECT_TRUE(same_double(got.rate, want.rate())) << got.rate << " vs " << want.rate();
+  EXPECT_EQ(got.last_update, to_ns(want.last_update()));
+  EXPECT_EQ(got.half_life, to_ns(want.half_life()));
+  EXPECT_EQ(got.has_emitted, want.last_emitted().has_value());
+  if (want.last_emitted()) {
+    EXPECT_EQ(got.last_emitted, *want.last_emitted());
+  }
+  EXPECT_EQ(got.in_flight, in_flight);
+}
+
+TEST(HostCounterStore, new_slots_are_empty_and_growth_keeps_contents) {
+  auto store = scalar_store();
+  EXPECT_EQ(store->backend(), "scalar");
+  EXPECT_EQ(store->slot_count(), 0u);
+  store->ensure_slots(4);
+  ASSERT_EQ(store->slot_count(), 4u);
+  for (Slot s = 0; s < 4; ++s) {
+    const CounterState st = store->read(s);
+    EXPECT_EQ(st.rate, 0.0);
+    EXPECT_FALSE(st.has_emitted);
+    EXPECT_FALSE(st.in_flight);
+  }
+  store->init(2, 1000, 50);
+  store->bump(2, 50);
+  store->ensure_slots(2);
+  EXPECT_EQ(store->slot_count(), 4u) << "never shrinks";
+  store->ensure_slots(100);
+  EXPECT_EQ(store->slot_count(), 100u);
+  EXPECT_EQ(store->read(2).rate, 1.0);
+  EXPECT_EQ(store->read(2).half_life, 1000);
+  EXPECT_EQ(store->last_update_host()[2], 50);
+  EXPECT_GE(store->memory_bytes(), 100u * (4 * 8 + 1));
+}
+
+TEST(HostCounterStore, per_slot_ops_match_heat_counter) {
+  auto store = scalar_store();
+  store->ensure_slots(3);
+  const std::int64_t half = 1'000'000;
+  store->init(1, half, 100);
+  HeatCounter want(Duration(half), instant_from_ns(100));
+  expect_state(store->read(1), want, false);
+
+  for (const std::int64_t t : {100, 100, 600'100, 400, 2'000'000, 70'000'000}) {
+    store->bump(1, t);
+    want.bump(instant_from_ns(t));
+    expect_state(store->read(1), want, false);
+    store->decay_to(1, t + 250'000);
+    want.decay_to(instant_from_ns(t + 250'000));
+    expect_state(store->read(1), want, false);
+  }
+  EXPECT_EQ(store->last_update_host()[1], to_ns(want.last_update()));
+  // The neighbours were never touched.
+  EXPECT_EQ(store->read(0).rate, 0.0);
+  EXPECT_EQ(store->read(2).rate, 0.0);
+}
+
+TEST(HostCounterStore, record_sets_last_emitted_by_kind) {
+  auto store = scalar_store();
+  store->ensure_slots(1);
+  store->init(0, 1000, 0);
+  store->record(0, Decision::kSuppress, 7.0);
+  EXPECT_FALSE(store->read(0).has_emitted) << "Suppress records nothing";
+  store->record(0, Decision::kEmit, 3.5);
+  EXPECT_TRUE(store->read(0).has_emitted);
+  EXPECT_EQ(store->read(0).last_emitted, 3.5);
+  store->record(0, Decision::kWithdraw, 9.0);
+  EXPECT_EQ(store->read(0).last_emitted, 0.0) << "a withdrawal records 0 whatever the rate";
+  store->record(0, Decision::kSuppress, 7.0);
+  EXPECT_EQ(store->read(0).last_emitted, 0.0);
+}
+
+TEST(HostCounterStore, in_flight_mark_is_independent_of_emission_state) {
+  auto store = scalar_store();
+  store->ensure_slots(1);
+  store->init(0, 1000, 0);
+  store->record(0, Decision::kEmit, 2.0);
+  store->set_in_flight(0, true);
+  EXPECT_TRUE(store->read(0).in_flight);
+  EXPECT_TRUE(store->read(0).has_emitted);
+  store->set_in_flight(0, false);
+  EXPECT_FALSE(store->read(0).in_flight);
+  EXPECT_TRUE(store->read(0).has_emitted);
+  EXPECT_EQ(store->read(0).last_emitted, 2.0);
+}
+
+TEST(HostCounterStore, init_resets_and_clear_empties_a_slot) {
+  auto store = scalar_store();
+  store->ensure_slots(1);
+  store->init(0, 1000, 0);
+  store->bump(0, 0);
+  store->record(0, Decision::kWithdraw, 0.0);
+  store->set_in_flight(0, true);
+  store->init(0, 2000, 5);
+  expect_state(store->read(0), HeatCounter(Duration(2000), instant_from_ns(5)), false);
+
+  store->bump(0, 5);
+  store->record(0, Decision::kWithdraw, 0.0);
+  store->set_in_flight(0, true);
+  store->clear(0);
+  const CounterState st = store->read(0);
+  EXPECT_EQ(st.rate, 0.0);
+  EXPECT_FALSE(st.has_emitted);
+  EXPECT_FALSE(st.in_flight);
+  // A cleared slot is ignored by both bulk passes.
+  std::vector<Candidate> candidates;
+  TickParams p;
+  p.now = 10;
+  store->tick(p, candidates);
+  EXPECT_TRUE(candidates.empty());
+  std::vector<Slot> prunable;
+  store->collect_prunable(prunable);
+  EXPECT_TRUE(prunable.empty());
+}
+
+// ======== scalar::tick and scalar::collect_prunable ========
+
+// Columns of `n` counters plus one sentinel slot past the end that the
+// kernels must leave alone.
+struct Columns {
+  std::vector<double> rate, last_emitted;
+  std::vector<std::int64_t> last_update, half_life;
+  std::vector<std::uint8_t> flags;
+  std::size_t n = 0;
+
+  explicit Columns(std::size_t count)
+      : rate(count + 1, 123.0),
+        last_emitted(count + 1, 456.0),
+        last_update(count + 1, 789),
+        half_life(count + 1, 1),
+        flags(count + 1, 0xF0),
+        n(count) {}
+
+  CounterColumns view() {
+    return CounterColumns{rate.data(),      last_update.data(), last_emitted.data(),
+                          half_life.data(), flags.data(),       n};
+  }
+  CounterState state(std::size_t i) const {
+    return CounterState{rate[i],         last_update[i], (flags[i] & kHasEmitted) != 0,
+                        last_emitted[i], half_life[i],   (flags[i] & kInFlight) != 0};
+  }
+  bool sentinel_intact() const {
+    return rate[n] == 123.0 && last_emitted[n] == 456.0 && last_update[n] == 789 &&
+           half_life[n] == 1 && flags[n] == 0xF0;
+  }
+};
+
+constexpr std::int64_t kI64Min = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kI64Max = std::numeric_limits<std::int64_t>::max();
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+
+// Random columns mixing ordinary values with every edge the contract names.
+Columns random_columns(std::size_t n, std::int64_t now, Rng& rng) {
+  static const double kRates[] = {0.0,  -0.0,         std::numeric_limits<double>::denorm_min(),
+                                  kEps, kEps / 2,     2 * kEps,
+                                  1.0,  2.0,          1e300,
+                                  -1.0, std::nan(""), std::numeric_limits<double>::infinity()};
+  static const std::int64_t kHalfLives[] = {0, 1, 1000, 60'000'000'000, 1'800'000'000'000, kI64Max};
+  static const double kEmitted[] = {0.0, -0.0, -1.0, 0.5, 1.0, 2.0, 4.0, 1e300};
+  Columns c(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    c.rate[i] = rng.chance(50) ? rng.pick(kRates) : static_cast<double>(rng.below(1000)) / 7.0;
+    c.half_life[i] =
+        rng.chance(70) ? rng.pick(kHalfLives) : static_cast<std::int64_t>(rng.below(5'000'000'000));
+    // How far back last_update lies: none, one half-life, exactly 64 of
+    // them, a little in the future, or a random span.
+    const std::int64_t h = std::max<std::int64_t>(c.half_life[i], 1);
+    const bool fits = h <= kI64Max / 65;
+    const std::int64_t h64 = fits ? 64 * h : h;  // exactly 64 half-lives where it fits
+    const std::int64_t offsets[] = {
+        0, 1, h, h64, fits ? h64 + 1 : h, -5, static_cast<std::int64_t>(rng.below(1u << 30))};
+    std::int64_t last = 0;
+    if (rng.chance(5) || __builtin_sub_overflow(now, rng.pick(offsets), &last)) last = kI64Min;
+    c.last_update[i] = last;
+    if (rng.chance(60)) {
+      c.flags[i] |= kHasEmitted;
+      c.last_emitted[i] = rng.chance(50) ? rng.pick(kEmitted) : c.rate[i] * 2.0;
+    } else {
+      c.last_emitted[i] = 0.0;
+    }
+    c.flags[i] = static_cast<std::uint8_t>((c.flags[i] & kHasEmitted) | kLive |
+                                           (rng.chance(30) ? kInFlight : 0));
+  }
+  return c;
+}
+
+TEST(ScalarKernels, tick_matches_a_loop_over_heat_counters) {
+  Rng rng(2024);
+  static const float kRatios[] = {1.01f, 1.1f, 2.0f, 3.0f, 10.0f};
+  int runs = 0;
+  for (const std::size_t n : {0u, 1u, 7u, 1000u}) {
+    for (int rep = 0; rep < 40; ++rep, ++runs) {
+      SCOPED_TRACE(::testing::Message() << "n " << n << " rep " << rep);
+      const std::int64_t nows[] = {0, 1'000'000'000'000'000, kI64Max, -77};
+      TickParams p;
+      p.now = rng.pick(nows);
+      p.enabled = !rng.chance(10);
+      p.ratio = static_cast<double>(rng.pick(kRatios));
+      p.skip_in_flight = rng.chance(50);
+      p.mark_in_flight = rng.chance(50);
+      Columns c = random_columns(n, p.now, rng);
+
+      // The reference: one HeatCounter per slot, decayed, then the gate.
+      std::vector<Candidate> want;
+      std::vector<CounterState> want_state;
+      for (std::size_t i = 0; i < n; ++i) {
+        CounterState s = c.state(i);
+        HeatCounter counter = HeatCounter::from_state(s);
+        counter.decay_to(instant_from_ns(p.now));
+        s.rate = counter.rate();
+        s.last_update = to_ns(counter.last_update());
+        if (!(p.skip_in_flight && s.in_flight)) {
+          const Decision d =
+              emission_decision(counter.rate(), counter.last_emitted().has_value(),
+                                counter.last_emitted().value_or(0.0), p.enabled, p.ratio);
+          if (d != Decision::kSuppress) {
+            want.push_back(Candidate{static_cast<std::uint32_t>(i), d,
+                                     d == Decision::kEmit ? counter.rate() : 0.0});
+            if (p.mark_in_flight) s.in_flight = true;
+          }
+        }
+        want_state.push_back(s);
+      }
+
+      std::vector<Candidate> got = {Candidate{99, Decision::kEmit, 1.0}};  // appended to
+      scalar::tick(c.view(), p, got);
+      ASSERT_FALSE(got.empty());
+      EXPECT_EQ(got.front(), (Candidate{99, Decision::kEmit, 1.0})) << "tick appends";
+      got.erase(got.begin());
+      EXPECT_EQ(got, want);
+      for (std::size_t i = 0; i < n; ++i) {
+        const CounterState g = c.state(i);
+        const CounterState& w = want_state[i];
+        ASSERT_TRUE(same_double(g.rate, w.rate))
+            << "slot " << i << ": " << g.rate << " vs " << w.rate;
+        ASSERT_EQ(g.last_update, w.last_update) << "slot " << i;
+        ASSERT_EQ(g.in_flight, w.in_flight) << "slot " << i;
+        ASSERT_EQ(g.has_emitted, w.has_emitted) << "slot " << i;
+        ASSERT_TRUE(same_double(g.last_emitted, w.last_emitted)) << "slot " << i;
+        ASSERT_EQ(g.half_life, w.half_life) << "slot " << i;
+        ASSERT_TRUE(c.flags[i] & kLive) << "slot " << i;
+      }
+      EXPECT_TRUE(c.sentinel_intact());
+    }
+  }
+  EXPECT_EQ(runs, 160);
+}
+
+TEST(ScalarKernels, collect_prunable_matches_the_seed_predicate) {
+  Rng rng(77);
+  for (const std::size_t n : {0u, 1u, 7u, 1000u}) {
+    for (int rep = 0; rep < 20; ++rep) {
+      SCOPED_TRACE(::testing::Message() << "n " << n << " rep " << rep);
+      Columns c = random_columns(n, 0, rng);
+      // A third of the slots forced into the fully-decayed, withdrawn state.
+      for (std::size_t i = 0; i < n; ++i) {
+        if (rng.chance(33)) {
+          c.rate[i] = rng.chance(50) ? 0.0 : -0.0;
+          c.flags[i] |= kHasEmitted;
+          c.last_emitted[i] = rng.chance(50) ? 0.0 : -0.0;
+        }
+      }
+      std::vector<std::uint32_t> want;
+      for (std::size_t i = 0; i < n; ++i) {
+        const HeatCounter counter = HeatCounter::from_state(c.state(i));
+        // The seed's retain predicate, negated.
+        if (counter.rate() <= 0.0 && counter.last_emitted().has_value() &&
+            *counter.last_emitted() <= 0.0) {
+          want.push_back(static_cast<std::uint32_t>(i));
+        }
+      }
+      std::vector<std::uint32_t> got;
+      scalar::collect_prunable(c.view(), got);
+      EXPECT_EQ(got, want);
+      EXPECT_TRUE(c.sentinel_intact());
+    }
+  }
+}
+
+// ======== LruOrder ========
+
+// Full-scan model: the victim is the live slot with the smallest
+// (last_update, order of its last bump or creation).
+struct LruModel {
+  struct Slot {
+    bool live = false;
+    std::uint64_t order = 0;
+  };
+  std::vector<Slot> slots;
+  std::vector<std::int64_t> last_update;  // the column LruOrder reads
+  std::uint64_t next_order = 0;
+
+  explicit LruModel(std::size_t n) : slots(n), last_update(n, 0) {}
+
+  std::uint32_t victim() const {
+    std::uint32_t best = LruOrder::kNone;
+    for (std::uint32_t s = 0; s < slots.size(); ++s) {
+      if (!slots[s].live) continue;
+      if (best == LruOrder::kNone || last_update[s] < last_update[best] ||
+          (last_update[s] == last_update[best] && slots[s].order < slots[best].order)) {
+        best = s;
+      }
+    }
+    return best;
+  }
+  std::size_t size() const {
+    return static_cast<std::size_t>(
+        std::count_if(slots.begin(), slots.end(), [](const Slot& s) { return s.live; }));
+  }
+};
+
+// `order_limit` 0 means LruOrder's default limit.
+void run_lru_against_model(std::uint32_t order_limit, std::size_t slot_count, std::uint64_t seed,
+                           int steps) {
+  Rng rng(seed);
+  LruOrder lru = order_limit == 0 ? LruOrder() : LruOrder(order_limit);
+  lru.ensure_slots(slot_count);
+  LruModel model(slot_count);
+  std::int64_t now = 1000;
+
+  auto pick_slot = [&](bool live) -> std::optional<std::uint32_t> {
+    std::vector<std::uint32_t> candidates;
+    for (std::uint32_t s = 0; s < slot_count; ++s) {
+      if (model.slots[s].live == live) candidates.push_back(s);
+    }
+    if (candidates.empty()) return std::nullopt;
+    return candidates[rng.below(candidates.size())];
+  };
+
+  for (int step = 0; step < steps; ++step) {
+    // Time: mostly forward in small steps, often repeated, sometimes back.
+    const std::uint64_t move = rng.below(10);
+    if (move < 4) {
+      now += static_cast<std::int64_t>(rng.below(3));
+    } else if (move < 6) {
+      now -= static_cast<std::int64_t>(rng.below(4));
+    }
+    const char* op = "";
+    const std::uint64_t kind = rng.below(100);
+    if (kind < 25) {
+      op = "insert";
+      if (auto s = pick_slot(false)) {
+        model.last_update[*s] = now;
+        model.slots[*s] = {true, model.next_order++};
+        lru.on_insert(*s, now);
+      }
+    } else if (kind < 50) {
+      op = "bump";
+      if (auto s = pick_slot(true)) {
+        model.last_update[*s] = now;
+        model.slots[*s].order = model.next_order++;
+        lru.on_bump(*s, now);
+      }
+    } else if (kind < 70) {
+      op = "decay";
+      if (auto s = pick_slot(true)) {
+        const std::int64_t at = now - static_cast<std::int64_t>(rng.below(3));
+        model.last_update[*s] = at;
+        lru.on_decay(*s, at, model.last_update.data());
+      }
+    } else if (kind < 78) {
+      op = "erase";
+      if (auto s = pick_slot(true)) {
+        model.slots[*s].live = false;
+        lru.on_erase(*s);
+      }
+    } else if (kind < 84) {
+      op = "tick";
+      std::fill(model.last_update.begin(), model.last_update.end(), now);
+      lru.on_tick(now);
+    } else {
+      op = "evict";
+      const std::uint32_t v = lru.victim(model.last_update.data());
+      ASSERT_EQ(v, model.victim()) << "seed " << seed << " step " << step;
+      if (v != LruOrder::kNone) {
+        model.slots[v].live = false;
+        lru.on_erase(v);
+      }
+    }
+    ASSERT_EQ(lru.size(), model.size()) << "seed " << seed << " step " << step << " " << op;
+    ASSERT_EQ(lru.victim(model.last_update.data()), model.victim())
+        << "seed " << seed << " step " << step << " after " << op;
+    for (std::uint32_t s = 0; s < slot_count; ++s) {
+      ASSERT_EQ(lru.contains(s), model.slots[s].live) << "slot " << s << " step " << step;
+    }
+  }
+}
+
+TEST(LruOrder, empty_order_has_no_victim) {
+  LruOrder lru;
+  const std::int64_t column[1] = {0};
+  EXPECT_EQ(lru.victim(column), LruOrder::kNone);
+  lru.ensure_slots(1);
+  EXPECT_EQ(lru.victim(column), LruOrder::kNone);
+  EXPECT_FALSE(lru.contains(0));
+}
+
+TEST(LruOrder, ties_on_last_update_go_to_the_earliest_bump) {
+  LruOrder lru;
+  lru.ensure_slots(3);
+  std::vector<std::int64_t> lu(3, 10);
+  lru.on_insert(2, 10);
+  lru.on_insert(0, 10);
+  lru.on_insert(1, 10);
+  EXPECT_EQ(lru.victim(lu.data()), 2u);
+  lru.on_bump(2, 10);
+  EXPECT_EQ(lru.victim(lu.data()), 0u);
+  lru.on_tick(50);
+  std::fill(lu.begin(), lu.end(), 50);
+  EXPECT_EQ(lru.victim(lu.data()), 0u) << "after a tick bump order alone decides";
+  lu[1] = 5;
+  lru.on_decay(1, 5, lu.data());
+  EXPECT_EQ(lru.victim(lu.data()), 1u) << "a decay to an earlier instant moves it first";
+}
+
+TEST(LruOrder, randomized_against_full_scan_with_default_limit) {
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {
+    run_lru_against_model(0, 24, seed, 20'000);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(LruOrder, randomized_against_full_scan_across_many_renumberings) {
+  // Small limits renumber every few appends (limit 1: on every append, and
+  // limits below the live count renumber again right away).
+  for (const std::uint32_t limit : {1u, 2u, 3u, 8u, 40u}) {
+    for (const std::uint64_t seed : {5u, 6u}) {
+      SCOPED_TRACE(::testing::Message() << "order_limit " << limit << " seed " << seed);
+      run_lru_against_model(limit, 24, seed, 20'000);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace heatkit

@@ -1,0 +1,74 @@
+// Helpers shared by the unit tests: fixed instants, the seed's key makers, and
+// the typed-test plumbing that runs one test body over both registries.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <type_traits>
+
+#include "host/heatkit.h"
+
+namespace heatkit::test {
+
+using namespace std::chrono_literals;
+
+// A fixed origin. The seed used Instant::now(); every test only looks at
+// differences, and a fixed value makes failures reproduce exactly.
+inline Instant t0() { return instant_from_ns(1'000'000'000'000'000); }
+
+// The seed's stable per-"channel" identifier.
+inline std::uint64_t channel(std::uint64_t seed) { return 0xCAFE'BABE'0000'0000ULL | seed; }
+
+// The seed's blob hash: the seed byte first, zeros after.
+inline BlobKey hash(std::uint8_t seed) {
+  BlobKey h{};
+  h[0] = seed;
+  return h;
+}
+
+// A distinct key of either kind for `seed`: channel(seed) for u64 keys, the
+// little-endian bytes of seed for blob keys (so hash(s) == make_key<BlobKey>(s)).
+template <class Key>
+Key make_key(std::uint64_t seed) {
+  if constexpr (std::is_same_v<Key, std::uint64_t>) {
+    return channel(seed);
+  } else {
+    Key k{};
+    std::memcpy(k.data(), &seed, sizeof seed);
+    return k;
+  }
+}
+
+// gtest names for the typed suites: Registry/HeatRegistry.<test>.
+struct RegistryNames {
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, HeatRegistry> ? "HeatRegistry" : "BlobHeatRegistry";
+  }
+};
+
+// Draws from a fixed-seed engine. `below` uses a plain modulo (the bias is
+// irrelevant here) because std::uniform_int_distribution differs between
+// standard libraries and the seeds must reproduce everywhere.
+struct Rng {
+  std::mt19937_64 engine;
+  explicit Rng(std::uint64_t seed) : engine(seed) {}
+  std::uint64_t below(std::uint64_t n) { return engine() % n; }
+  bool chance(std::uint64_t percent) { return below(100) < percent; }
+  template <class T, std::size_t N>
+  T pick(const T (&values)[N]) {
+    return values[below(N)];
+  }
+};
+
+// Doubles compared as the same value: bit-equal sign for zeros, NaN == NaN.
+inline bool same_double(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return a == b && std::signbit(a) == std::signbit(b);
+}
+
+}  // namespace heatkit::test

@@ -1,0 +1,148 @@
+#include "tools/replay.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <utility>
+
+#include "host/registry.h"
+
+namespace heatkit::trace {
+namespace {
+
+template <class Key>
+class Replayer {
+ public:
+  using Registry = BasicHeatRegistry<Key>;
+
+  Replayer(const TraceHeader& header, const ReplayOptions& options, std::ostream& out)
+      : policy_(header.policy), out_(out), registry_(registry_options(header, options)) {}
+
+  void run(const Operation& op) {
+    const Instant now = instant_from_ns(op.time);
+    switch (op.kind) {
+      case OpKind::kBump:
+        registry_.entry(key_of(op), policy_.decay_half_life, now).bump(now);
+        break;
+      case OpKind::kTouch:
+        registry_.entry(key_of(op), policy_.decay_half_life, now);
+        break;
+      case OpKind::kDecay:
+        // get-or-create only finds here: the key is known to be present.
+        if (registry_.contains(key_of(op))) {
+          registry_.entry(key_of(op), policy_.decay_half_life, now).decay_to(now);
+        }
+        break;
+      case OpKind::kTick:
+        tick(op.time, now);
+        break;
+      case OpKind::kCommit:
+        commit(op.keys);
+        break;
+      case OpKind::kRollback:
+        registry_.rollback(key_of(op));
+        break;
+      case OpKind::kRemove:
+        registry_.remove(key_of(op));
+        break;
+      case OpKind::kGet:
+        get(key_of(op));
+        break;
+      case OpKind::kLen:
+        out_ << "len " << registry_.size() << '\n';
+        break;
+    }
+  }
+
+ private:
+  static RegistryOptions registry_options(const TraceHeader& header,
+                                          const ReplayOptions& options) {
+    RegistryOptions o;
+    o.cap = header.cap;
+    if (options.max_cap > 0 && (o.cap == 0 || o.cap > options.max_cap)) o.cap = options.max_cap;
+    o.track_in_flight = header.track_in_flight;
+    o.backend = options.backend;
+    return o;
+  }
+
+  static const Key& key_of(const Operation& op) { return std::get<Key>(op.keys.front()); }
+
+  void tick(std::int64_t time, Instant now) {
+    last_tick_ = registry_.tick(policy_, now);
+    // Keys are unique within one tick, so the order is total.
+    std::sort(last_tick_.begin(), last_tick_.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    out_ << "tick " << time << ' ' << last_tick_.size() << '\n';
+    for (const auto& [key, emission] : last_tick_) {
+      if (emission.is_emit()) {
+        out_ << "emit " << format_key(key) << ' ' << format_number(emission.rate) << '\n';
+      } else {
+        out_ << "withdraw " << format_key(key) << '\n';
+      }
+    }
+  }
+
+  void commit(const std::vector<TraceKey>& named) {
+    if (named.empty()) {
+      registry_.commit(last_tick_);
+      return;
+    }
+    std::vector<Key> keys;
+    keys.reserve(named.size());
+    for (const TraceKey& k : named) keys.push_back(std::get<Key>(k));
+    std::sort(keys.begin(), keys.end());
+    typename Registry::Emissions selected;
+    for (const auto& candidate : last_tick_) {
+      if (std::binary_search(keys.begin(), keys.end(), candidate.first)) {
+        selected.push_back(candidate);
+      }
+    }
+    registry_.commit(selected);
+  }
+
+  void get(const Key& key) {
+    const auto counter = registry_.get(key);
+    out_ << "get " << format_key(key);
+    if (!counter) {
+      out_ << " absent\n";
+      return;
+    }
+    const auto last = counter->last_emitted();
+    out_ << ' ' << format_number(counter->rate()) << ' '
+         << (last ? format_number(*last) : std::string("none")) << ' '
+         << to_ns(counter->last_update()) << '\n';
+  }
+
+  Policy policy_;
+  std::ostream& out_;
+  Registry registry_;
+  typename Registry::Emissions last_tick_;  // sorted by key
+};
+
+template <class Key>
+void run_all(TraceReader& reader, const TraceHeader& header, const ReplayOptions& options,
+             std::ostream& out) {
+  Replayer<Key> replayer(header, options, out);
+  while (const auto op = reader.next()) replayer.run(*op);
+}
+
+}  // namespace
+
+void replay(std::istream& in, std::ostream& out, const ReplayOptions& options) {
+  make_store(options.backend);  // an unknown or unavailable backend fails before any input
+  TraceReader reader(in);
+  const TraceHeader& header = reader.header();
+  if (header.key_kind == KeyKind::kU64) {
+    run_all<std::uint64_t>(reader, header, options, out);
+  } else {
+    run_all<BlobKey>(reader, header, options, out);
+  }
+}
+
+std::string format_number(double value) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+}  // namespace heatkit::trace

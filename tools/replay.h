@@ -1,0 +1,41 @@
+// The replay engine of `heatkit replay`: runs a heat trace's operations
+// against a BasicHeatRegistry and prints what the registry answered, in the
+// output format of /work/shared/TRACE_FORMAT.md. A library so that tests and
+// the fuzz target drive it without the executable.
+//
+// `bump` and `touch` get-or-create with the policy's half-life; the registry
+// takes its cap and in-flight tracking from the header, its backend from the
+// options. `tick` prints its candidates sorted by key (u64 keys numerically,
+// blob keys bytewise, which is the order of their lowercase hex).
+#pragma once
+
+#include <cstddef>
+#include <istream>
+#include <ostream>
+#include <string>
+
+#include "host/backend.h"
+#include "tools/trace.h"
+
+namespace heatkit::trace {
+
+struct ReplayOptions {
+  // The registry's backend (host/backend.h).
+  std::string backend = std::string(default_backend());
+  // When non-zero, the largest cap a trace gets: bigger and unbounded caps are
+  // lowered to it. The fuzz target uses it to keep registries small; `heatkit
+  // replay` leaves it at 0.
+  std::size_t max_cap = 0;
+};
+
+// Replays the trace read from `in`, writing each operation's answer to `out`
+// as that operation runs. Throws UnknownBackend or BackendUnavailable before
+// reading anything, and TraceError at the first malformed line, which has not
+// run: `out` then holds the answers of every line before it.
+void replay(std::istream& in, std::ostream& out, const ReplayOptions& options = {});
+
+// A rate, a last emission or any other number as output prints it: the
+// shortest form that reads back to the same double.
+std::string format_number(double value);
+
+}  // namespace heatkit::trace
