@@ -1,9 +1,437 @@
-// Placeholder until the simulation lands: replaced by the real command.
+// `heatkit simulate`: runs the simulation engine (tools/simulation.h) and
+// prints what it did, for a person or (--json) as one JSON object.
+//
+// Option values are taken as text and parsed here, so every bad value, from
+// "abc" to "nan" to "-1", becomes a UsageError that names its option.
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+#include "host/backend.h"
+#include "kernels/policy.h"
 #include "tools/command.h"
+#include "tools/simulation.h"
 
 namespace heatkit::cli {
-RunFn add_simulate_command(CLI::App& app) {
-  app.add_subcommand("simulate", "run the default simulation workload");
-  return [] () -> int { throw UsageError("simulate is not implemented yet"); };
+namespace {
+
+using sim::ConfigField;
+using sim::SimulationConfig;
+using sim::SimulationSummary;
+
+// The option text as the user typed it, defaults filled in from SimulationConfig.
+struct SimulateOptions {
+  std::string keys;
+  std::string zipf;
+  std::string reads_per_second;
+  std::string tick_interval_s;
+  std::string duration_s;
+  std::string half_life_s;
+  std::string ratio;
+  std::string cap;
+  std::string commit_failure_rate;
+  std::string seed;
+  std::string backend;
+  bool json = false;
+};
+
+std::string flag_of(ConfigField field) {
+  switch (field) {
+    case ConfigField::kKeys: return "--keys";
+    case ConfigField::kZipfExponent: return "--zipf";
+    case ConfigField::kReadsPerSecond: return "--reads-per-second";
+    case ConfigField::kTickInterval: return "--tick-interval-s";
+    case ConfigField::kDuration: return "--duration-s";
+    case ConfigField::kHalfLife: return "--half-life-s";
+    case ConfigField::kEmitThresholdRatio: return "--ratio";
+    case ConfigField::kCap: return "--cap";
+    case ConfigField::kCommitFailureRate: return "--commit-failure-rate";
+  }
+  return "?";
 }
+
+// Shortest text that reads back as the same value.
+template <class T>
+std::string shortest(T value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
+}
+
+std::string seconds_text(Duration d) { return shortest(std::chrono::duration<double>(d).count()); }
+
+std::optional<double> parse_double(std::string_view text) {
+  double value = 0.0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// A non-negative integer; "2e6" is accepted when it is exactly an integer.
+std::uint64_t parse_count(std::string_view flag, std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error == std::errc() && end == text.data() + text.size()) return value;
+  if (const auto d = parse_double(text);
+      d && std::isfinite(*d) && *d >= 0.0 && *d < 0x1p64 && std::floor(*d) == *d) {
+    return static_cast<std::uint64_t>(*d);
+  }
+  throw UsageError(std::string(flag) + " must be a non-negative integer, got '" + std::string(text) + "'");
+}
+
+double parse_number(std::string_view flag, std::string_view text) {
+  if (const auto d = parse_double(text)) return *d;
+  throw UsageError(std::string(flag) + " must be a number, got '" + std::string(text) + "'");
+}
+
+// Seconds > 0, at most a billion (so nanoseconds fit in 64 bits), at least 1 ns.
+Duration parse_seconds(std::string_view flag, std::string_view text) {
+  const double s = parse_number(flag, text);
+  if (!std::isfinite(s) || s <= 0.0) {
+    throw UsageError(std::string(flag) + " must be finite and > 0, got " + std::string(text));
+  }
+  if (s > 1e9) throw UsageError(std::string(flag) + " must be at most 1e9 seconds, got " + std::string(text));
+  const auto ns = std::llround(s * 1e9);
+  if (ns < 1) throw UsageError(std::string(flag) + " must be at least 1 ns, got " + std::string(text) + " s");
+  return Duration(ns);
+}
+
+SimulationConfig to_config(const SimulateOptions& o) {
+  SimulationConfig c;
+  c.keys = parse_count("--keys", o.keys);
+  c.zipf_exponent = parse_number("--zipf", o.zipf);
+  c.reads_per_second = parse_count("--reads-per-second", o.reads_per_second);
+  c.tick_interval = parse_seconds("--tick-interval-s", o.tick_interval_s);
+  c.duration = parse_seconds("--duration-s", o.duration_s);
+  c.half_life = parse_seconds("--half-life-s", o.half_life_s);
+  const double ratio = parse_number("--ratio", o.ratio);
+  // The policy's ratio is a float; a finite double beyond float range has no
+  // float value (converting it is undefined), and is out of range anyway.
+  if (std::isfinite(ratio) && std::fabs(ratio) > std::numeric_limits<float>::max()) {
+    throw UsageError("--ratio must be in [" + shortest(Policy::kMinRatio) + ", " +
+                     shortest(Policy::kMaxRatio) + "], got " + o.ratio);
+  }
+  c.emit_threshold_ratio = static_cast<float>(ratio);
+  c.cap = parse_count("--cap", o.cap);
+  c.commit_failure_rate = parse_number("--commit-failure-rate", o.commit_failure_rate);
+  c.seed = parse_count("--seed", o.seed);
+  c.backend = o.backend;
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// Human output.
+
+// 1234567 -> "1,234,567".
+std::string grouped(std::uint64_t value) {
+  std::string digits = std::to_string(value);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string fixed(double value, int decimals) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(decimals);
+  out << value;
+  return out.str();
+}
+
+// A wall time with a unit that keeps three significant digits readable.
+std::string human_seconds(double s) {
+  if (s >= 1.0) return fixed(s, 2) + " s";
+  if (s >= 1e-3) return fixed(s * 1e3, 2) + " ms";
+  return fixed(s * 1e6, 1) + " us";
+}
+
+std::string human_bytes(std::size_t bytes) {
+  const auto b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024 * 1024) return fixed(b / (1024.0 * 1024 * 1024), 2) + " GiB";
+  if (b >= 1024.0 * 1024) return fixed(b / (1024.0 * 1024), 1) + " MiB";
+  if (b >= 1024.0) return fixed(b / 1024.0, 1) + " KiB";
+  return std::to_string(bytes) + " B";
+}
+
+std::string padded_left(const std::string& s, std::size_t width) {
+  return s.size() >= width ? s : std::string(width - s.size(), ' ') + s;
+}
+
+void print_summary(std::ostream& out, const SimulationSummary& r) {
+  const SimulationConfig& c = r.config;
+  const auto& n = r.counts;
+  constexpr int kLabel = 16;
+  auto line = [&](std::string_view label, const std::string& value) {
+    out << "  " << label << std::string(kLabel - label.size(), ' ') << value << '\n';
+  };
+  // The counts share one right-aligned column.
+  std::size_t width = 0;
+  for (const std::uint64_t v : {static_cast<std::uint64_t>(r.counters_live), n.reads, n.emits_committed,
+                                n.withdrawals_committed, n.prunes, n.evictions}) {
+    width = std::max(width, grouped(v).size());
+  }
+  auto count = [&](std::uint64_t v) { return padded_left(grouped(v), width); };
+
+  out << "heatkit simulate\n";
+  line("workload", grouped(c.keys) + " keys, Zipf " + shortest(c.zipf_exponent) + ", " +
+                       grouped(c.reads_per_second) + " reads/s, seed " + std::to_string(c.seed));
+  line("schedule", grouped(r.ticks) + " ticks, one every " + seconds_text(c.tick_interval) + " s, " +
+                       grouped(r.reads_per_tick) + " reads per tick");
+  line("policy", "half-life " + seconds_text(c.half_life) + " s, ratio " +
+                     shortest(c.emit_threshold_ratio) + ", cap " +
+                     (c.cap == 0 ? std::string("unbounded") : grouped(c.cap)) +
+                     ", commit failure rate " + shortest(c.commit_failure_rate));
+  line("backend", r.backend);
+  out << '\n';
+  line("counters live", count(r.counters_live) + "  (peak " + grouped(r.counters_peak) + ")");
+  line("bumps", count(n.reads));
+  line("emits", count(n.emits_committed) + "  committed, " + grouped(n.emits_rolled_back) +
+                    " rolled back");
+  line("withdrawals", count(n.withdrawals_committed) + "  committed, " +
+                          grouped(n.withdrawals_rolled_back) + " rolled back");
+  line("prunes", count(n.prunes));
+  line("evictions", count(n.evictions));
+  out << '\n';
+  const auto& t = r.times;
+  line("wall time", human_seconds(r.wall_seconds) + "  (reads " + human_seconds(t.read_generation) +
+                        ", bumps " + human_seconds(t.bump) + ", ticks " + human_seconds(t.tick) +
+                        ", commits " + human_seconds(t.commit) + ")");
+  line("per bump", fixed(n.reads == 0 ? 0.0 : t.bump * 1e9 / static_cast<double>(n.reads), 1) + " ns");
+  line("per tick", human_seconds(r.seconds_per_tick()) + " wall, " + fixed(r.ns_per_counter_tick(), 2) +
+                       " ns per counter");
+  const auto& m = r.memory;
+  if (r.counters_live == 0) {
+    line("memory", human_bytes(m.total()) + " (no live counters)");
+  } else {
+    const double live = static_cast<double>(r.counters_live);
+    auto per = [&](std::size_t bytes) { return fixed(static_cast<double>(bytes) / live, 1); };
+    line("memory", per(m.total()) + " bytes per counter, " + human_bytes(m.total()) + " in all");
+    line("", "(columns " + per(m.columns) + ", keys " + per(m.keys) + ", index " + per(m.index) +
+                 ", lru " + per(m.lru) + ", other " + per(m.other) + ")");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// JSON output, written by hand: one object, numbers as numbers.
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
+          out += buffer;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+template <class T>
+std::string json_number(T value) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!std::isfinite(value)) return "null";
+  }
+  return shortest(value);
+}
+
+class JsonObject {
+ public:
+  template <class T>
+    requires std::is_arithmetic_v<T>
+  JsonObject& field(std::string_view name, T value) {
+    return raw(name, json_number(value));
+  }
+  JsonObject& field(std::string_view name, std::string_view value) { return raw(name, json_string(value)); }
+  JsonObject& field(std::string_view name, const JsonObject& value) { return raw(name, value.str()); }
+  JsonObject& raw(std::string_view name, const std::string& json) {
+    body_ += body_.empty() ? "" : ",";
+    body_ += json_string(name) + ":" + json;
+    return *this;
+  }
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  std::string body_;
+};
+
+std::string summary_json(const SimulationSummary& r) {
+  const SimulationConfig& c = r.config;
+  const auto& n = r.counts;
+  const auto& t = r.times;
+  const auto& m = r.memory;
+  JsonObject config;
+  config.field("keys", c.keys)
+      .field("zipf", c.zipf_exponent)
+      .field("reads_per_second", c.reads_per_second)
+      .field("tick_interval_s", std::chrono::duration<double>(c.tick_interval).count())
+      .field("duration_s", std::chrono::duration<double>(c.duration).count())
+      .field("half_life_s", std::chrono::duration<double>(c.half_life).count())
+      .field("ratio", c.emit_threshold_ratio)
+      .field("cap", c.cap)
+      .field("commit_failure_rate", c.commit_failure_rate)
+      .field("seed", c.seed);
+  JsonObject memory;
+  memory.field("total_bytes", m.total())
+      .field("columns_bytes", m.columns)
+      .field("keys_bytes", m.keys)
+      .field("index_bytes", m.index)
+      .field("lru_bytes", m.lru)
+      .field("other_bytes", m.other);
+  if (r.counters_live == 0) {
+    memory.raw("bytes_per_counter", "null");
+  } else {
+    memory.field("bytes_per_counter", r.bytes_per_counter());
+  }
+  JsonObject out;
+  out.field("backend", r.backend)
+      .field("config", config)
+      .field("ticks", r.ticks)
+      .field("reads_per_tick", r.reads_per_tick)
+      .field("counters_live", r.counters_live)
+      .field("counters_peak", r.counters_peak)
+      .field("bumps", n.reads)
+      .field("emits_committed", n.emits_committed)
+      .field("emits_rolled_back", n.emits_rolled_back)
+      .field("withdrawals_committed", n.withdrawals_committed)
+      .field("withdrawals_rolled_back", n.withdrawals_rolled_back)
+      .field("prunes", n.prunes)
+      .field("evictions", n.evictions)
+      .field("counters_ticked", n.counters_ticked)
+      .field("wall_s", r.wall_seconds)
+      .field("read_generation_s", t.read_generation)
+      .field("bump_s", t.bump)
+      .field("tick_s", t.tick)
+      .field("commit_s", t.commit)
+      .field("tick_s_per_tick", r.seconds_per_tick())
+      .field("ns_per_counter_tick", r.ns_per_counter_tick())
+      .field("memory", memory);
+  return out.str();
+}
+
+// ---------------------------------------------------------------------------
+
+// One progress line on stderr, rewritten in place at most ten times a second;
+// only on a terminal.
+class ProgressLine {
+ public:
+  void operator()(const sim::TickReport& r) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool last = r.tick + 1 == r.ticks;
+    if (!last && now - last_print_ < std::chrono::milliseconds(100)) return;
+    last_print_ = now;
+    const double step = r.times.total();
+    std::fprintf(stderr, "\rsimulating: tick %llu/%llu, %s live, %s per tick   ",
+                 static_cast<unsigned long long>(r.tick + 1), static_cast<unsigned long long>(r.ticks),
+                 grouped(r.counters_live).c_str(), human_seconds(step).c_str());
+    if (last) std::fputs("\r\033[K", stderr);  // leave a clean line behind
+    std::fflush(stderr);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_print_{};
+};
+
+int run_simulate(const SimulateOptions& options) {
+  const SimulationConfig config = to_config(options);
+  SimulationSummary summary;
+  try {
+    const bool progress = isatty(STDERR_FILENO) != 0;
+    summary = sim::run_simulation(config, progress ? sim::ProgressFn(ProgressLine()) : sim::ProgressFn());
+  } catch (const sim::InvalidSimulationConfig& e) {
+    throw UsageError(flag_of(e.field()) + " " + e.requirement());
+  } catch (const UnknownBackend& e) {
+    throw UsageError(std::string("--backend: ") + e.what());
+  } catch (const BackendUnavailable& e) {
+    throw UsageError(std::string("--backend: ") + e.what());
+  }
+  if (options.json) {
+    std::cout << summary_json(summary) << '\n';
+  } else {
+    print_summary(std::cout, summary);
+  }
+  std::cout.flush();
+  return 0;
+}
+
+}  // namespace
+
+RunFn add_simulate_command(CLI::App& app) {
+  auto options = std::make_shared<SimulateOptions>();
+  const SimulationConfig defaults;
+  SimulateOptions& o = *options;
+  o.keys = std::to_string(defaults.keys);
+  o.zipf = shortest(defaults.zipf_exponent);
+  o.reads_per_second = std::to_string(defaults.reads_per_second);
+  o.tick_interval_s = seconds_text(defaults.tick_interval);
+  o.duration_s = seconds_text(defaults.duration);
+  o.half_life_s = seconds_text(defaults.half_life);
+  o.ratio = shortest(defaults.emit_threshold_ratio);
+  o.cap = std::to_string(defaults.cap);
+  o.commit_failure_rate = shortest(defaults.commit_failure_rate);
+  o.seed = std::to_string(defaults.seed);
+  o.backend = std::string(default_backend());
+
+  CLI::App* cmd = app.add_subcommand(
+      "simulate", "run a synthetic read workload and report counts, timings and memory");
+  cmd->footer(
+      "Each tick first applies the reads of the interval before it (keys drawn by Zipf\n"
+      "popularity), then ticks the registry and commits the candidates; a share of commits\n"
+      "fails and is rolled back, so those candidates come back next tick. Reads and failures\n"
+      "are pure functions of the seed: one seed gives the same workload on every backend.\n"
+      "The defaults are the reference workload: 120,000,000 reads over 60 ticks.");
+  cmd->add_option("--keys", o.keys, "distinct u64 keys, ranked by Zipf popularity")
+      ->type_name("COUNT")->capture_default_str();
+  cmd->add_option("--zipf", o.zipf, "Zipf exponent s: P(rank k) ~ 1/(k+1)^s; 0 = uniform")
+      ->type_name("S")->capture_default_str();
+  cmd->add_option("--reads-per-second", o.reads_per_second, "reads per simulated second")
+      ->type_name("COUNT")->capture_default_str();
+  cmd->add_option("--tick-interval-s", o.tick_interval_s, "simulated seconds between ticks")
+      ->type_name("SECONDS")->capture_default_str();
+  cmd->add_option("--duration-s", o.duration_s, "simulated seconds to run (a whole number of ticks)")
+      ->type_name("SECONDS")->capture_default_str();
+  cmd->add_option("--half-life-s", o.half_life_s, "counter half-life in simulated seconds")
+      ->type_name("SECONDS")->capture_default_str();
+  cmd->add_option("--ratio", o.ratio, "emit threshold ratio, in [1.01, 10]")
+      ->type_name("RATIO")->capture_default_str();
+  cmd->add_option("--cap", o.cap, "most live counters before LRU eviction; 0 = unbounded")
+      ->type_name("COUNT")->capture_default_str();
+  cmd->add_option("--commit-failure-rate", o.commit_failure_rate,
+                  "share of commits that fail and roll back, in [0, 1]")
+      ->type_name("P")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "seed of the workload's random numbers")
+      ->type_name("U64")->capture_default_str();
+  cmd->add_option("--backend", o.backend, "counter backend (see `heatkit backends`)")
+      ->type_name("NAME")->capture_default_str();
+  cmd->add_flag("--json", o.json, "print one JSON object on stdout instead of the summary");
+  return [options] { return run_simulate(*options); };
+}
+
 }  // namespace heatkit::cli
