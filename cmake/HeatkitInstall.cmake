@@ -1,5 +1,10 @@
 # Installs heatkit as a CMake package: find_package(heatkit CONFIG) gives
 # heatkit::heatkit and finds its dependencies.
+#
+# Layout under the prefix:
+#   include/heatkit/{kernels,host}/*.h  (consumers include "host/heatkit.h")
+#   lib/libheatkit.a
+#   lib/cmake/heatkit/heatkit{Config,ConfigVersion,Targets*}.cmake
 install(TARGETS heatkit EXPORT heatkitTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -8,6 +13,27 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/kernels ${PROJECT_SOURCE_DIR}/host
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/heatkit
   FILES_MATCHING PATTERN "*.h")
 install(EXPORT heatkitTargets NAMESPACE heatkit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/heatkit)
+
+# The config must find every imported target heatkit links (a static library
+# passes even its PRIVATE links on). Derive the find_dependency calls from the
+# target itself, so linking a new dependency cannot silently break consumers.
+get_target_property(_heatkit_links heatkit LINK_LIBRARIES)
+get_target_property(_heatkit_interface_links heatkit INTERFACE_LINK_LIBRARIES)
+set(_heatkit_all_links "${_heatkit_links};${_heatkit_interface_links}")
+set(HEATKIT_CONFIG_DEPENDENCIES "")
+foreach(_dep IN ITEMS "Threads::|find_dependency(Threads)"
+                      "hwy::|find_dependency(hwy CONFIG)"
+                      "CUDA::|find_dependency(CUDAToolkit)"
+                      "CLI11::|find_dependency(CLI11 CONFIG)")
+  string(REPLACE "|" ";" _dep "${_dep}")
+  list(GET _dep 0 _namespace)
+  list(GET _dep 1 _call)
+  string(FIND "${_heatkit_all_links}" "${_namespace}" _at)
+  if(NOT _at EQUAL -1)
+    string(APPEND HEATKIT_CONFIG_DEPENDENCIES "${_call}\n")
+  endif()
+endforeach()
+
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/heatkitConfig.cmake.in
   ${PROJECT_BINARY_DIR}/heatkitConfig.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/heatkit)

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Installs, only when missing, every Debian 12 package heatkit's build, tests and
-# fuzzing need. Idempotent; runs as root (or through sudo when available).
+# fuzzing need. Idempotent: when everything is present it changes nothing and
+# touches no network. Runs as root (or through sudo when available); runs
+# `apt-get update` itself only when something has to be installed, so it also
+# works on a machine whose apt lists are empty.
 set -euo pipefail
 
 packages=(
   cmake ninja-build g++ make git pkg-config
-  libhwy-dev            # Highway 1.0.3 (SIMD kernels)
-  libgtest-dev libgmock-dev
-  libbenchmark-dev
-  libcli11-dev          # CLI parser for tools/heatkit (header-only)
+  libhwy-dev                    # Highway 1.0.3 (SIMD kernels)
+  libgtest-dev libgmock-dev     # GoogleTest 1.12
+  libbenchmark-dev              # Google Benchmark 1.7.1
+  libcli11-dev                  # CLI parser for the heatkit CLI (header-only)
   clang-14 libclang-rt-14-dev   # libFuzzer + sanitizer runtimes for the fuzz preset
+  llvm-14                       # llvm-symbolizer-14: readable sanitizer stacks
   python3
 )
 
@@ -20,13 +24,22 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if ((${#missing[@]})); then
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-  echo "setup: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  echo "setup: all packages present" >&2
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present" >&2
+  exit 0
 fi
+
+as_root=()
+if [[ $(id -u) -ne 0 ]]; then
+  if ! command -v sudo >/dev/null; then
+    echo "setup: missing packages (${missing[*]}) and not root, no sudo: install them as root" >&2
+    exit 1
+  fi
+  as_root=(sudo)
+fi
+# `env` carries the setting through sudo, which resets the environment.
+apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
+echo "setup: installing ${missing[*]}" >&2
+"${apt[@]}" update -qq
+"${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done" >&2
