@@ -199,6 +199,7 @@ class BasicHeatRegistry {
       out.emplace_back(keys_[c.slot], c.kind == Decision::kEmit ? HeatEmission::emit(c.rate)
                                                                 : HeatEmission::withdraw());
     }
+    release_if_oversized(candidates_);
     return out;
   }
 
@@ -215,6 +216,7 @@ class BasicHeatRegistry {
     store_->collect_prunable(prunable_);
     for (const Slot slot : prunable_) erase_slot(slot);
     stats_.pruned += prunable_.size();
+    release_if_oversized(prunable_);
   }
 
   // Clears `key`'s in-flight mark without committing (the sink failed).
@@ -242,6 +244,16 @@ class BasicHeatRegistry {
 
   Slot find(const Key& key) const {
     return index_.find(key, KeyTraits<Key>::hash(key), keys_.data());
+  }
+
+  // Scratch grown by a rare mass emission or prune is given back, so the
+  // registry's memory stays proportional to its counters in steady state
+  // (where few counters are candidates).
+  template <class T>
+  void release_if_oversized(std::vector<T>& scratch) const {
+    if (scratch.capacity() > 4096 && scratch.capacity() > store_->slot_count() / 16) {
+      std::vector<T>().swap(scratch);
+    }
   }
 
   void evict_one() {
