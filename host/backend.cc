@@ -1,5 +1,6 @@
 #include "host/backend.h"
 
+#include "kernels/highway_kernels.h"
 #include "kernels/scalar_kernels.h"
 
 namespace heatkit {
@@ -21,6 +22,11 @@ constexpr BackendEntry kBackends[] = {
      []() -> std::unique_ptr<CounterStore> {
        return std::make_unique<HostCounterStore>(
            "scalar", HostKernels{&scalar::tick, &scalar::collect_prunable});
+     }},
+    {"highway", "Google Highway SIMD kernels over host columns (best target of this CPU)",
+     &always_available, []() -> std::unique_ptr<CounterStore> {
+       return std::make_unique<HostCounterStore>(
+           "highway", HostKernels{&highway::tick, &highway::collect_prunable});
      }},
 };
 
