@@ -1,5 +1,9 @@
 #include "host/counter_store.h"
 
+#include <algorithm>
+
+#include "host/thread_pool.h"
+
 namespace heatkit {
 namespace {
 
@@ -76,12 +80,70 @@ CounterColumns HostCounterStore::columns() noexcept {
                         half_life_.data(), flags_.data(),       rate_.size()};
 }
 
+namespace {
+
+// Below this many slots a pass runs on the calling thread: waking workers
+// costs more than it saves.
+constexpr std::size_t kMinSlotsPerThread = std::size_t{1} << 15;
+// Chunk boundaries fall on whole cache lines of every column.
+constexpr std::size_t kChunkAlign = 64;
+
+struct ChunkPlan {
+  std::size_t chunks;
+  std::size_t chunk_size;
+};
+
+ChunkPlan plan_chunks(std::size_t n, unsigned threads) {
+  const std::size_t wanted = std::min<std::size_t>(resolve_threads(threads), n / kMinSlotsPerThread);
+  if (wanted <= 1) return {1, n};
+  std::size_t size = (n + wanted - 1) / wanted;
+  size = (size + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+  return {(n + size - 1) / size, size};
+}
+
+CounterColumns chunk_of(const CounterColumns& c, std::size_t begin, std::size_t end) {
+  return CounterColumns{c.rate + begin,      c.last_update + begin, c.last_emitted + begin,
+                        c.half_life + begin, c.flags + begin,       end - begin};
+}
+
+// Runs `pass` over the chunks of `c` in parallel, each into its own output,
+// then appends the outputs in chunk order with slots made global again, so
+// the result is the single-threaded one whatever the thread count.
+template <class T, class Pass, class Rebase>
+void run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out, Pass pass,
+                 Rebase rebase) {
+  const ChunkPlan plan = plan_chunks(c.size, threads);
+  if (plan.chunks == 1) {
+    pass(c, out);
+    return;
+  }
+  std::vector<std::vector<T>> partial(plan.chunks);
+  ThreadPool::shared().run(plan.chunks, resolve_threads(threads), [&](std::size_t k) {
+    const std::size_t begin = k * plan.chunk_size;
+    const std::size_t end = std::min(c.size, begin + plan.chunk_size);
+    pass(chunk_of(c, begin, end), partial[k]);
+  });
+  for (std::size_t k = 0; k < plan.chunks; ++k) {
+    const auto base = static_cast<std::uint32_t>(k * plan.chunk_size);
+    for (T& item : partial[k]) rebase(item, base);
+    out.insert(out.end(), partial[k].begin(), partial[k].end());
+  }
+}
+
+}  // namespace
+
 void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& out) {
-  kernels_.tick(columns(), params, out);
+  run_chunked(
+      columns(), threads_, out,
+      [&](const CounterColumns& c, std::vector<Candidate>& o) { kernels_.tick(c, params, o); },
+      [](Candidate& item, std::uint32_t base) { item.slot += base; });
 }
 
 void HostCounterStore::collect_prunable(std::vector<Slot>& out) {
-  kernels_.collect_prunable(columns(), out);
+  run_chunked(
+      columns(), threads_, out,
+      [&](const CounterColumns& c, std::vector<Slot>& o) { kernels_.collect_prunable(c, o); },
+      [](Slot& item, std::uint32_t base) { item += base; });
 }
 
 std::size_t HostCounterStore::memory_bytes() const noexcept {

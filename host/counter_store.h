@@ -59,6 +59,10 @@ class CounterStore {
 
   // Bytes this store holds for its columns (host and device together).
   virtual std::size_t memory_bytes() const noexcept = 0;
+
+  // Threads the bulk passes may use (0 = every hardware thread). Results and
+  // their order do not depend on it. Stores that do not split work ignore it.
+  virtual void set_threads(unsigned threads) { (void)threads; }
 };
 
 // The bulk passes of a host-memory backend: free functions over columns.
@@ -92,12 +96,15 @@ class HostCounterStore final : public CounterStore {
   const std::int64_t* last_update_host() const noexcept override { return last_update_.data(); }
   std::size_t memory_bytes() const noexcept override;
 
+  void set_threads(unsigned threads) override { threads_ = threads; }
+
   // The raw columns, for kernels and tests.
   CounterColumns columns() noexcept;
 
  private:
   std::string_view backend_;
   HostKernels kernels_;
+  unsigned threads_ = 0;  // 0 = every hardware thread
   std::vector<double> rate_;
   std::vector<std::int64_t> last_update_;
   std::vector<double> last_emitted_;

@@ -61,6 +61,7 @@ struct RegistryOptions {
   std::size_t cap = kDefaultCap;         // 0 = unbounded
   std::optional<bool> track_in_flight;   // unset: on for blob keys, off for u64
   std::string backend = std::string(default_backend());
+  unsigned threads = 0;  // threads for tick and prune passes; 0 = every hardware thread
 };
 
 // Where a registry's bytes go.
@@ -118,7 +119,9 @@ class BasicHeatRegistry {
   explicit BasicHeatRegistry(RegistryOptions options)
       : cap_(options.cap),
         track_in_flight_(options.track_in_flight.value_or(KeyTraits<Key>::kTrackInFlightByDefault)),
-        store_(make_store(options.backend)) {}
+        store_(make_store(options.backend)) {
+    store_->set_threads(options.threads);
+  }
 
   // A registry with an explicit cap; 0 disables the bound (prefer unbounded()).
   static BasicHeatRegistry with_cap(std::size_t cap) {
@@ -138,6 +141,9 @@ class BasicHeatRegistry {
   bool tracks_in_flight() const noexcept { return track_in_flight_; }
   void set_track_in_flight(bool on) noexcept { track_in_flight_ = on; }
   std::string_view backend() const noexcept { return store_->backend(); }
+  // Threads for the tick and prune passes (0 = every hardware thread). The
+  // candidates and their order are the same for any thread count.
+  void set_threads(unsigned threads) { store_->set_threads(threads); }
   const RegistryStats& stats() const noexcept { return stats_; }
 
   // Get-or-create the counter for `key`. A new key at the cap first evicts the

@@ -141,6 +141,9 @@ class ModelRun {
     RegistryOptions o;
     o.cap = cap_;
     o.track_in_flight = tracking_;
+    // The model is the scalar reference itself, so rates compare exactly;
+    // tests/unit/highway_test.cc holds the other backends to it.
+    o.backend = "scalar";
     return o;
   }
 
