@@ -19,8 +19,9 @@ std::string ratio_text(double ratio) {
 
 std::string PolicyError::message() const {
   std::ostringstream out;
-  const std::string bounds =
-      "[" + ratio_text(Policy::kMinRatio) + ", " + ratio_text(Policy::kMaxRatio) + "]";
+  std::ostringstream range;
+  range << '[' << ratio_text(Policy::kMinRatio) << ", " << ratio_text(Policy::kMaxRatio) << ']';
+  const std::string bounds = range.str();
   switch (kind) {
     case PolicyErrorKind::kRatioNotFinite:
       out << field << " must be finite, got " << ratio_text(value) << " (allowed range " << bounds
