@@ -6,7 +6,8 @@
 //   gate:   emission_decision on the decayed rate.
 // 0.5^h comes from one of two places: the factor shared by a whole vector
 // (steady state: every lane last updated at the same instant with the same
-// half-life, so the scalar exp2 computed once per (dt, half-life) is reused),
+// half-life, so the scalar exp2 computed once per (dt, half-life) is cached
+// and reused, with no division or polynomial),
 // or a short polynomial 2^-h for h in [0, 64] (round, degree-11 polynomial,
 // exponent add), about 1e-15 relative error. Lanes whose ratio test sits
 // within 1e-13 of the threshold, and vectors with unusual inputs, are decided
@@ -110,22 +111,13 @@ inline void TickColumns(const CounterColumns& c, const TickParams& p, std::vecto
   const std::size_t N = hn::Lanes(d);
   const std::size_t n = c.size;
 
-  // The factor shared by every counter last updated at last_update[0] with
-  // half_life[0]: computed once, by the scalar function itself.
-  const std::int64_t shared_lu = n ? c.last_update[0] : 0;
-  const std::int64_t shared_hl = n ? c.half_life[0] : 0;
-  double shared_factor = 1.0;
-  bool shared_usable = false;
-  if (n && shared_hl > 0) {
-    const double h = half_lives(shared_lu, p.now, shared_hl);
-    if (h <= kMaxHalfLives) {
-      shared_factor = decay_factor(h);
-      shared_usable = true;
-    }
-  }
-  const auto v_shared_lu = hn::Set(di, shared_lu);
-  const auto v_shared_hl = hn::Set(di, shared_hl);
-  const auto v_shared_factor = hn::Set(d, shared_factor);
+  // The factor shared by every lane of a vector whose counters were all last
+  // updated at one instant with one half-life, computed by the scalar
+  // function itself and cached until a uniform vector with another pair
+  // comes along. Starts empty (half-life -1 matches no counter).
+  auto v_shared_lu = hn::Zero(di);
+  auto v_shared_hl = hn::Set(di, std::int64_t{-1});
+  auto v_shared_factor = hn::Set(d, 1.0);
 
   const auto v_now = hn::Set(di, p.now);
   const auto v_zero = hn::Zero(d);
@@ -157,14 +149,29 @@ inline void TickColumns(const CounterColumns& c, const TickParams& p, std::vecto
       decayed = hn::LoadU(d, c.rate + i);
     } else {
       hn::Vec<decltype(d)> factor;
-      const auto shared = hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl));
-      const bool all_shared = shared_usable && hn::AllTrue(di, shared);
-      const auto elapsed = hn::IfThenElseZero(later, diff);
-      const auto h = hn::Div(hn::ConvertTo(d, elapsed), hn::ConvertTo(d, hl));
-      const auto too_old = hn::Gt(h, v_max_h);  // false for NaN (half_life 0, no elapsed)
+      auto too_old = hn::FirstN(d, 0);
+      bool all_shared = hn::AllTrue(di, hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl)));
+      if (!all_shared) {
+        const std::int64_t lu0 = hn::GetLane(lu);
+        const std::int64_t hl0 = hn::GetLane(hl);
+        const auto v_lu0 = hn::Set(di, lu0);
+        const auto v_hl0 = hn::Set(di, hl0);
+        if (hl0 > 0 && hn::AllTrue(di, hn::And(hn::Eq(lu, v_lu0), hn::Eq(hl, v_hl0)))) {
+          const double h0 = half_lives(lu0, p.now, hl0);
+          if (h0 <= kMaxHalfLives) {
+            v_shared_lu = v_lu0;
+            v_shared_hl = v_hl0;
+            v_shared_factor = hn::Set(d, decay_factor(h0));
+            all_shared = true;
+          }
+        }
+      }
       if (all_shared) {
-        factor = v_shared_factor;
+        factor = v_shared_factor;  // every lane within 64 half-lives
       } else {
+        const auto elapsed = hn::IfThenElseZero(later, diff);
+        const auto h = hn::Div(hn::ConvertTo(d, elapsed), hn::ConvertTo(d, hl));
+        too_old = hn::Gt(h, v_max_h);  // false for NaN (half_life 0, no elapsed)
         // Clamp into [0, 64] (NaN and inf lanes are replaced below anyway).
         const auto h_clamped = hn::Min(hn::Max(hn::IfThenElseZero(hn::Eq(h, h), h), v_zero), v_max_h);
         factor = Exp2Neg(d, h_clamped);
