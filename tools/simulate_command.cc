@@ -22,12 +22,16 @@
 #include <type_traits>
 
 #include "host/backend.h"
+#include "host/thread_pool.h"
 #include "kernels/policy.h"
 #include "tools/command.h"
 #include "tools/simulation.h"
 
 namespace heatkit::cli {
 namespace {
+
+// More threads than this is a typo, not a machine.
+constexpr std::uint64_t kMaxThreads = 4096;
 
 using sim::ConfigField;
 using sim::SimulationConfig;
@@ -46,6 +50,7 @@ struct SimulateOptions {
   std::string commit_failure_rate;
   std::string seed;
   std::string backend;
+  std::string threads;
   bool json = false;
 };
 
@@ -130,6 +135,11 @@ SimulationConfig to_config(const SimulateOptions& o) {
   c.commit_failure_rate = parse_number("--commit-failure-rate", o.commit_failure_rate);
   c.seed = parse_count("--seed", o.seed);
   c.backend = o.backend;
+  const std::uint64_t threads = parse_count("--threads", o.threads);
+  if (threads > kMaxThreads) {
+    throw UsageError("--threads must be at most " + std::to_string(kMaxThreads) + ", got " + o.threads);
+  }
+  c.threads = static_cast<unsigned>(threads);
   return c;
 }
 
@@ -198,7 +208,10 @@ void print_summary(std::ostream& out, const SimulationSummary& r) {
                      shortest(c.emit_threshold_ratio) + ", cap " +
                      (c.cap == 0 ? std::string("unbounded") : grouped(c.cap)) +
                      ", commit failure rate " + shortest(c.commit_failure_rate));
-  line("backend", r.backend);
+  line("backend", r.backend + ", " +
+                      (c.threads == 0 ? std::string("all hardware threads")
+                                      : std::to_string(c.threads) + " thread" + (c.threads == 1 ? "" : "s")) +
+                      " for tick and prune");
   out << '\n';
   line("counters live", count(r.counters_live) + "  (peak " + grouped(r.counters_peak) + ")");
   line("bumps", count(n.reads));
@@ -312,6 +325,7 @@ std::string summary_json(const SimulationSummary& r) {
   }
   JsonObject out;
   out.field("backend", r.backend)
+      .field("threads", static_cast<std::uint64_t>(resolve_threads(c.threads)))
       .field("config", config)
       .field("ticks", r.ticks)
       .field("reads_per_tick", r.reads_per_tick)
@@ -398,6 +412,7 @@ RunFn add_simulate_command(CLI::App& app) {
   o.commit_failure_rate = shortest(defaults.commit_failure_rate);
   o.seed = std::to_string(defaults.seed);
   o.backend = std::string(default_backend());
+  o.threads = "0";
 
   CLI::App* cmd = app.add_subcommand(
       "simulate", "run a synthetic read workload and report counts, timings and memory");
@@ -430,6 +445,8 @@ RunFn add_simulate_command(CLI::App& app) {
       ->type_name("U64")->capture_default_str();
   cmd->add_option("--backend", o.backend, "counter backend (see `heatkit backends`)")
       ->type_name("NAME")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "threads for the tick and prune passes; 0 = all hardware threads")
+      ->type_name("COUNT")->capture_default_str();
   cmd->add_flag("--json", o.json, "print one JSON object on stdout instead of the summary");
   return [options] { return run_simulate(*options); };
 }

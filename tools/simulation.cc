@@ -201,6 +201,7 @@ HeatRegistry make_registry(const SimulationConfig& config) {
   options.cap = static_cast<std::size_t>(config.cap);
   options.track_in_flight = true;  // see the Simulation class comment
   options.backend = config.backend;
+  options.threads = config.threads;
   return HeatRegistry(std::move(options));
 }
 

@@ -99,6 +99,7 @@ struct SimulationConfig {
   double commit_failure_rate = 0.01;          // in [0, 1]
   std::uint64_t seed = 0x68656174;            // "heat"
   std::string backend = std::string(default_backend());
+  unsigned threads = 0;                       // tick/prune threads, 0 = every hardware thread
 };
 
 // The config field a validation error is about (the CLI maps each to its flag).
