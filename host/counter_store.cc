@@ -50,10 +50,7 @@ void HostCounterStore::decay_to(Slot slot, std::int64_t now) {
   last_update_[slot] = now;
 }
 
-void HostCounterStore::bump(Slot slot, std::int64_t now) {
-  decay_to(slot, now);
-  rate_[slot] += 1.0;
-}
+void HostCounterStore::bump(Slot slot, std::int64_t now) { bump_columns(columns(), slot, now); }
 
 void HostCounterStore::record(Slot slot, Decision kind, double rate) {
   if (kind == Decision::kSuppress) return;

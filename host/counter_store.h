@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -60,10 +61,30 @@ class CounterStore {
   // Bytes this store holds for its columns (host and device together).
   virtual std::size_t memory_bytes() const noexcept = 0;
 
+  // The columns, when they live in host memory and a per-slot bump may be
+  // applied to them directly with `bump_columns` (the registry's bump path
+  // does: no virtual call per read, and a batch can prefetch them). Nothing
+  // for a store whose columns live elsewhere. Invalidated by ensure_slots.
+  virtual std::optional<CounterColumns> host_columns() noexcept { return std::nullopt; }
+
   // Threads the bulk passes may use (0 = every hardware thread). Results and
   // their order do not depend on it. Stores that do not split work ignore it.
   virtual void set_threads(unsigned threads) { (void)threads; }
 };
+
+// A bump on host columns, SEMANTICS.md "bump": decay to `now`, then add one.
+// HostCounterStore::bump is this; the registry calls it through host_columns().
+inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now) noexcept {
+  c.rate[slot] = decayed_rate(c.rate[slot], c.last_update[slot], now, c.half_life[slot]) + 1.0;
+  c.last_update[slot] = now;
+}
+
+// Asks for the cache lines a bump of `slot` reads and writes.
+inline void prefetch_for_bump(const CounterColumns& c, Slot slot) noexcept {
+  __builtin_prefetch(c.rate + slot, 1);
+  __builtin_prefetch(c.last_update + slot, 1);
+  __builtin_prefetch(c.half_life + slot, 0);
+}
 
 // The bulk passes of a host-memory backend: free functions over columns.
 struct HostKernels {
@@ -97,6 +118,7 @@ class HostCounterStore final : public CounterStore {
   std::size_t memory_bytes() const noexcept override;
 
   void set_threads(unsigned threads) override { threads_ = threads; }
+  std::optional<CounterColumns> host_columns() noexcept override { return columns(); }
 
   // The raw columns, for kernels and tests.
   CounterColumns columns() noexcept;

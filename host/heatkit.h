@@ -2,6 +2,7 @@
 #pragma once
 
 #include "host/backend.h"
+#include "host/concurrent_registry.h"
 #include "host/counter_store.h"
 #include "host/heat_counter.h"
 #include "host/registry.h"

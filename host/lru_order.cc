@@ -5,43 +5,27 @@
 namespace heatkit {
 
 void LruOrder::ensure_slots(std::size_t n) {
-  if (n <= order_.size()) return;
-  for (auto* column : {&prev_, &next_, &order_}) {
-    std::vector<std::uint32_t> grown;
-    grown.reserve(n);
-    grown.assign(column->begin(), column->end());
-    grown.resize(n, kAbsent);
-    column->swap(grown);
-  }
-}
-
-void LruOrder::on_bump(Slot slot, std::int64_t now) {
-  if (order_[slot] == kAbsent) return;
-  unlink(slot);
-  order_[slot] = kAbsent;
-  --size_;
-  append(slot, now);
+  if (n <= links_.size()) return;
+  // Exactly n records (no doubling slack): the registry grows geometrically.
+  std::vector<Link> grown;
+  grown.reserve(n);
+  grown.assign(links_.begin(), links_.end());
+  grown.resize(n);
+  links_.swap(grown);
 }
 
 void LruOrder::on_decay(Slot slot, std::int64_t now, const std::int64_t* last_update) {
-  if (order_[slot] == kAbsent) return;
-  order_[slot] |= kOutOfOrder;
+  if (links_[slot].order == kAbsent) return;
+  links_[slot].order |= kOutOfOrder;
   push_record(slot, now);
   // Repeated decays of the same entries leave stale records behind; keep the
   // heap proportional to the entries.
   if (heap_.size() > 2 * size_ + 64) drop_stale_records(last_update);
 }
 
-void LruOrder::on_erase(Slot slot) {
-  if (order_[slot] == kAbsent) return;
-  unlink(slot);
-  order_[slot] = kAbsent;
-  --size_;
-}
-
 void LruOrder::on_tick(std::int64_t now) {
   for (const Record& r : heap_) {
-    if (order_[r.slot] != kAbsent) order_[r.slot] &= ~kOutOfOrder;
+    if (links_[r.slot].order != kAbsent) links_[r.slot].order &= ~kOutOfOrder;
   }
   heap_.clear();
   cursor_ = head_;
@@ -50,7 +34,7 @@ void LruOrder::on_tick(std::int64_t now) {
 }
 
 LruOrder::Slot LruOrder::victim(const std::int64_t* last_update) {
-  while (cursor_ != kNone && out_of_order(cursor_)) cursor_ = next_[cursor_];
+  while (cursor_ != kNone && out_of_order(cursor_)) cursor_ = links_[cursor_].next;
   while (!heap_.empty() && !record_valid(heap_.front(), last_update)) {
     std::pop_heap(heap_.begin(), heap_.end(), RecordAfter{});
     heap_.pop_back();
@@ -58,61 +42,22 @@ LruOrder::Slot LruOrder::victim(const std::int64_t* last_update) {
   if (heap_.empty()) return cursor_;
   const Record& top = heap_.front();
   if (cursor_ == kNone) return top.slot;
-  const Record in_order{last_update[cursor_], order_of(order_[cursor_]), cursor_};
+  const Record in_order{last_update[cursor_], order_of(links_[cursor_].order), cursor_};
   return RecordAfter{}(in_order, top) ? top.slot : cursor_;
 }
 
 std::size_t LruOrder::memory_bytes() const noexcept {
-  return (prev_.capacity() + next_.capacity() + order_.capacity()) * sizeof(std::uint32_t) +
-         heap_.capacity() * sizeof(Record);
+  return links_.capacity() * sizeof(Link) + heap_.capacity() * sizeof(Record);
 }
 
 bool LruOrder::record_valid(const Record& r, const std::int64_t* last_update) const noexcept {
-  const std::uint32_t v = order_[r.slot];
+  const std::uint32_t v = links_[r.slot].order;
   return v != kAbsent && (v & kOutOfOrder) != 0 && order_of(v) == r.order &&
          last_update[r.slot] == r.last_update;
 }
 
-void LruOrder::append(Slot slot, std::int64_t now) {
-  if (next_order_ >= order_limit_) renumber();
-  const bool in_order = !have_in_order_ || now >= in_order_max_;
-  order_[slot] = next_order_++ | (in_order ? 0u : kOutOfOrder);
-  prev_[slot] = tail_;
-  next_[slot] = kNone;
-  if (tail_ != kNone) {
-    next_[tail_] = slot;
-  } else {
-    head_ = slot;
-  }
-  tail_ = slot;
-  ++size_;
-  if (in_order) {
-    in_order_max_ = now;
-    have_in_order_ = true;
-    if (cursor_ == kNone) cursor_ = slot;
-  } else {
-    push_record(slot, now);
-  }
-}
-
-void LruOrder::unlink(Slot slot) noexcept {
-  const Slot p = prev_[slot];
-  const Slot n = next_[slot];
-  if (cursor_ == slot) cursor_ = n;
-  if (p != kNone) {
-    next_[p] = n;
-  } else {
-    head_ = n;
-  }
-  if (n != kNone) {
-    prev_[n] = p;
-  } else {
-    tail_ = p;
-  }
-}
-
 void LruOrder::push_record(Slot slot, std::int64_t last_update) {
-  heap_.push_back(Record{last_update, order_of(order_[slot]), slot});
+  heap_.push_back(Record{last_update, order_of(links_[slot].order), slot});
   std::push_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }
 
@@ -125,14 +70,14 @@ void LruOrder::renumber() {
   // Records are matched to entries by order; keep those that still match, then
   // give every entry its rank in list order and the records the new numbers.
   std::erase_if(heap_, [&](const Record& r) {
-    const std::uint32_t v = order_[r.slot];
+    const std::uint32_t v = links_[r.slot].order;
     return v == kAbsent || (v & kOutOfOrder) == 0 || order_of(v) != r.order;
   });
   std::uint32_t rank = 0;
-  for (Slot s = head_; s != kNone; s = next_[s]) {
-    order_[s] = rank++ | (order_[s] & kOutOfOrder);
+  for (Slot s = head_; s != kNone; s = links_[s].next) {
+    links_[s].order = rank++ | (links_[s].order & kOutOfOrder);
   }
-  for (Record& r : heap_) r.order = order_of(order_[r.slot]);
+  for (Record& r : heap_) r.order = order_of(links_[r.slot].order);
   std::make_heap(heap_.begin(), heap_.end(), RecordAfter{});
   next_order_ = rank;
 }

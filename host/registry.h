@@ -4,9 +4,11 @@
 // keys). The counters live in a CounterStore of the backend named at
 // construction; the registry owns the keys, the LRU order and the free slots.
 //
-// Not thread-safe: wrap it in a mutex to share it (as the seed does).
+// Not thread-safe: wrap it in a mutex to share it (as the seed does), or use
+// ConcurrentHeatRegistry (host/concurrent_registry.h), sharded by key.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +30,9 @@
 #include "kernels/time.h"
 
 namespace heatkit {
+
+template <class Key>
+class ConcurrentHeatRegistry;
 
 // Default cap on tracked counters (the seed's DEFAULT_HEAT_REGISTRY_CAP).
 inline constexpr std::size_t kDefaultCap = 8 * 1024;
@@ -90,10 +95,7 @@ class BasicHeatRegistry {
   // removes, evicts, ticks or commits.
   class Entry {
    public:
-    void bump(Instant now) {
-      reg_->store_->bump(slot_, to_ns(now));
-      reg_->lru_.on_bump(slot_, to_ns(now));
-    }
+    void bump(Instant now) { reg_->bump_slot(slot_, to_ns(now)); }
     void decay_to(Instant now) {
       reg_->store_->decay_to(slot_, to_ns(now));
       reg_->lru_.on_decay(slot_, to_ns(now), reg_->store_->last_update_host());
@@ -121,6 +123,7 @@ class BasicHeatRegistry {
         track_in_flight_(options.track_in_flight.value_or(KeyTraits<Key>::kTrackInFlightByDefault)),
         store_(make_store(options.backend)) {
     store_->set_threads(options.threads);
+    host_columns_ = store_->host_columns();
   }
 
   // A registry with an explicit cap; 0 disables the bound (prefer unbounded()).
@@ -153,16 +156,26 @@ class BasicHeatRegistry {
   Entry entry(const Key& key, Duration half_life, Instant now) {
     check_half_life(half_life);
     const std::uint64_t hash = KeyTraits<Key>::hash(key);
-    if (const Slot found = index_.find(key, hash, keys_.data()); found != kNoSlot) {
-      return Entry(this, found);
-    }
-    if (cap_ > 0 && size() >= cap_) evict_one();
-    const Slot slot = allocate_slot();
-    keys_[slot] = key;
-    index_.insert(hash, slot, keys_.data());
-    store_->init(slot, to_ns(half_life), to_ns(now));
-    lru_.on_insert(slot, to_ns(now));
-    return Entry(this, slot);
+    return Entry(this, find_or_insert(key, hash, to_ns(half_life), to_ns(now)));
+  }
+
+  // Bumps every key at `now`, in order: exactly
+  //   for (const Key& k : keys) entry(k, half_life, now).bump(now);
+  // duplicates, creations, evictions at the cap and the eviction tie-break
+  // included, only faster: the index, key, column and eviction-order lines of
+  // the keys a few places ahead are prefetched while the current one is
+  // bumped. Throws std::invalid_argument on a negative half-life, before
+  // anything changes.
+  void bump_batch(std::span<const Key> keys, Duration half_life, Instant now) {
+    check_half_life(half_life);
+    bump_each(KeysAt{keys, to_ns(now)}, to_ns(half_life));
+  }
+  // Bumps each key at its own instant, in order: exactly
+  //   for (const auto& [k, at] : reads) entry(k, half_life, at).bump(at);
+  // (instants may go backwards). Throws like the batch above.
+  void bump_batch(std::span<const std::pair<Key, Instant>> reads, Duration half_life) {
+    check_half_life(half_life);
+    bump_each(TimedReads{reads}, to_ns(half_life));
   }
 
   // A snapshot of `key`'s counter, or nothing.
@@ -242,11 +255,137 @@ class BasicHeatRegistry {
   }
 
   // The store, for tests and benchmarks that drive the columns directly.
+  // Do not grow it (ensure_slots): the registry caches its host columns.
   CounterStore& store() noexcept { return *store_; }
 
  private:
+  friend class ConcurrentHeatRegistry<Key>;
   using Index = SlotIndex<Key, KeyTraits<Key>>;
   static constexpr Slot kNoSlot = Index::kNoSlot;
+
+  // Batch sources: key(i), hash(i) and now(i) of read i.
+  struct KeysAt {
+    std::span<const Key> keys;
+    std::int64_t at;
+    std::size_t size() const noexcept { return keys.size(); }
+    const Key& key(std::size_t i) const noexcept { return keys[i]; }
+    std::uint64_t hash(std::size_t i) const noexcept { return KeyTraits<Key>::hash(keys[i]); }
+    std::int64_t now(std::size_t) const noexcept { return at; }
+  };
+  struct TimedReads {
+    std::span<const std::pair<Key, Instant>> reads;
+    std::size_t size() const noexcept { return reads.size(); }
+    const Key& key(std::size_t i) const noexcept { return reads[i].first; }
+    std::uint64_t hash(std::size_t i) const noexcept {
+      return KeyTraits<Key>::hash(reads[i].first);
+    }
+    std::int64_t now(std::size_t i) const noexcept { return to_ns(reads[i].second); }
+  };
+  // A read whose key is already hashed (the concurrent registry's batches).
+  struct HashedRead {
+    Key key;
+    std::uint64_t hash;
+    std::int64_t now;
+  };
+  struct HashedReads {
+    std::span<const HashedRead> reads;
+    std::size_t size() const noexcept { return reads.size(); }
+    const Key& key(std::size_t i) const noexcept { return reads[i].key; }
+    std::uint64_t hash(std::size_t i) const noexcept { return reads[i].hash; }
+    std::int64_t now(std::size_t i) const noexcept { return reads[i].now; }
+  };
+
+  // How far ahead of the read being bumped each prefetch stage works, in
+  // reads. Each stage needs the line the previous one asked for, so they are
+  // spaced by a few reads (about one memory latency of bumps).
+  static constexpr std::size_t kHashAhead = 16;  // hash; prefetch the home bucket
+  static constexpr std::size_t kKeyAhead = 12;   // prefetch the keys of its probe run
+  static constexpr std::size_t kSlotAhead = 8;   // look up; prefetch columns, LRU record
+  static constexpr std::size_t kLinkAhead = 4;   // prefetch the LRU neighbours
+  static constexpr std::size_t kRing = 32;       // > kHashAhead, a power of two
+
+  // The batch loop. Prefetches are hints only: the bump of read i does the
+  // same find-or-insert as entry(), reusing the slot found at the kSlotAhead
+  // stage only when no key was inserted (or evicted) since.
+  template <class Source>
+  void bump_each(const Source& src, std::int64_t half_life) {
+    const std::size_t n = src.size();
+    std::array<std::uint64_t, kRing> hashes;
+    std::array<Slot, kRing> slots;
+    std::array<std::size_t, kRing> found_after;  // `inserted` when slots[] was found
+    std::size_t inserted = 0;
+    constexpr std::size_t kMask = kRing - 1;
+
+    const auto stage_hash = [&](std::size_t j) {
+      hashes[j & kMask] = src.hash(j);
+      index_.prefetch(hashes[j & kMask]);
+    };
+    const auto stage_key = [&](std::size_t j) {
+      index_.prefetch_keys(hashes[j & kMask], keys_.data());
+    };
+    const auto stage_slot = [&](std::size_t j) {
+      const Slot slot = index_.find(src.key(j), hashes[j & kMask], keys_.data());
+      slots[j & kMask] = slot;
+      found_after[j & kMask] = inserted;
+      if (slot == kNoSlot) return;
+      if (host_columns_) prefetch_for_bump(*host_columns_, slot);
+      lru_.prefetch(slot);
+    };
+    const auto stage_link = [&](std::size_t j) {
+      if (slots[j & kMask] != kNoSlot) lru_.prefetch_neighbours(slots[j & kMask]);
+    };
+
+    for (std::size_t j = 0; j < std::min(n, kHashAhead); ++j) stage_hash(j);
+    for (std::size_t j = 0; j < std::min(n, kKeyAhead); ++j) stage_key(j);
+    for (std::size_t j = 0; j < std::min(n, kSlotAhead); ++j) stage_slot(j);
+    for (std::size_t j = 0; j < std::min(n, kLinkAhead); ++j) stage_link(j);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kHashAhead < n) stage_hash(i + kHashAhead);
+      if (i + kKeyAhead < n) stage_key(i + kKeyAhead);
+      if (i + kSlotAhead < n) stage_slot(i + kSlotAhead);
+      if (i + kLinkAhead < n) stage_link(i + kLinkAhead);
+
+      const std::size_t r = i & kMask;
+      const std::int64_t now = src.now(i);
+      Slot slot = slots[r];
+      if (found_after[r] != inserted) slot = index_.find(src.key(i), hashes[r], keys_.data());
+      if (slot == kNoSlot) {
+        slot = insert_new(src.key(i), hashes[r], half_life, now);
+        ++inserted;
+      }
+      bump_slot(slot, now);
+    }
+  }
+
+  // entry() without the checks: the slot of `key` (hashing to `hash`),
+  // created (evicting first at the cap) when absent.
+  Slot find_or_insert(const Key& key, std::uint64_t hash, std::int64_t half_life,
+                      std::int64_t now) {
+    const Slot slot = index_.find(key, hash, keys_.data());
+    return slot != kNoSlot ? slot : insert_new(key, hash, half_life, now);
+  }
+
+  // Creates the counter of `key` (absent, hashing to `hash`), evicting first
+  // at the cap.
+  Slot insert_new(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now) {
+    if (cap_ > 0 && size() >= cap_) evict_one();
+    const Slot slot = allocate_slot();
+    keys_[slot] = key;
+    index_.insert(hash, slot, keys_.data());
+    store_->init(slot, half_life, now);
+    lru_.on_insert(slot, now);
+    return slot;
+  }
+
+  // Entry::bump: on host columns without a virtual call.
+  void bump_slot(Slot slot, std::int64_t now) {
+    if (host_columns_) {
+      bump_columns(*host_columns_, slot, now);
+    } else {
+      store_->bump(slot, now);
+    }
+    lru_.on_bump(slot, now);
+  }
 
   Slot find(const Key& key) const {
     return index_.find(key, KeyTraits<Key>::hash(key), keys_.data());
@@ -292,6 +431,7 @@ class BasicHeatRegistry {
     if (cap_ > 0) n = std::min(n, std::max<std::size_t>(cap_, high_water_ + 1));
     if (n > kNoSlot) throw std::length_error("heat registry: more than 2^32-1 slots");
     store_->ensure_slots(n);
+    host_columns_ = store_->host_columns();
     std::vector<Key> grown;
     grown.reserve(n);
     grown.assign(keys_.begin(), keys_.end());
@@ -304,6 +444,7 @@ class BasicHeatRegistry {
   std::size_t cap_;
   bool track_in_flight_;
   std::unique_ptr<CounterStore> store_;
+  std::optional<CounterColumns> host_columns_;  // store_->host_columns(), refreshed on growth
   std::vector<Key> keys_;
   Index index_;
   LruOrder lru_;

@@ -1,0 +1,332 @@
+// The batch bump API against its definition: bump_batch(keys, half_life, now)
+// is `for k: entry(k, half_life, now).bump(now)` and the (key, instant) batch
+// is the same with each read at its own instant. Two registries see the same
+// random operations, one through batches and one key by key; after every
+// step they must hold the same keys in the same slots with bit-equal
+// counters, the same statistics, and give the same tick output. Small caps
+// make batches evict (the eviction order and its tie-break are part of the
+// result), universes larger than a batch make them create, repeated keys in a
+// batch make duplicates, and unbounded runs make a batch grow the columns
+// while it prefetches. Both key kinds, every host backend.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "host/registry.h"
+#include "kernels/random.h"
+#include "tests/unit/test_support.h"
+
+namespace heatkit {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Rng;
+using test::same_double;
+using test::t0;
+
+template <class Key>
+Key key_of(std::uint64_t i) {
+  if constexpr (std::is_same_v<Key, std::uint64_t>) {
+    return mix64(i);
+  } else {
+    Key k{};
+    for (std::size_t w = 0; w < 4; ++w) {
+      const std::uint64_t word = counter_random(i, w, 1);
+      std::memcpy(k.data() + 8 * w, &word, 8);
+    }
+    return k;
+  }
+}
+
+std::string counter_text(const std::optional<HeatCounter>& c) {
+  if (!c) return "absent";
+  std::ostringstream out;
+  out.precision(17);
+  out << "rate " << c->rate() << ", last_update " << to_ns(c->last_update()) << ", half_life "
+      << c->half_life().count() << ", last_emitted ";
+  if (c->last_emitted()) {
+    out << *c->last_emitted();
+  } else {
+    out << "none";
+  }
+  return out.str();
+}
+
+bool same_counter(const std::optional<HeatCounter>& a, const std::optional<HeatCounter>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  if (!same_double(a->rate(), b->rate()) || a->last_update() != b->last_update() ||
+      a->half_life() != b->half_life() ||
+      a->last_emitted().has_value() != b->last_emitted().has_value()) {
+    return false;
+  }
+  return !a->last_emitted() || same_double(*a->last_emitted(), *b->last_emitted());
+}
+
+// Everything observable about two registries, compared; empty when equal.
+template <class Key>
+std::string difference(const BasicHeatRegistry<Key>& batched,
+                       const BasicHeatRegistry<Key>& sequential, const std::vector<Key>& universe) {
+  std::ostringstream out;
+  if (batched.size() != sequential.size()) {
+    out << "size " << batched.size() << " vs " << sequential.size();
+    return out.str();
+  }
+  if (batched.stats().evictions != sequential.stats().evictions ||
+      batched.stats().pruned != sequential.stats().pruned) {
+    out << "evictions " << batched.stats().evictions << " vs " << sequential.stats().evictions
+        << ", pruned " << batched.stats().pruned << " vs " << sequential.stats().pruned;
+    return out.str();
+  }
+  for (std::size_t i = 0; i < universe.size(); ++i) {
+    const auto a = batched.get(universe[i]);
+    const auto b = sequential.get(universe[i]);
+    if (!same_counter(a, b)) {
+      out << "key #" << i << ": " << counter_text(a) << " vs " << counter_text(b);
+      return out.str();
+    }
+    if (batched.in_flight(universe[i]) != sequential.in_flight(universe[i])) {
+      out << "key #" << i << ": in flight differs";
+      return out.str();
+    }
+  }
+  // Same keys in the same slots (for_each walks slot order): creation, the
+  // free list and evictions happened in the same order.
+  std::vector<Key> slots_a, slots_b;
+  batched.for_each([&](const Key& k, const HeatCounter&) { slots_a.push_back(k); });
+  sequential.for_each([&](const Key& k, const HeatCounter&) { slots_b.push_back(k); });
+  if (slots_a != slots_b) return "keys sit in different slots";
+  return {};
+}
+
+template <class Key>
+bool same_emissions(const typename BasicHeatRegistry<Key>::Emissions& a,
+                    const typename BasicHeatRegistry<Key>::Emissions& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first != b[i].first || a[i].second.kind != b[i].second.kind ||
+        !same_double(a[i].second.rate, b[i].second.rate)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+enum class BatchKind { kOneInstant, kTimed };
+
+struct RunConfig {
+  std::string backend;
+  std::size_t cap;         // 0 = unbounded
+  std::size_t universe;    // distinct keys drawn from
+  std::size_t max_batch;   // batch lengths are drawn from [0, max_batch]
+  BatchKind kind;
+  std::uint64_t seed;
+  int rounds;
+};
+
+// Batches on one registry, key-by-key bumps on the other, ticks and commits
+// on both; compares after every round.
+template <class Key>
+void run_batches_against_sequential(const RunConfig& config) {
+  RegistryOptions options;
+  options.cap = config.cap;
+  options.backend = config.backend;
+  options.track_in_flight = (config.seed & 1) != 0;
+  BasicHeatRegistry<Key> batched(options);
+  BasicHeatRegistry<Key> sequential(options);
+  Rng rng(config.seed);
+  std::vector<Key> universe;
+  for (std::size_t i = 0; i < config.universe; ++i) {
+    universe.push_back(key_of<Key>(config.seed * 100'000 + i));
+  }
+  // A few keys far more often than the rest, so batches repeat keys.
+  const auto draw_key = [&]() -> const Key& {
+    return rng.chance(30) ? universe[rng.below(std::min<std::size_t>(8, universe.size()))]
+                          : universe[rng.below(universe.size())];
+  };
+  static const Duration kHalfLives[] = {60s, 60s, 1s, 0s, 3600s};
+  Instant now = t0();
+  std::uint64_t evictions_seen = 0;
+
+  for (int round = 0; round < config.rounds; ++round) {
+    // Time moves forward, stays, or goes back.
+    const std::uint64_t move = rng.below(10);
+    if (move < 5) {
+      now += Duration(static_cast<std::int64_t>(rng.below(3'000'000'000)));
+    } else if (move < 7) {
+      now -= Duration(static_cast<std::int64_t>(rng.below(1'000'000'000)));
+    } else if (move == 7) {
+      now += 60s * static_cast<std::int64_t>(rng.below(70));
+    }
+    const Duration half_life = rng.pick(kHalfLives);
+    const std::size_t length = rng.below(config.max_batch + 1);
+    const char* op = "";
+
+    if (config.kind == BatchKind::kOneInstant) {
+      op = "bump_batch(keys, now)";
+      std::vector<Key> keys;
+      for (std::size_t i = 0; i < length; ++i) keys.push_back(draw_key());
+      batched.bump_batch(keys, half_life, now);
+      for (const Key& k : keys) sequential.entry(k, half_life, now).bump(now);
+    } else {
+      op = "bump_batch(reads)";
+      std::vector<std::pair<Key, Instant>> reads;
+      Instant at = now;
+      for (std::size_t i = 0; i < length; ++i) {
+        // Each read at its own instant, wandering both ways.
+        const std::uint64_t step = rng.below(10);
+        if (step < 4) {
+          at += Duration(static_cast<std::int64_t>(rng.below(100'000'000)));
+        } else if (step < 7) {
+          at -= Duration(static_cast<std::int64_t>(rng.below(100'000'000)));
+        }
+        reads.emplace_back(draw_key(), at);
+      }
+      batched.bump_batch(reads, half_life);
+      for (const auto& [k, t] : reads) sequential.entry(k, half_life, t).bump(t);
+    }
+    if (const std::string d = difference(batched, sequential, universe); !d.empty()) {
+      FAIL() << "seed " << config.seed << ", round " << round << " after " << op << " of "
+             << length << ": " << d;
+    }
+
+    // Now and then a tick and a commit of most of its candidates.
+    if (rng.chance(20)) {
+      Policy policy;
+      const auto a = batched.tick(policy, now);
+      const auto b = sequential.tick(policy, now);
+      ASSERT_TRUE(same_emissions<Key>(a, b))
+          << "seed " << config.seed << ", round " << round << ": tick output differs";
+      std::vector<std::pair<Key, HeatEmission>> committed;
+      for (const auto& item : a) {
+        if (rng.chance(80)) {
+          committed.push_back(item);
+        } else {
+          batched.rollback(item.first);
+          sequential.rollback(item.first);
+        }
+      }
+      batched.commit(committed);
+      sequential.commit(committed);
+      if (const std::string d = difference(batched, sequential, universe); !d.empty()) {
+        FAIL() << "seed " << config.seed << ", round " << round << " after tick+commit: " << d;
+      }
+    }
+    evictions_seen = sequential.stats().evictions;
+  }
+  // The run exercised what it claims to.
+  if (config.cap > 0 && config.universe > config.cap) {
+    EXPECT_GT(evictions_seen, 0u) << "no evictions";
+  }
+  // And a last tick agrees.
+  const auto a = batched.tick(Policy{}, now + 1s);
+  const auto b = sequential.tick(Policy{}, now + 1s);
+  EXPECT_TRUE(same_emissions<Key>(a, b)) << "final tick output differs";
+}
+
+class BatchBump : public ::testing::TestWithParam<std::string> {};
+
+std::vector<std::string> host_backends() {
+  std::vector<std::string> names;
+  for (const BackendInfo& b : list_backends()) {
+    if (b.available && (b.name == "scalar" || b.name == "highway")) names.push_back(b.name);
+  }
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BatchBump, ::testing::ValuesIn(host_backends()),
+                         [](const auto& backend) { return backend.param; });
+
+TEST_P(BatchBump, batch_at_one_instant_equals_bumping_each_in_turn_u64) {
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    run_batches_against_sequential<std::uint64_t>(
+        {GetParam(), 48, 160, 100, BatchKind::kOneInstant, seed, 300});
+  }
+}
+
+TEST_P(BatchBump, batch_at_one_instant_equals_bumping_each_in_turn_blob) {
+  for (std::uint64_t seed = 5; seed <= 8; ++seed) {
+    run_batches_against_sequential<BlobKey>(
+        {GetParam(), 48, 160, 100, BatchKind::kOneInstant, seed, 300});
+  }
+}
+
+TEST_P(BatchBump, timed_batch_equals_bumping_each_in_turn_with_time_going_backwards_u64) {
+  for (std::uint64_t seed = 11; seed <= 14; ++seed) {
+    run_batches_against_sequential<std::uint64_t>(
+        {GetParam(), 48, 160, 100, BatchKind::kTimed, seed, 300});
+  }
+}
+
+TEST_P(BatchBump, timed_batch_equals_bumping_each_in_turn_with_time_going_backwards_blob) {
+  for (std::uint64_t seed = 15; seed <= 18; ++seed) {
+    run_batches_against_sequential<BlobKey>(
+        {GetParam(), 48, 160, 100, BatchKind::kTimed, seed, 300});
+  }
+}
+
+// A cap of one: every new key of a batch evicts the previous one.
+TEST_P(BatchBump, batch_at_cap_one_evicts_like_single_bumps) {
+  run_batches_against_sequential<std::uint64_t>(
+      {GetParam(), 1, 5, 40, BatchKind::kOneInstant, 21, 200});
+  run_batches_against_sequential<BlobKey>({GetParam(), 1, 5, 40, BatchKind::kTimed, 22, 200});
+}
+
+// Unbounded and long batches of mostly new keys: the columns, keys and index
+// grow (and move) in the middle of a batch.
+TEST_P(BatchBump, batch_that_grows_the_registry_equals_bumping_each_in_turn) {
+  run_batches_against_sequential<std::uint64_t>(
+      {GetParam(), 0, 20'000, 3'000, BatchKind::kOneInstant, 31, 12});
+  run_batches_against_sequential<BlobKey>(
+      {GetParam(), 0, 20'000, 3'000, BatchKind::kTimed, 32, 12});
+}
+
+TEST(BatchBumpEdges, empty_batch_changes_nothing) {
+  HeatRegistry r = HeatRegistry::with_cap(4);
+  r.entry(7, 60s, t0()).bump(t0());
+  r.bump_batch(std::span<const std::uint64_t>{}, 60s, t0() + 5s);
+  r.bump_batch(std::span<const std::pair<std::uint64_t, Instant>>{}, 60s);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r.get(7)->last_update(), t0()) << "an empty batch touched a counter";
+  EXPECT_EQ(r.get(7)->rate(), 1.0);
+}
+
+TEST(BatchBumpEdges, negative_half_life_throws_before_anything_changes) {
+  HeatRegistry r = HeatRegistry::with_cap(4);
+  const std::vector<std::uint64_t> keys{1, 2, 3};
+  EXPECT_THROW(r.bump_batch(keys, -1ns, t0()), std::invalid_argument);
+  const std::vector<std::pair<std::uint64_t, Instant>> reads{{1, t0()}, {2, t0()}};
+  EXPECT_THROW(r.bump_batch(reads, -1ns), std::invalid_argument);
+  EXPECT_EQ(r.size(), 0u);
+}
+
+TEST(BatchBumpEdges, duplicates_in_one_batch_each_count) {
+  HeatRegistry r = HeatRegistry::with_cap(4);
+  const std::vector<std::uint64_t> keys{9, 9, 9, 4, 9};
+  r.bump_batch(keys, 3600s, t0());
+  ASSERT_TRUE(r.get(9).has_value());
+  EXPECT_EQ(r.get(9)->rate(), 4.0) << "same instant: no decay between duplicates";
+  EXPECT_EQ(r.get(4)->rate(), 1.0);
+  EXPECT_EQ(r.size(), 2u);
+}
+
+// The batch keeps the counter's half-life of its creation, as entry() does.
+TEST(BatchBumpEdges, existing_keys_keep_their_half_life) {
+  BlobHeatRegistry r = BlobHeatRegistry::with_cap(8);
+  const BlobKey k = test::hash(3);
+  r.entry(k, 10s, t0()).bump(t0());
+  const std::vector<BlobKey> keys{k, test::hash(4)};
+  r.bump_batch(keys, 99s, t0() + 10s);
+  EXPECT_EQ(r.get(k)->half_life(), 10s);
+  EXPECT_EQ(r.get(k)->rate(), 1.5) << "decayed one half-life, then bumped";
+  EXPECT_EQ(r.get(test::hash(4))->half_life(), 99s);
+}
+
+}  // namespace
+}  // namespace heatkit

@@ -1,0 +1,566 @@
+// ConcurrentHeatRegistry: the seed's three concurrency stress tests without an
+// outer mutex (the registry's shard locks are the only synchronisation), and
+// the single-threaded contract: S independent BasicHeatRegistry shards of cap
+// ceil(cap / S), key k in shard_of(k), tick output in shard order, commit
+// routed to each key's shard. CI runs this binary under ThreadSanitizer, so
+// each test takes well under a second.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "host/concurrent_registry.h"
+#include "kernels/random.h"
+#include "tests/unit/test_support.h"
+
+namespace heatkit {
+namespace {
+
+using namespace std::chrono_literals;
+using test::hash;
+using test::Rng;
+using test::same_double;
+using test::t0;
+
+// Real monotonic time, as the seed's Instant::now().
+Instant now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
+
+RegistryOptions capped(std::size_t cap) {
+  RegistryOptions o;
+  o.cap = cap;
+  return o;
+}
+
+// ======== The seed's stress tests, no outer mutex ========
+
+TEST(ConcurrentRegistry, concurrent_bump_accumulates_without_outer_mutex) {
+  ConcurrentBlobHeatRegistry registry;
+  const Duration half = 1h;  // negligible decay over the test
+  const BlobKey target = hash(0xAB);
+  constexpr std::size_t kThreads = 8;
+  constexpr std::size_t kPerThread = 1000;
+  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
+
+  std::vector<std::thread> workers;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&] {
+      start.arrive_and_wait();
+      for (std::size_t i = 0; i < kPerThread; ++i) registry.bump(target, half, now());
+    });
+  }
+  for (auto& w : workers) w.join();
+
+  const auto counter = registry.get(target);
+  ASSERT_TRUE(counter.has_value()) << "entry must exist";
+  const double expected = static_cast<double>(kThreads * kPerThread);
+  // Threads read the clock before taking the lock, so a bump may carry an
+  // instant before the counter's last_update: no decay then, still +1. An
+  // hour's half-life over a sub-second run decays well under 1 %.
+  EXPECT_GT(counter->rate(), expected * 0.99) << "bumps lost";
+  EXPECT_LE(counter->rate(), expected) << "bumps double-counted";
+  EXPECT_EQ(registry.size(), 1u);
+}
+
+// The same through batches that span every shard, with duplicates.
+TEST(ConcurrentRegistry, concurrent_batches_accumulate_without_outer_mutex) {
+  ConcurrentHeatRegistry64 registry(capped(0), 8);
+  constexpr std::size_t kKeys = 64;
+  constexpr std::size_t kThreads = 4;
+  constexpr std::size_t kRounds = 200;
+  std::vector<std::uint64_t> batch;
+  for (std::size_t i = 0; i < kKeys; ++i) batch.push_back(test::channel(i));
+  batch.push_back(test::channel(0));  // key 0 twice per batch
+  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
+
+  std::vector<std::thread> workers;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (std::size_t i = 0; i < kRounds; ++i) {
+        if (t % 2 == 0) {
+          registry.bump_batch(batch, 1h, now());
+        } else {
+          std::vector<std::pair<std::uint64_t, Instant>> reads;
+          for (const std::uint64_t k : batch) reads.emplace_back(k, now());
+          registry.bump_batch(reads, 1h);
+        }
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+
+  ASSERT_EQ(registry.size(), kKeys);
+  for (std::size_t i = 0; i < kKeys; ++i) {
+    const double expected = static_cast<double>(kThreads * kRounds * (i == 0 ? 2 : 1));
+    const auto counter = registry.get(test::channel(i));
+    ASSERT_TRUE(counter.has_value()) << "key " << i;
+    EXPECT_GT(counter->rate(), expected * 0.99) << "key " << i << ": bumps lost";
+    EXPECT_LE(counter->rate(), expected) << "key " << i << ": bumps double-counted";
+  }
+}
+
+TEST(ConcurrentRegistry, tick_concurrent_with_bumps_is_panic_free) {
+  ConcurrentBlobHeatRegistry registry(capped(kDefaultCap), 4);
+  const Policy policy;
+  const Duration half = policy.decay_half_life;
+  const BlobKey target = hash(0xCD);
+  std::atomic<bool> stop{false};
+  constexpr std::size_t kBumpers = 2;
+  std::barrier start(static_cast<std::ptrdiff_t>(kBumpers + 1));
+
+  // Pre-seeded: the ticker may finish before a bumper ever gets a lock.
+  registry.bump(target, half, now());
+
+  std::vector<std::thread> bumpers;
+  for (std::size_t b = 0; b < kBumpers; ++b) {
+    bumpers.emplace_back([&, b] {
+      start.arrive_and_wait();
+      std::uint8_t other = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        registry.bump(target, half, now());
+        // Other keys in other shards, so ticks and bumps meet everywhere.
+        registry.bump(hash(static_cast<std::uint8_t>(b * 100 + other++ % 50)), half, now());
+      }
+    });
+  }
+  std::thread ticker([&] {
+    start.arrive_and_wait();
+    for (int i = 0; i < 200; ++i) {
+      const auto emissions = registry.tick(policy, now());
+      // Commit half the ticks, roll the others back.
+      if (i % 2 == 0) {
+        registry.commit(emissions);
+      } else {
+        for (const auto& e : emissions) registry.rollback(e.first);
+      }
+    }
+    stop.store(true, std::memory_order_relaxed);
+  });
+  for (auto& b : bumpers) b.join();
+  ticker.join();
+
+  // Emission counts are not asserted (the bumpers may be starved); the
+  // registry must still be whole and usable.
+  const auto counter = registry.get(target);
+  ASSERT_TRUE(counter.has_value()) << "target entry should survive the storm";
+  EXPECT_GE(counter->rate(), 0.0);
+  EXPECT_GE(registry.size(), 1u);
+  EXPECT_LE(registry.size(), 1u + 2 * 50);
+  EXPECT_NO_THROW((void)registry.tick(policy, now()));
+}
+
+// Ticks that walk the shards on several threads while batches run: every
+// shard lock is taken by pool workers and bumping threads alike.
+TEST(ConcurrentRegistry, parallel_tick_while_batches_run_keeps_every_counter) {
+  constexpr std::size_t kKeys = 40'000;  // enough for the walk to use threads
+  RegistryOptions options = capped(0);
+  options.threads = 2;
+  ConcurrentHeatRegistry64 registry(options, 8);
+  std::vector<std::uint64_t> keys;
+  for (std::uint64_t i = 0; i < kKeys; ++i) keys.push_back(mix64(i));
+  registry.bump_batch(keys, 1h, now());
+  std::atomic<bool> stop{false};
+  std::barrier start(3);
+
+  std::vector<std::thread> bumpers;
+  for (std::size_t b = 0; b < 2; ++b) {
+    bumpers.emplace_back([&, b] {
+      start.arrive_and_wait();
+      std::size_t at = b * 997;
+      while (!stop.load(std::memory_order_relaxed)) {
+        registry.bump_batch(std::span(keys).subspan(at, 256), 1h, now());
+        at = (at + 256) % (kKeys - 256);
+      }
+    });
+  }
+  std::size_t candidates = 0;
+  start.arrive_and_wait();
+  for (int i = 0; i < 10; ++i) {
+    const auto emissions = registry.tick(Policy{}, now());
+    candidates += emissions.size();
+    registry.commit(emissions);
+  }
+  stop.store(true, std::memory_order_relaxed);
+  for (auto& b : bumpers) b.join();
+
+  EXPECT_GE(candidates, kKeys) << "the first tick emits every key";
+  EXPECT_EQ(registry.size(), kKeys) << "nothing decays away within an hour's half-life";
+  EXPECT_EQ(registry.stats().evictions + registry.stats().pruned, 0u);
+}
+
+// The seed's cap test with the default shard count: a cap this small gets one
+// shard, so the cap is exact for the whole registry, as in the seed.
+TEST(ConcurrentRegistry, lru_cap_holds_under_concurrent_inserts) {
+  constexpr std::size_t kCap = 16;
+  ConcurrentBlobHeatRegistry registry(capped(kCap));
+  ASSERT_EQ(registry.shard_count(), 1u);
+  const Duration half = 60s;
+  constexpr std::size_t kThreads = 4;
+  constexpr std::size_t kInsertsPerThread = 64;  // distinct keys, far past the cap
+  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
+  std::atomic<std::size_t> over_cap{0};
+
+  std::vector<std::thread> workers;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (std::size_t i = 0; i < kInsertsPerThread; ++i) {
+        const BlobKey k = hash(static_cast<std::uint8_t>(t * kInsertsPerThread + i));
+        registry.with_entry(k, half, now(), [](auto&) {});
+        if (registry.size() > kCap) over_cap.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+
+  EXPECT_EQ(over_cap.load(), 0u) << "size exceeded the cap during the inserts";
+  // 256 distinct keys through a cap of 16: full, with every other one evicted.
+  EXPECT_EQ(registry.size(), kCap);
+  EXPECT_EQ(registry.stats().evictions, kThreads * kInsertsPerThread - kCap);
+}
+
+// The same with four shards: the cap is per shard (ceil(16 / 4) = 4 each).
+TEST(ConcurrentRegistry, lru_cap_holds_per_shard_under_concurrent_inserts) {
+  constexpr std::size_t kCap = 16;
+  constexpr std::size_t kShards = 4;
+  ConcurrentBlobHeatRegistry registry(capped(kCap), kShards);
+  ASSERT_EQ(registry.shard_cap(), kCap / kShards);
+  constexpr std::size_t kThreads = 4;
+  constexpr std::size_t kInsertsPerThread = 64;
+  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
+  std::atomic<std::size_t> over_cap{0};
+
+  std::vector<std::thread> workers;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (std::size_t i = 0; i < kInsertsPerThread; ++i) {
+        const BlobKey k = hash(static_cast<std::uint8_t>(t * kInsertsPerThread + i));
+        registry.bump(k, 60s, now());
+        if (registry.size() > kCap) over_cap.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(over_cap.load(), 0u) << "size exceeded the cap during the inserts";
+
+  // Each shard ends full or with every key routed to it; the rest were
+  // evicted, each shard by itself.
+  std::vector<std::size_t> routed(kShards, 0);
+  for (std::size_t i = 0; i < kThreads * kInsertsPerThread; ++i) {
+    ++routed[registry.shard_of(hash(static_cast<std::uint8_t>(i)))];
+  }
+  std::size_t expected_size = 0;
+  std::vector<std::size_t> held(kShards, 0);
+  for (std::size_t s = 0; s < kShards; ++s) expected_size += std::min(routed[s], kCap / kShards);
+  registry.for_each([&](const BlobKey& k, const HeatCounter&) { ++held[registry.shard_of(k)]; });
+  for (std::size_t s = 0; s < kShards; ++s) {
+    EXPECT_EQ(held[s], std::min(routed[s], kCap / kShards)) << "shard " << s;
+  }
+  EXPECT_EQ(registry.size(), expected_size);
+  EXPECT_EQ(registry.stats().evictions, kThreads * kInsertsPerThread - expected_size);
+}
+
+// ======== Single-threaded contract ========
+
+template <class Key>
+Key key_of(std::uint64_t i) {
+  if constexpr (std::is_same_v<Key, std::uint64_t>) {
+    return mix64(i);
+  } else {
+    Key k{};
+    for (std::size_t w = 0; w < 4; ++w) {
+      const std::uint64_t word = counter_random(i, w, 2);
+      std::memcpy(k.data() + 8 * w, &word, 8);
+    }
+    return k;
+  }
+}
+
+bool same_counter(const std::optional<HeatCounter>& a, const std::optional<HeatCounter>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  if (!same_double(a->rate(), b->rate()) || a->last_update() != b->last_update() ||
+      a->half_life() != b->half_life() ||
+      a->last_emitted().has_value() != b->last_emitted().has_value()) {
+    return false;
+  }
+  return !a->last_emitted() || same_double(*a->last_emitted(), *b->last_emitted());
+}
+
+template <class Key>
+bool same_emissions(const std::vector<std::pair<Key, HeatEmission>>& a,
+                    const std::vector<std::pair<Key, HeatEmission>>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first != b[i].first || a[i].second.kind != b[i].second.kind ||
+        !same_double(a[i].second.rate, b[i].second.rate)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Random operations on a ConcurrentHeatRegistry and on its model: one
+// BasicHeatRegistry per shard with the shard's cap, each key sent to
+// shard_of(key). After every operation both must agree on everything.
+template <class Key>
+void run_against_independent_shards(std::size_t shards, std::size_t cap, std::uint64_t seed,
+                                    int ops) {
+  RegistryOptions options;
+  options.cap = cap;
+  options.backend = "scalar";
+  ConcurrentHeatRegistry<Key> registry(options, shards);
+  ASSERT_EQ(registry.shard_count(), shards);
+  const std::size_t shard_cap = (cap + shards - 1) / shards;
+  ASSERT_EQ(registry.shard_cap(), shard_cap);
+  std::vector<BasicHeatRegistry<Key>> model;
+  for (std::size_t s = 0; s < shards; ++s) {
+    RegistryOptions o = options;
+    o.cap = shard_cap;
+    model.emplace_back(o);
+  }
+  const auto model_of = [&](const Key& k) -> BasicHeatRegistry<Key>& {
+    return model[registry.shard_of(k)];
+  };
+
+  Rng rng(seed);
+  std::vector<Key> universe;
+  for (std::size_t i = 0; i < 3 * cap; ++i) universe.push_back(key_of<Key>(seed * 10'000 + i));
+  const auto random_key = [&]() -> const Key& { return universe[rng.below(universe.size())]; };
+  static const Duration kHalfLives[] = {60s, 60s, 1s, 3600s};
+  Instant t = t0();
+  std::uint64_t ticks_with_output = 0;
+
+  for (int op = 0; op < ops; ++op) {
+    const std::uint64_t move = rng.below(10);
+    if (move < 5) {
+      t += Duration(static_cast<std::int64_t>(rng.below(2'000'000'000)));
+    } else if (move < 6) {
+      t -= Duration(static_cast<std::int64_t>(rng.below(500'000'000)));
+    } else if (move < 7) {
+      t += 60s * static_cast<std::int64_t>(rng.below(70));
+    }
+    const Duration half_life = rng.pick(kHalfLives);
+    const std::uint64_t kind = rng.below(100);
+    std::string name;
+    if (kind < 30) {
+      name = "bump";
+      const Key& k = random_key();
+      registry.bump(k, half_life, t);
+      model_of(k).entry(k, half_life, t).bump(t);
+    } else if (kind < 45) {
+      name = "bump_batch";
+      std::vector<Key> keys;
+      for (std::size_t i = rng.below(40); i > 0; --i) keys.push_back(random_key());
+      registry.bump_batch(keys, half_life, t);
+      for (const Key& k : keys) model_of(k).entry(k, half_life, t).bump(t);
+    } else if (kind < 55) {
+      name = "bump_batch(reads)";
+      std::vector<std::pair<Key, Instant>> reads;
+      for (std::size_t i = rng.below(40); i > 0; --i) {
+        const Duration back(static_cast<std::int64_t>(rng.below(1'000'000'000)));
+        reads.emplace_back(random_key(), t - back);
+      }
+      registry.bump_batch(reads, half_life);
+      for (const auto& [k, at] : reads) model_of(k).entry(k, half_life, at).bump(at);
+    } else if (kind < 62) {
+      name = "with_entry(decay_to)";
+      const Key& k = random_key();
+      const Instant at = t - Duration(static_cast<std::int64_t>(rng.below(3'000'000'000)));
+      const double rate = registry.with_entry(k, half_life, t, [&](auto& e) {
+        e.decay_to(at);
+        return e.rate();
+      });
+      auto e = model_of(k).entry(k, half_life, t);
+      e.decay_to(at);
+      ASSERT_TRUE(same_double(rate, e.rate())) << "with_entry's result, op " << op;
+    } else if (kind < 67) {
+      name = "remove";
+      const Key& k = random_key();
+      registry.remove(k);
+      model_of(k).remove(k);
+    } else if (kind < 70) {
+      name = "rollback";
+      const Key& k = random_key();
+      registry.rollback(k);
+      model_of(k).rollback(k);
+    } else if (kind < 85) {
+      name = "tick+commit";
+      Policy policy;
+      const auto got = registry.tick(policy, t);
+      std::vector<std::pair<Key, HeatEmission>> expected;
+      for (auto& m : model) {
+        const auto part = m.tick(policy, t);
+        expected.insert(expected.end(), part.begin(), part.end());
+      }
+      ASSERT_TRUE(same_emissions(got, expected))
+          << "seed " << seed << ", op " << op << ": tick output is not the shards' in shard order";
+      if (!got.empty()) ++ticks_with_output;
+      std::vector<std::pair<Key, HeatEmission>> committed;
+      for (const auto& item : got) {
+        if (rng.chance(85)) committed.push_back(item);
+      }
+      registry.commit(committed);
+      std::vector<std::vector<std::pair<Key, HeatEmission>>> routed(shards);
+      for (const auto& item : committed) routed[registry.shard_of(item.first)].push_back(item);
+      for (std::size_t s = 0; s < shards; ++s) model[s].commit(routed[s]);
+    } else {
+      name = "commit(nothing)";  // prunes every shard
+      registry.commit({});
+      for (auto& m : model) m.commit({});
+    }
+
+    std::size_t size = 0;
+    RegistryStats stats;
+    for (const auto& m : model) {
+      size += m.size();
+      stats.evictions += m.stats().evictions;
+      stats.pruned += m.stats().pruned;
+    }
+    ASSERT_EQ(registry.size(), size) << "seed " << seed << ", op " << op << " (" << name << ")";
+    ASSERT_EQ(registry.stats().evictions, stats.evictions) << "seed " << seed << ", op " << op;
+    ASSERT_EQ(registry.stats().pruned, stats.pruned) << "seed " << seed << ", op " << op;
+    for (std::size_t i = 0; i < universe.size(); ++i) {
+      const Key& k = universe[i];
+      ASSERT_TRUE(same_counter(registry.get(k), model_of(k).get(k)))
+          << "seed " << seed << ", op " << op << " (" << name << "), key #" << i;
+      ASSERT_EQ(registry.in_flight(k), model_of(k).in_flight(k)) << "key #" << i;
+      ASSERT_EQ(registry.contains(k), model_of(k).contains(k)) << "key #" << i;
+    }
+  }
+  EXPECT_GT(registry.stats().evictions, 0u) << "no evictions";
+  EXPECT_GT(ticks_with_output, 0u) << "no tick had candidates";
+}
+
+TEST(ConcurrentRegistryModel, one_shard_is_one_basic_registry) {
+  run_against_independent_shards<std::uint64_t>(1, 24, 1, 1500);
+  run_against_independent_shards<BlobKey>(1, 24, 2, 1500);
+}
+
+TEST(ConcurrentRegistryModel, shards_are_independent_registries_with_their_share_of_the_cap) {
+  run_against_independent_shards<std::uint64_t>(4, 40, 3, 1500);
+  run_against_independent_shards<BlobKey>(4, 40, 4, 1500);
+  // A cap that does not divide: ceil(30 / 8) = 4 per shard.
+  run_against_independent_shards<std::uint64_t>(8, 30, 5, 1500);
+}
+
+// The output order is fixed by shard and slot, not by which thread walked
+// which shard: a tick on several threads returns what one thread returns.
+TEST(ConcurrentRegistryModel, tick_order_does_not_depend_on_threads) {
+  constexpr std::size_t kKeys = 40'000;  // enough for the walk to use threads
+  RegistryOptions one_thread = capped(0);
+  one_thread.threads = 1;
+  RegistryOptions four_threads = capped(0);
+  four_threads.threads = 4;
+  ConcurrentHeatRegistry64 a(one_thread, 8);
+  ConcurrentHeatRegistry64 b(four_threads, 8);
+  std::vector<std::uint64_t> keys;
+  for (std::uint64_t i = 0; i < kKeys; ++i) keys.push_back(mix64(i));
+  a.bump_batch(keys, 60s, t0());
+  b.bump_batch(keys, 60s, t0());
+  for (int round = 1; round <= 3; ++round) {
+    const Instant at = t0() + 60s * round;
+    const auto from_one = a.tick(Policy{}, at);
+    const auto from_four = b.tick(Policy{}, at);
+    if (round == 1) {
+      ASSERT_EQ(from_one.size(), kKeys) << "the first tick emits every key";
+    }
+    ASSERT_TRUE(same_emissions(from_one, from_four)) << "round " << round;
+    // Shard order: shard numbers never decrease along the output.
+    for (std::size_t i = 1; i < from_one.size(); ++i) {
+      ASSERT_LE(a.shard_of(from_one[i - 1].first), a.shard_of(from_one[i].first)) << i;
+    }
+    a.commit(from_one);
+    b.commit(from_four);
+  }
+}
+
+TEST(ConcurrentRegistryModel, commit_routes_each_emission_to_its_shard) {
+  ConcurrentBlobHeatRegistry registry(capped(0), 8);
+  ASSERT_TRUE(registry.tracks_in_flight());
+  std::vector<BlobKey> keys;
+  for (std::uint64_t i = 0; i < 64; ++i) keys.push_back(key_of<BlobKey>(i));
+  registry.bump_batch(keys, 60s, t0());
+  const auto emitted = registry.tick(Policy{}, t0());
+  ASSERT_EQ(emitted.size(), keys.size());
+  for (const BlobKey& k : keys) EXPECT_TRUE(registry.in_flight(k));
+  registry.commit(emitted);
+  for (const BlobKey& k : keys) {
+    EXPECT_FALSE(registry.in_flight(k)) << "commit cleared the mark in the key's shard";
+    ASSERT_EQ(registry.get(k)->last_emitted(), std::optional<double>(1.0));
+  }
+  // Withdrawn after full decay, then pruned by the same commit, in every shard.
+  const auto withdrawn = registry.tick(Policy{}, t0() + 60s * 65);
+  ASSERT_EQ(withdrawn.size(), keys.size());
+  for (const auto& [k, e] : withdrawn) EXPECT_TRUE(e.is_withdraw());
+  registry.commit(withdrawn);
+  EXPECT_EQ(registry.size(), 0u);
+  EXPECT_EQ(registry.stats().pruned, keys.size());
+}
+
+TEST(ConcurrentRegistryModel, rollback_lets_the_next_tick_reissue) {
+  ConcurrentBlobHeatRegistry registry(capped(0), 4);
+  const BlobKey k = hash(1);
+  registry.bump(k, 60s, t0());
+  ASSERT_EQ(registry.tick(Policy{}, t0()).size(), 1u);
+  EXPECT_TRUE(registry.tick(Policy{}, t0()).empty()) << "in flight: skipped";
+  registry.rollback(k);
+  EXPECT_EQ(registry.tick(Policy{}, t0()).size(), 1u);
+}
+
+// ======== Options ========
+
+TEST(ConcurrentRegistryOptions, shard_count_must_be_a_power_of_two) {
+  try {
+    ConcurrentHeatRegistry64 r(capped(100), 6);
+    FAIL() << "6 shards accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("shards"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("6"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)ConcurrentHeatRegistry64(capped(100), kMaxShards * 2), std::invalid_argument);
+}
+
+TEST(ConcurrentRegistryOptions, shard_cap_is_the_cap_split_and_rounded_up) {
+  EXPECT_EQ(ConcurrentHeatRegistry64(capped(100), 8).shard_cap(), 13u);
+  EXPECT_EQ(ConcurrentHeatRegistry64(capped(64), 8).shard_cap(), 8u);
+  EXPECT_EQ(ConcurrentHeatRegistry64(capped(0), 8).shard_cap(), 0u) << "unbounded stays unbounded";
+  EXPECT_EQ(ConcurrentHeatRegistry64(capped(3), 8).shard_cap(), 1u);
+}
+
+TEST(ConcurrentRegistryOptions, default_shard_count_keeps_capped_shards_large) {
+  EXPECT_EQ(default_shard_count(16), 1u) << "a small cap keeps one exact shard";
+  EXPECT_EQ(default_shard_count(kDefaultCap), std::min<std::size_t>(8, default_shard_count(0)));
+  const std::size_t unbounded = default_shard_count(0);
+  EXPECT_TRUE(std::has_single_bit(unbounded));
+  EXPECT_GE(unbounded, 4u * resolve_threads(0));
+  EXPECT_GE(1'000'000 / default_shard_count(1'000'000), kMinShardCap);
+  EXPECT_EQ(ConcurrentHeatRegistry64(capped(16)).shard_count(), 1u);
+}
+
+TEST(ConcurrentRegistryOptions, unknown_backend_is_reported) {
+  RegistryOptions o;
+  o.backend = "no-such-backend";
+  EXPECT_THROW((void)ConcurrentHeatRegistry64(o), UnknownBackend);
+}
+
+TEST(ConcurrentRegistryOptions, negative_half_life_throws) {
+  ConcurrentHeatRegistry64 r(capped(0), 2);
+  EXPECT_THROW(r.bump(1, -1s, t0()), std::invalid_argument);
+  const std::vector<std::uint64_t> keys{1, 2};
+  EXPECT_THROW(r.bump_batch(keys, -1s, t0()), std::invalid_argument);
+  EXPECT_EQ(r.size(), 0u);
+}
+
+}  // namespace
+}  // namespace heatkit
