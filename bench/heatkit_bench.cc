@@ -1,183 +1,134 @@
-// heatkit_bench: heatkit's backends beside the straightforward port
-// (bench/straightforward_port.h), in one binary so every ratio comes from one
-// run on one machine state.
+// heatkit_bench: every heatkit backend available here beside the
+// straightforward port (bench/straightforward_port.h) and beside this
+// machine's memory-bandwidth floor, in one binary, so every ratio comes from
+// one run on one machine state.
 //
-// Benchmarks, each as <operation>/<impl>/<counters> for 8,192, 1,000,000 and
-// 10,000,000 counters:
-//   tick           steady-state tick of every counter; about 1% qualify per tick
-//   bump_uniform   bump resident keys, uniform key choice
-//   bump_zipf      bump resident keys, Zipf(1.1) key choice
-//   insert_at_cap  new keys into a full registry, each evicting one
-//   commit_prune   commit after a quiet gap in which 90% of counters withdraw,
-//                  including the prune pass that drops them
-//   fill           fill an empty registry to its cap (bytes per counter here)
-// <impl> is `port` or a heatkit backend. The backends come from
-// HEATKIT_BENCH_BACKENDS (comma-separated names; default: every backend
-// list_backends() reports available) or --heatkit_backends=a,b; adding a
-// backend to host/backend.cc adds it here.
+// Benchmarks are named <operation>/<impl>/<counters>, at 8,192, 1,000,000 and
+// 10,000,000 counters (100,000,000 too with HEATKIT_BENCH_HUGE=1: cpu_probe,
+// floor, tick_pass and tick only, heatkit only):
+//   cpu_probe            compute throughput of 1 and N threads just before size n's
+//                        benchmarks (how many cores this machine really gives)
+//   floor                read+write pass over the bytes a tick moves (bench/bandwidth_floor.h)
+//   tick_pass            the backend's tick pass alone (CounterStore::tick), heatkit only
+//   tick                 steady-state tick; about 5% of counters are candidates per tick
+//   tick_periodic        the same with a tick period that divides the half-life, so
+//                        every candidate sits on the 2x threshold (heatkit only)
+//   tick_quiet           the tick after a quiet gap of 100 half-lives: every counter withdraws
+//   commit_prune         commit after a quiet gap in which 90% of counters withdraw,
+//                        including the prune pass that drops them
+//   bump_uniform         single bumps of resident keys, uniform key choice
+//   bump_zipf            the same, Zipf(1.1) key choice
+//   bump_batch_uniform   bump_batch of 1,024 resident keys at one instant, uniform
+//   bump_batch_zipf      the same, Zipf(1.1)
+//   insert_at_cap        new keys into a full registry, each evicting one
+//   bump_mt_uniform, bump_mt_zipf, bump_mt_batch_uniform, bump_mt_batch_zipf
+//                        single and batched bumps from 1 and N threads at once into
+//                        one shared registry (bench/concurrent_bench.h)
+// <impl> is `port`, `<backend>/t<threads>` (e.g. `highway/t1`, `highway/t2`:
+// the registry's tick and prune passes on that many threads), or for the
+// floor `t<threads>`. Operations whose work does not depend on the pass
+// threads (bumps, inserts) run for the /t1 variants and the port only, and
+// not for the reference backend `scalar` (same per-slot code as the others).
+// Bytes per counter: the bump and insert benchmarks' registry holds exactly
+// its cap.
+//
+// Variants come from --heatkit_variants=a/t1,b/t4 (or HEATKIT_BENCH_VARIANTS);
+// else from --heatkit_backends=a,b (or HEATKIT_BENCH_BACKENDS), else from
+// every backend list_backends() reports available: each backend at 1 thread,
+// and at all hardware threads except `scalar` (the reference). Adding a
+// backend to host/backend.cc adds its rows here.
 //
 // Every benchmark times only its operation (manual time); setup and the
 // commits that keep a tick in steady state run outside the clock. Counters:
 //   ns_per_counter / ns_per_bump / ns_per_insert   the operation's cost per item
-//   bytes_per_counter  all bytes the structure holds / counters it holds
-//                      (heatkit: memory_usage().total(); port: what its map
-//                      allocated, nodes and buckets, counted by its allocator)
-//   *_B                the same split by part (per counter)
+//   floor_ratio     tick time / the floor's time at the same size and threads
+//                   (median of the floor's repetitions in this run)
+//   port_speedup    the port's time (median, this run) / this time
+//   GBps            floor only: bytes moved per second
+//   bytes_per_counter, *_B   all bytes the structure holds per counter, and by part
 // Workloads are prepared once per benchmark and reused by Google Benchmark's
-// repeated calls (iteration sizing, repetitions): rebuilding 10M counters per
-// call would dominate the run. Each stays in steady state across calls.
+// repeated calls (iteration sizing, repetitions), and by the thread variants of
+// one backend: rebuilding 10M counters per call would dominate the run.
 //
-// Results and commands: docs/PERFORMANCE.md.
+// Results, commands and the chart: docs/PERFORMANCE.md.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "bench/straightforward_port.h"
+#include "bench/bandwidth_floor.h"
+#include "bench/concurrent_bench.h"
+#include "bench/subjects.h"
+#include "bench/workbench.h"
 #include "host/heatkit.h"
+#include "host/thread_pool.h"
 #include "kernels/random.h"
-#include "kernels/zipf.h"
 
 namespace heatkit::bench {
 namespace {
 
-using Emissions = std::vector<std::pair<std::uint64_t, HeatEmission>>;
-using Clock = std::chrono::steady_clock;
-
-constexpr std::int64_t kHalfLife = std::chrono::nanoseconds(std::chrono::minutes(30)).count();
-constexpr std::int64_t kStart = 1'000'000'000;  // first instant of every workload (ns)
-constexpr std::int64_t kBumpStep = 1'000;       // 1 us between consecutive bumps/inserts
-constexpr std::uint64_t kSeed = 0x6865'6174'6b69'7421ULL;
-constexpr std::uint64_t kResidentStream = 1;  // keys a workload starts with
-constexpr std::uint64_t kFreshStream = 2;     // keys inserted at the cap
-constexpr std::uint64_t kChoiceStream = 3;    // which key a bump picks
-constexpr std::uint64_t kStaggerStream = 4;   // emission phase of each counter
-
-// The i-th resident key: random 64-bit keys, as hashed origin ids are.
-std::uint64_t resident_key(std::uint64_t i) { return counter_random(kSeed, kResidentStream, i); }
-std::uint64_t fresh_key(std::uint64_t i) { return counter_random(kSeed, kFreshStream, i); }
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 Policy default_policy() { return Policy{}; }
 
 // ---------------------------------------------------------------------------
-// The two kinds of subject, behind one interface the benchmarks template on.
+// References measured earlier in the same run: the floor per (size, threads)
+// and the port per (operation, size). Registration puts them first.
 
-// Bytes per counter, in total and by part.
-struct MemoryReport {
-  double total = 0.0;
-  std::vector<std::pair<std::string, double>> parts;
-};
-
-class HeatkitSubject {
+class References {
  public:
-  static constexpr std::size_t kInsertBatch = 256;  // inserts per timed iteration
-
-  HeatkitSubject(const std::string& backend, std::size_t cap)
-      : registry_(RegistryOptions{cap, false, backend}) {}
-
-  void touch(std::uint64_t key, std::int64_t now) {
-    const Instant t = instant_from_ns(now);
-    registry_.entry(key, Duration(kHalfLife), t).bump(t);
-  }
-  void set_last_emitted(std::uint64_t key, double rate, std::int64_t now) {
-    registry_.entry(key, Duration(kHalfLife), instant_from_ns(now)).record_emission(rate);
-  }
-  Emissions tick(const Policy& policy, std::int64_t now) {
-    return registry_.tick(policy, instant_from_ns(now));
-  }
-  void commit(const Emissions& emissions) { registry_.commit(emissions); }
-  std::size_t size() const { return registry_.size(); }
-
-  MemoryReport memory() const {
-    const MemoryUsage m = registry_.memory_usage();
-    const double n = static_cast<double>(std::max<std::size_t>(1, size()));
-    return {static_cast<double>(m.total()) / n,
-            {{"columns_B", static_cast<double>(m.columns) / n},
-             {"keys_B", static_cast<double>(m.keys) / n},
-             {"index_B", static_cast<double>(m.index) / n},
-             {"lru_B", static_cast<double>(m.lru) / n},
-             {"scratch_B", static_cast<double>(m.other) / n}}};
+  void add(const std::string& key, double ns) { samples_[key].push_back(ns); }
+  std::optional<double> median(const std::string& key) const {
+    const auto it = samples_.find(key);
+    if (it == samples_.end() || it->second.empty()) return std::nullopt;
+    std::vector<double> v = it->second;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
   }
 
  private:
-  HeatRegistry registry_;
+  std::map<std::string, std::vector<double>> samples_;
 };
 
-class PortSubject {
- public:
-  static constexpr std::size_t kInsertBatch = 1;  // each insert scans every counter
+References& references() {
+  static References refs;
+  return refs;
+}
 
-  explicit PortSubject(std::size_t cap) : registry_(cap) {}
+std::string floor_key(std::size_t n, unsigned threads) {
+  return "floor/" + std::to_string(n) + "/" + std::to_string(threads);
+}
+std::string port_key(std::string_view op, std::size_t n) {
+  return "port/" + std::string(op) + "/" + std::to_string(n);
+}
 
-  void touch(std::uint64_t key, std::int64_t now) { registry_.entry(key, kHalfLife, now).bump(now); }
-  void set_last_emitted(std::uint64_t key, double rate, std::int64_t now) {
-    registry_.entry(key, kHalfLife, now).last_emitted = rate;
+// Adds port_speedup (and for ticks floor_ratio) to a benchmark's counters;
+// a port run records itself as the reference instead.
+void relate(benchmark::State& state, std::string_view op, bool is_port, std::size_t n,
+            unsigned threads, double ns, bool against_floor) {
+  if (is_port) {
+    references().add(port_key(op, n), ns);
+  } else if (const auto port = references().median(port_key(op, n)); port && ns > 0) {
+    state.counters["port_speedup"] = *port / ns;
   }
-  Emissions tick(const Policy& policy, std::int64_t now) { return registry_.tick(policy, now); }
-  void commit(const Emissions& emissions) { registry_.commit(emissions); }
-  std::size_t size() const { return registry_.size(); }
-
-  MemoryReport memory() const {
-    const double n = static_cast<double>(std::max<std::size_t>(1, size()));
-    const auto requested = static_cast<double>(registry_.requested_bytes());
-    const auto buckets = static_cast<double>(registry_.bucket_bytes());
-    const auto heap = static_cast<double>(registry_.heap_bytes());
-    return {requested / n,
-            {{"nodes_B", (requested - buckets) / n},
-             {"buckets_B", buckets / n},
-             {"malloc_overhead_B", (heap - requested) / n}}};
+  if (against_floor) {
+    if (const auto floor = references().median(floor_key(n, threads)); floor && *floor > 0) {
+      state.counters["floor_ratio"] = ns / *floor;
+    }
   }
-
- private:
-  StraightforwardRegistry registry_;
-};
+}
 
 template <class S>
 using Factory = std::function<std::unique_ptr<S>(std::size_t cap)>;
-
-// ---------------------------------------------------------------------------
-// Workload cache: one prepared workload alive at a time.
-
-class Workbench {
- public:
-  template <class W, class Make>
-  W& get(const std::string& id, Make&& make) {
-    if (id != id_ || !held_) {
-      release();  // free the previous workload before building the next
-      std::unique_ptr<W> built = make();
-      held_ = std::shared_ptr<void>(built.release(), [](void* p) { delete static_cast<W*>(p); });
-      id_ = id;
-    }
-    return *static_cast<W*>(held_.get());
-  }
-  void release() {
-    held_.reset();
-    id_.clear();
-  }
-
- private:
-  std::string id_;
-  std::shared_ptr<void> held_;
-};
-
-Workbench& workbench() {
-  static Workbench bench;
-  return bench;
-}
 
 // N counters with resident keys 0..n-1, bumped once each at kStart + i.
 template <class S>
@@ -185,35 +136,75 @@ void fill(S& subject, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) subject.touch(resident_key(i), kStart + static_cast<std::int64_t>(i));
 }
 
-template <class S>
-void report(benchmark::State& state, const char* per_item, double seconds, double items,
-            const S& subject) {
-  state.SetItemsProcessed(static_cast<std::int64_t>(items));
-  state.counters[per_item] = items > 0 ? seconds * 1e9 / items : 0.0;
-  const MemoryReport m = subject.memory();
+void report_memory(benchmark::State& state, const MemoryReport& m) {
   state.counters["bytes_per_counter"] = m.total;
   for (const auto& [name, value] : m.parts) state.counters[name] = value;
+}
+
+// What a benchmark function needs to know about the row it runs for.
+struct RowInfo {
+  std::string workload;  // rows with the same workload share prepared state ("port", "highway")
+  unsigned threads = 1;  // pass threads (resolved, >= 1)
+  bool is_port = false;
+};
+
+// ---------------------------------------------------------------------------
+// floor: one read+write pass over the columns a tick moves.
+
+void bench_floor(benchmark::State& state, unsigned threads) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& floor = workbench().get<BandwidthFloor>("floor/" + std::to_string(n),
+                                                [&] { return std::make_unique<BandwidthFloor>(n); });
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    floor.pass(threads);
+    const double elapsed = seconds_since(start);
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+  }
+  const double items = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  const double ns = seconds * 1e9 / items;
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["ns_per_counter"] = ns;
+  state.counters["GBps"] = kFloorBytesPerCounter / ns;
+  state.counters["bytes_moved_per_counter"] = kFloorBytesPerCounter;
+  state.counters["threads"] = threads;
+  references().add(floor_key(n, threads), ns);
 }
 
 // ---------------------------------------------------------------------------
 // tick: steady state. Every counter has emitted; its emission phase is
 // staggered uniformly over one half-life, so as rates decay a steady
-// kTickStep / kHalfLife (1%) of counters cross the 2x ratio per tick. The
-// candidates are committed outside the clock, so each counter re-qualifies one
-// half-life later and the fraction stays put. Rates reach zero after about 52
-// half-lives; before that the workload re-bumps every counter (untimed).
+// kTickStep / kHalfLife (about 5%) of counters cross the 2x ratio per tick.
+// The candidates are committed outside the clock, so each counter re-qualifies
+// about one half-life later and the fraction stays put. Rates reach zero after
+// about 52 half-lives; before that the workload re-bumps every counter
+// (untimed).
+//
+// The step is not a whole fraction of the half-life: a committed counter next
+// qualifies 20 steps (1.01 half-lives) later at a ratio of 2.014, clear of
+// the threshold. tick_periodic uses exactly half-life / 20 instead: then every
+// re-qualification lands on the threshold itself (a ratio of 2 up to the
+// rounding of 20 decays), as it does for quiet counters under a tick period
+// that divides the half-life; the Highway kernel hands such lanes to the
+// scalar gate. It starts after one half-life of untimed ticks, so that every
+// candidate is such a re-qualification.
 
-constexpr std::int64_t kTickStep = kHalfLife / 100;
+constexpr std::int64_t kTickStep = kHalfLife / 20 + kHalfLife / 2000;
+constexpr std::int64_t kPeriodicStep = kHalfLife / 20;
 constexpr std::int64_t kRefreshAfter = 40 * kHalfLife;
 
 template <class S>
 struct TickWorkload {
   std::unique_ptr<S> subject;
   std::size_t n;
+  std::int64_t step;
   std::int64_t now = kStart;
   std::int64_t refreshed_at = kStart;
 
-  TickWorkload(const Factory<S>& make, std::size_t counters) : subject(make(counters)), n(counters) {
+  TickWorkload(const Factory<S>& make, std::size_t counters, std::int64_t tick_step)
+      : subject(make(counters)), n(counters), step(tick_step) {
     fill(*subject, n);
     now = kStart + static_cast<std::int64_t>(n);
     stagger();
@@ -232,18 +223,38 @@ struct TickWorkload {
     for (std::size_t i = 0; i < n; ++i) subject->touch(resident_key(i), now);
     stagger();
   }
+  // One tick and its commit; returns the candidates' count.
+  std::size_t untimed_tick(const Policy& policy) {
+    now += step;
+    const Emissions emissions = subject->tick(policy, now);
+    subject->commit(emissions);
+    return emissions.size();
+  }
 };
 
 template <class S>
-void bench_tick(benchmark::State& state, const std::string& id, const Factory<S>& make) {
+void bench_tick(benchmark::State& state, const RowInfo& row, const Factory<S>& make, bool periodic) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  auto& w = workbench().get<TickWorkload<S>>(id, [&] { return std::make_unique<TickWorkload<S>>(make, n); });
   const Policy policy = default_policy();
+  const std::string kind = periodic ? "tick_periodic/" : "tick/";
+  auto& w = workbench().get<TickWorkload<S>>(kind + row.workload + "/" + std::to_string(n), [&] {
+    auto built = std::make_unique<TickWorkload<S>>(make, n, periodic ? kPeriodicStep : kTickStep);
+    if (periodic) {
+      for (int k = 0; k < 20; ++k) built->untimed_tick(policy);
+    }
+    return built;
+  });
+  w.subject->set_threads(row.threads);
   double seconds = 0.0;
   double candidates = 0.0;
   for (auto _ : state) {
-    if (w.now - w.refreshed_at > kRefreshAfter) w.refresh();
-    w.now += kTickStep;
+    if (w.now - w.refreshed_at > kRefreshAfter) {
+      w.refresh();
+      if (periodic) {
+        for (int k = 0; k < 20; ++k) w.untimed_tick(policy);
+      }
+    }
+    w.now += w.step;
     const Clock::time_point start = Clock::now();
     Emissions emissions = w.subject->tick(policy, w.now);
     benchmark::DoNotOptimize(emissions.data());
@@ -253,113 +264,134 @@ void bench_tick(benchmark::State& state, const std::string& id, const Factory<S>
     candidates += static_cast<double>(emissions.size());
     w.subject->commit(emissions);
   }
-  const double ticks = static_cast<double>(state.iterations());
-  report(state, "ns_per_counter", seconds, ticks * static_cast<double>(n), *w.subject);
-  state.counters["emit_fraction"] = candidates / (ticks * static_cast<double>(n));
+  const double items = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  const double ns = seconds * 1e9 / items;
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["ns_per_counter"] = ns;
+  state.counters["emit_fraction"] = candidates / items;
+  state.counters["threads"] = row.threads;
+  report_memory(state, w.subject->memory());
+  // The port's gate has no vector fast path to fall out of: its `tick` is the
+  // reference for both.
+  if (!periodic || !row.is_port) relate(state, "tick", row.is_port, n, row.threads, ns, true);
 }
 
 // ---------------------------------------------------------------------------
-// bump_uniform / bump_zipf: bumps of resident keys at 1 us steps. The key
-// sequence is drawn before the clock starts, so both sides read the same
-// precomputed keys and no RNG cost is timed.
+// tick_pass: the backend's bulk tick pass alone, CounterStore::tick over the
+// columns into a reused candidate buffer: no key lookup of the candidates, no
+// returned vector, no LRU. The same steady state as `tick` (same step, same
+// stagger; candidates recorded outside the clock), so `tick` - `tick_pass` is
+// what the registry adds around the kernel.
 
-constexpr std::size_t kSequenceLength = std::size_t{1} << 22;
-constexpr std::size_t kBumpBatch = 4096;  // bumps per timed iteration
-constexpr double kZipfExponent = 1.1;
+struct PassWorkload {
+  std::unique_ptr<CounterStore> store;
+  std::size_t n;
+  std::int64_t now = kStart;
+  std::int64_t refreshed_at = kStart;
+  std::vector<Candidate> out;
 
-enum class KeyChoice { kUniform, kZipf };
-
-std::vector<std::uint64_t> key_sequence(KeyChoice choice, std::size_t n) {
-  std::vector<std::uint64_t> keys(kSequenceLength);
-  const auto n32 = static_cast<std::uint32_t>(n);
-  if (choice == KeyChoice::kUniform) {
-    for (std::size_t j = 0; j < keys.size(); ++j) {
-      const std::uint64_t bits = counter_random(kSeed, kChoiceStream, j);
-      keys[j] = resident_key(((bits >> 32) * n32) >> 32);
+  PassWorkload(const std::string& backend, std::size_t counters) : store(make_store(backend)), n(counters) {
+    store->ensure_slots(n);
+    refresh();
+  }
+  // Every counter at rate 1 with last emission 2^u, as TickWorkload::stagger.
+  void refresh() {
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto slot = static_cast<Slot>(i);
+      store->init(slot, kHalfLife, now);
+      store->bump(slot, now);
+      store->record(slot, Decision::kEmit, std::exp2(unit_double(counter_random(kSeed, kStaggerStream, i))));
     }
-    return keys;
+    refreshed_at = now;
   }
-  const ZipfTable table(n32, kZipfExponent);
-  // Rank r lives at resident index r * m mod n (m odd and not a multiple of
-  // 5, so coprime with every size here): hot keys are scattered over the
-  // slots and nodes, as real hot keys are, not packed into the first ones.
-  constexpr std::uint64_t kScatter = 0x9E3779B1ULL;
-  for (std::size_t j = 0; j < keys.size(); ++j) {
-    const std::uint32_t rank = zipf_sample(table.view(), counter_random(kSeed, kChoiceStream, j));
-    keys[j] = resident_key((rank * kScatter) % n);
+};
+
+void bench_tick_pass(benchmark::State& state, const RowInfo& row) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& w = workbench().get<PassWorkload>("pass/" + row.workload + "/" + std::to_string(n),
+                                          [&] { return std::make_unique<PassWorkload>(row.workload, n); });
+  w.store->set_threads(row.threads);
+  const Policy policy = default_policy();
+  double seconds = 0.0;
+  double candidates = 0.0;
+  for (auto _ : state) {
+    if (w.now - w.refreshed_at > kRefreshAfter) w.refresh();
+    w.now += kTickStep;
+    const TickParams params = tick_params(policy, w.now, false);
+    w.out.clear();
+    const Clock::time_point start = Clock::now();
+    w.store->tick(params, w.out);
+    benchmark::DoNotOptimize(w.out.data());
+    const double elapsed = seconds_since(start);
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+    candidates += static_cast<double>(w.out.size());
+    for (const Candidate& c : w.out) w.store->record(c.slot, c.kind, c.rate);
   }
-  return keys;
+  const double items = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  const double ns = seconds * 1e9 / items;
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["ns_per_counter"] = ns;
+  state.counters["emit_fraction"] = candidates / items;
+  state.counters["threads"] = row.threads;
+  relate(state, "tick", false, n, row.threads, ns, true);
 }
 
+// ---------------------------------------------------------------------------
+// tick_quiet: every counter has emitted; then nothing happens for 100
+// half-lives, and the tick decays every rate to zero and returns a Withdraw
+// for every counter. Not committed (that would prune them all): between timed
+// ticks every rate is set back to 1 (untimed), so the next tick, 100
+// half-lives later, withdraws them all again.
+
+constexpr std::int64_t kQuietGap = 100 * kHalfLife;
+
 template <class S>
-struct BumpWorkload {
+struct QuietWorkload {
   std::unique_ptr<S> subject;
-  std::vector<std::uint64_t> sequence;
-  std::size_t cursor = 0;
+  std::size_t n;
   std::int64_t now;
 
-  BumpWorkload(const Factory<S>& make, std::size_t n, KeyChoice choice)
-      : subject(make(n)), sequence(key_sequence(choice, n)), now(kStart + static_cast<std::int64_t>(n)) {
+  QuietWorkload(const Factory<S>& make, std::size_t counters, const Policy& policy)
+      : subject(make(counters)), n(counters), now(kStart + static_cast<std::int64_t>(counters)) {
     fill(*subject, n);
+    subject->commit(subject->tick(policy, now));  // every counter emits once
+  }
+  void restore() {
+    subject->restore_rates(1.0, n, [](std::size_t i) { return resident_key(i); });
   }
 };
 
 template <class S>
-void bench_bump(benchmark::State& state, const std::string& id, const Factory<S>& make,
-                KeyChoice choice) {
+void bench_tick_quiet(benchmark::State& state, const RowInfo& row, const Factory<S>& make) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  auto& w = workbench().get<BumpWorkload<S>>(
-      id, [&] { return std::make_unique<BumpWorkload<S>>(make, n, choice); });
+  const Policy policy = default_policy();
+  auto& w = workbench().get<QuietWorkload<S>>(
+      "quiet/" + row.workload + "/" + std::to_string(n),
+      [&] { return std::make_unique<QuietWorkload<S>>(make, n, policy); });
+  w.subject->set_threads(row.threads);
   double seconds = 0.0;
+  double withdrawn = 0.0;
   for (auto _ : state) {
+    w.restore();
+    w.now += kQuietGap;
     const Clock::time_point start = Clock::now();
-    for (std::size_t k = 0; k < kBumpBatch; ++k) {
-      w.subject->touch(w.sequence[w.cursor], w.now);
-      w.cursor = (w.cursor + 1) & (kSequenceLength - 1);
-      w.now += kBumpStep;
-    }
+    Emissions emissions = w.subject->tick(policy, w.now);
+    benchmark::DoNotOptimize(emissions.data());
     const double elapsed = seconds_since(start);
     state.SetIterationTime(elapsed);
     seconds += elapsed;
+    withdrawn += static_cast<double>(std::count_if(
+        emissions.begin(), emissions.end(), [](const auto& e) { return e.second.is_withdraw(); }));
   }
-  if (w.subject->size() != n) state.SkipWithError("a bump of a resident key changed the size");
-  report(state, "ns_per_bump", seconds, static_cast<double>(state.iterations() * kBumpBatch), *w.subject);
-}
-
-// ---------------------------------------------------------------------------
-// insert_at_cap: the registry holds cap = n counters; each insert is a new
-// key (bumped, as a first read would) that evicts the oldest.
-
-template <class S>
-struct InsertWorkload {
-  std::unique_ptr<S> subject;
-  std::uint64_t next_fresh = 0;
-  std::int64_t now;
-
-  InsertWorkload(const Factory<S>& make, std::size_t n)
-      : subject(make(n)), now(kStart + static_cast<std::int64_t>(n)) {
-    fill(*subject, n);
-  }
-};
-
-template <class S>
-void bench_insert_at_cap(benchmark::State& state, const std::string& id, const Factory<S>& make) {
-  const auto n = static_cast<std::size_t>(state.range(0));
-  auto& w = workbench().get<InsertWorkload<S>>(id, [&] { return std::make_unique<InsertWorkload<S>>(make, n); });
-  double seconds = 0.0;
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
-    for (std::size_t k = 0; k < S::kInsertBatch; ++k) {
-      w.subject->touch(fresh_key(w.next_fresh++), w.now);
-      w.now += kBumpStep;
-    }
-    const double elapsed = seconds_since(start);
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-  }
-  if (w.subject->size() != n) state.SkipWithError("an insert at the cap changed the size");
-  report(state, "ns_per_insert", seconds, static_cast<double>(state.iterations() * S::kInsertBatch),
-         *w.subject);
+  const double items = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  if (withdrawn != items) state.SkipWithError("the tick after the quiet gap did not withdraw every counter");
+  const double ns = seconds * 1e9 / items;
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["ns_per_counter"] = ns;
+  state.counters["withdraw_fraction"] = withdrawn / items;
+  state.counters["threads"] = row.threads;
+  relate(state, "tick_quiet", row.is_port, n, row.threads, ns, true);
 }
 
 // ---------------------------------------------------------------------------
@@ -368,7 +400,6 @@ void bench_insert_at_cap(benchmark::State& state, const std::string& id, const F
 // Withdraw for the other 90%; the timed commit records them and prunes them.
 // Each iteration first restores the full set (untimed).
 
-constexpr std::int64_t kQuietGap = 100 * kHalfLife;
 constexpr std::size_t kSurvivorEvery = 10;
 
 template <class S>
@@ -393,9 +424,11 @@ struct CommitWorkload {
 };
 
 template <class S>
-void bench_commit_prune(benchmark::State& state, const std::string& id, const Factory<S>& make) {
+void bench_commit_prune(benchmark::State& state, const RowInfo& row, const Factory<S>& make) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  auto& w = workbench().get<CommitWorkload<S>>(id, [&] { return std::make_unique<CommitWorkload<S>>(make, n); });
+  auto& w = workbench().get<CommitWorkload<S>>("commit/" + row.workload + "/" + std::to_string(n),
+                                               [&] { return std::make_unique<CommitWorkload<S>>(make, n); });
+  w.subject->set_threads(row.threads);
   const Policy policy = default_policy();
   double seconds = 0.0;
   double pruned = 0.0;
@@ -411,103 +444,236 @@ void bench_commit_prune(benchmark::State& state, const std::string& id, const Fa
     seconds += elapsed;
     pruned += static_cast<double>(size_before - w.subject->size());
   }
-  const double counters = static_cast<double>(state.iterations()) * static_cast<double>(n);
-  state.SetItemsProcessed(static_cast<std::int64_t>(counters));
-  state.counters["ns_per_counter"] = seconds * 1e9 / counters;
-  state.counters["pruned_fraction"] = pruned / counters;
+  const double items = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  const double ns = seconds * 1e9 / items;
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["ns_per_counter"] = ns;
+  state.counters["pruned_fraction"] = pruned / items;
+  state.counters["threads"] = row.threads;
   // Measured before the commit, while the registry holds all n counters (the
   // scratch includes the tick's candidate buffer, here 90% of n).
-  state.counters["bytes_per_counter"] = before_commit.total;
-  for (const auto& [name, value] : before_commit.parts) state.counters[name] = value;
+  report_memory(state, before_commit);
+  relate(state, "commit_prune", row.is_port, n, row.threads, ns, false);
 }
 
 // ---------------------------------------------------------------------------
-// fill: an empty registry with cap n, filled with n keys. Reports where the
-// bytes go at exactly the cap.
+// Bumps of resident keys (single and batched), then inserts at the cap, all on
+// one registry of n resident keys per row, built once: the bump benchmarks
+// leave it at n resident keys; inserts replace them, so they run last and
+// mark the registry spent.
 
 template <class S>
-void bench_fill(benchmark::State& state, const Factory<S>& make) {
-  workbench().release();
-  const auto n = static_cast<std::size_t>(state.range(0));
-  double seconds = 0.0;
-  MemoryReport full;
-  for (auto _ : state) {
-    std::unique_ptr<S> subject = make(n);
-    const Clock::time_point start = Clock::now();
+struct ResidentWorkload {
+  std::unique_ptr<S> subject;
+  std::int64_t now;
+  std::size_t cursor = 0;         // next position in the key sequence
+  std::uint64_t next_fresh = 0;   // next new key for insert_at_cap
+  bool evicted = false;           // inserts have replaced resident keys
+
+  ResidentWorkload(const Factory<S>& make, std::size_t n)
+      : subject(make(n)), now(kStart + static_cast<std::int64_t>(n)) {
     fill(*subject, n);
+  }
+};
+
+template <class S>
+ResidentWorkload<S>& resident_workload(const RowInfo& row, std::size_t n, const Factory<S>& make,
+                                       bool for_bumps) {
+  const std::string id = "resident/" + row.workload + "/" + std::to_string(n);
+  auto build = [&] { return std::make_unique<ResidentWorkload<S>>(make, n); };
+  auto* w = &workbench().get<ResidentWorkload<S>>(id, build);
+  if (for_bumps && w->evicted) {
+    workbench().release();
+    w = &workbench().get<ResidentWorkload<S>>(id, build);
+  }
+  return *w;
+}
+
+constexpr std::size_t kBumpsPerIteration = 4096;
+constexpr std::size_t kBatchSize = 1024;  // keys per bump_batch call
+
+template <class S>
+void bench_bump(benchmark::State& state, std::string_view op, const RowInfo& row, const Factory<S>& make,
+                KeyChoice choice, bool batched) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const std::vector<std::uint64_t>& sequence = key_sequence(choice, n);
+  auto& w = resident_workload(row, n, make, true);
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    if (batched) {
+      for (std::size_t k = 0; k < kBumpsPerIteration; k += kBatchSize) {
+        w.subject->touch_batch(std::span(sequence).subspan(w.cursor, kBatchSize), w.now);
+        w.cursor = (w.cursor + kBatchSize) & (kSequenceLength - 1);
+        w.now += kBumpStep;
+      }
+    } else {
+      for (std::size_t k = 0; k < kBumpsPerIteration; ++k) {
+        w.subject->touch(sequence[w.cursor], w.now);
+        w.cursor = (w.cursor + 1) & (kSequenceLength - 1);
+        w.now += kBumpStep;
+      }
+    }
     const double elapsed = seconds_since(start);
     state.SetIterationTime(elapsed);
     seconds += elapsed;
-    if (subject->size() != n) state.SkipWithError("fill did not reach the cap");
-    full = subject->memory();
   }
-  const double items = static_cast<double>(state.iterations()) * static_cast<double>(n);
+  if (w.subject->size() != n) state.SkipWithError("a bump of a resident key changed the size");
+  const double items = static_cast<double>(state.iterations() * kBumpsPerIteration);
+  const double ns = seconds * 1e9 / items;
   state.SetItemsProcessed(static_cast<std::int64_t>(items));
-  state.counters["ns_per_insert"] = seconds * 1e9 / items;
-  state.counters["bytes_per_counter"] = full.total;
-  for (const auto& [name, value] : full.parts) state.counters[name] = value;
+  state.counters["ns_per_bump"] = ns;
+  report_memory(state, w.subject->memory());
+  // Batched bumps are compared with the port's single bumps (it has no batch).
+  const std::string_view single_op = choice == KeyChoice::kUniform ? "bump_uniform" : "bump_zipf";
+  relate(state, batched ? single_op : op, row.is_port, n, 1, ns, false);
+}
+
+// insert_at_cap: the registry holds cap = n counters; each insert is a new
+// key (bumped, as a first read would) that evicts the oldest.
+template <class S>
+void bench_insert_at_cap(benchmark::State& state, const RowInfo& row, const Factory<S>& make) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& w = resident_workload(row, n, make, false);
+  w.evicted = true;
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    for (std::size_t k = 0; k < S::kInsertBatch; ++k) {
+      w.subject->touch(fresh_key(w.next_fresh++), w.now);
+      w.now += kBumpStep;
+    }
+    const double elapsed = seconds_since(start);
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+  }
+  if (w.subject->size() != n) state.SkipWithError("an insert at the cap changed the size");
+  const double items = static_cast<double>(state.iterations() * S::kInsertBatch);
+  const double ns = seconds * 1e9 / items;
+  state.SetItemsProcessed(static_cast<std::int64_t>(items));
+  state.counters["ns_per_insert"] = ns;
+  report_memory(state, w.subject->memory());
+  relate(state, "insert_at_cap", row.is_port, n, 1, ns, false);
 }
 
 // ---------------------------------------------------------------------------
 // Registration.
 
 constexpr std::int64_t kSizes[] = {8'192, 1'000'000, 10'000'000};
+constexpr std::int64_t kHugeSize = 100'000'000;
 
-// Fixed iteration counts for the benchmarks that rebuild their workload every
-// iteration (commit_prune, fill): enough for a stable median at 8,192 and
+// Fixed iteration counts for commit_prune, which rebuilds its workload every
+// iteration: enough for a stable median at 8,192 and
 // bounded at 10M, where one port rebuild takes seconds.
 std::int64_t rebuild_iterations(std::int64_t n) { return n <= 8'192 ? 100 : n <= 1'000'000 ? 3 : 1; }
 
-enum class Operation { kTick, kBumpUniform, kBumpZipf, kInsertAtCap, kCommitPrune, kFill };
-constexpr Operation kOperations[] = {Operation::kTick,        Operation::kBumpUniform,
-                                     Operation::kBumpZipf,    Operation::kInsertAtCap,
-                                     Operation::kCommitPrune, Operation::kFill};
+enum class Operation {
+  kTickPass,
+  kTick,
+  kTickPeriodic,
+  kTickQuiet,
+  kCommitPrune,
+  kBumpUniform,
+  kBumpZipf,
+  kBumpBatchUniform,
+  kBumpBatchZipf,
+  kInsertAtCap,
+};
 
-const char* operation_name(Operation op) {
-  switch (op) {
-    case Operation::kTick: return "tick";
-    case Operation::kBumpUniform: return "bump_uniform";
-    case Operation::kBumpZipf: return "bump_zipf";
-    case Operation::kInsertAtCap: return "insert_at_cap";
-    case Operation::kCommitPrune: return "commit_prune";
-    case Operation::kFill: return "fill";
-  }
-  return "?";
+struct OperationInfo {
+  Operation op;
+  const char* name;
+  bool uses_pass_threads;      // runs for every thread variant, not just /t1
+  bool port_runs = true;       // false: compared with another port benchmark instead
+  bool reference_runs = true;  // false: `scalar` adds nothing here (see below)
+};
+
+// In registration order per size. Inserts follow the bumps (they share a
+// registry and spend it). The reference backend `scalar` runs only what its
+// kernels decide: its per-slot operations (bumps, inserts) are the very same
+// HostCounterStore code as every other host backend's, and its gate has no
+// vector fast path for tick_periodic to fall out of.
+constexpr OperationInfo kOperations[] = {
+    {Operation::kTickPass, "tick_pass", true, false},
+    {Operation::kTick, "tick", true},
+    {Operation::kTickPeriodic, "tick_periodic", true, false, false},
+    {Operation::kTickQuiet, "tick_quiet", true},
+    {Operation::kCommitPrune, "commit_prune", true},
+    {Operation::kBumpUniform, "bump_uniform", false, true, false},
+    {Operation::kBumpZipf, "bump_zipf", false, true, false},
+    {Operation::kBumpBatchUniform, "bump_batch_uniform", false, false, false},
+    {Operation::kBumpBatchZipf, "bump_batch_zipf", false, false, false},
+    {Operation::kInsertAtCap, "insert_at_cap", false, true, false},
+};
+
+benchmark::internal::Benchmark* add_benchmark(const std::string& name, std::int64_t n,
+                                              std::function<void(benchmark::State&)> run) {
+  return benchmark::RegisterBenchmark(name.c_str(), std::move(run))
+      ->Arg(n)
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
 }
 
 // Registers <op>/<impl>/<n> for subject S.
 template <class S>
-void register_benchmark(const std::string& impl, const Factory<S>& make, Operation op, std::int64_t n) {
-  const std::string name = std::string(operation_name(op)) + "/" + impl;
-  const std::string id = name + "/" + std::to_string(n);  // workload cache key
+void register_operation(const std::string& impl, const RowInfo& row, const Factory<S>& make,
+                        const OperationInfo& info, std::int64_t n) {
+  const std::string name = std::string(info.name) + "/" + impl;
+  const std::string_view op = info.name;
   std::function<void(benchmark::State&)> run;
-  switch (op) {
-    case Operation::kTick: run = [=](benchmark::State& s) { bench_tick<S>(s, id, make); }; break;
+  switch (info.op) {
+    case Operation::kTickPass: run = [=](benchmark::State& s) { bench_tick_pass(s, row); }; break;
+    case Operation::kTick: run = [=](benchmark::State& s) { bench_tick<S>(s, row, make, false); }; break;
+    case Operation::kTickPeriodic: run = [=](benchmark::State& s) { bench_tick<S>(s, row, make, true); }; break;
+    case Operation::kTickQuiet: run = [=](benchmark::State& s) { bench_tick_quiet<S>(s, row, make); }; break;
+    case Operation::kCommitPrune: run = [=](benchmark::State& s) { bench_commit_prune<S>(s, row, make); }; break;
     case Operation::kBumpUniform:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, id, make, KeyChoice::kUniform); };
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, false); };
       break;
     case Operation::kBumpZipf:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, id, make, KeyChoice::kZipf); };
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, false); };
       break;
-    case Operation::kInsertAtCap: run = [=](benchmark::State& s) { bench_insert_at_cap<S>(s, id, make); }; break;
-    case Operation::kCommitPrune: run = [=](benchmark::State& s) { bench_commit_prune<S>(s, id, make); }; break;
-    case Operation::kFill: run = [=](benchmark::State& s) { bench_fill<S>(s, make); }; break;
+    case Operation::kBumpBatchUniform:
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, true); };
+      break;
+    case Operation::kBumpBatchZipf:
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, true); };
+      break;
+    case Operation::kInsertAtCap: run = [=](benchmark::State& s) { bench_insert_at_cap<S>(s, row, make); }; break;
   }
-  auto* b = benchmark::RegisterBenchmark(name.c_str(), std::move(run))
-                ->Arg(n)
-                ->UseManualTime()
-                ->Unit(benchmark::kMicrosecond);
-  if (op == Operation::kCommitPrune || op == Operation::kFill) b->Iterations(rebuild_iterations(n));
+  auto* b = add_benchmark(name, n, std::move(run));
+  if (info.op == Operation::kCommitPrune) b->Iterations(rebuild_iterations(n));
 }
 
-// Registers one subject's benchmarks for (operation, size).
-using Registrar = std::function<void(Operation, std::int64_t)>;
+// The reference backend: the others are tested against it.
+constexpr std::string_view kReferenceBackend = "scalar";
 
-template <class S>
-Registrar registrar(std::string impl, Factory<S> make) {
-  return [impl = std::move(impl), make = std::move(make)](Operation op, std::int64_t n) {
-    register_benchmark<S>(impl, make, op, n);
+// One row of the comparison: the port, or a backend at a thread count.
+struct Row {
+  std::string impl;  // "port", "highway/t2"
+  RowInfo info;
+  // Registers this row's benchmark of one operation at one size.
+  std::function<void(const OperationInfo&, std::int64_t)> add;
+};
+
+Row port_row() {
+  Row row{"port", RowInfo{"port", 1, true}, {}};
+  const Factory<PortSubject> make = [](std::size_t cap) { return std::make_unique<PortSubject>(cap); };
+  row.add = [impl = row.impl, info = row.info, make](const OperationInfo& op, std::int64_t n) {
+    register_operation<PortSubject>(impl, info, make, op, n);
   };
+  return row;
+}
+
+Row backend_row(const std::string& backend, unsigned threads) {
+  Row row{backend + "/t" + std::to_string(threads), RowInfo{backend, threads, false}, {}};
+  const Factory<HeatkitSubject> make = [backend](std::size_t cap) {
+    return std::make_unique<HeatkitSubject>(backend, cap);
+  };
+  row.add = [impl = row.impl, info = row.info, make](const OperationInfo& op, std::int64_t n) {
+    register_operation<HeatkitSubject>(impl, info, make, op, n);
+  };
+  return row;
 }
 
 std::vector<std::string> split_names(std::string_view list) {
@@ -522,21 +688,57 @@ std::vector<std::string> split_names(std::string_view list) {
   return names;
 }
 
-// --heatkit_backends=a,b, else HEATKIT_BENCH_BACKENDS, else every available backend.
-std::vector<std::string> selected_backends(int argc, char** argv) {
-  constexpr std::string_view kFlag = "--heatkit_backends=";
+// The value of --NAME=VALUE in argv, else of environment variable ENV, else nothing.
+std::optional<std::string> setting(int argc, char** argv, std::string_view name, const char* env) {
+  const std::string flag = "--" + std::string(name) + "=";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg.starts_with(kFlag)) return split_names(arg.substr(kFlag.size()));
+    if (arg.starts_with(flag)) return std::string(arg.substr(flag.size()));
   }
-  if (const char* env = std::getenv("HEATKIT_BENCH_BACKENDS"); env != nullptr && *env != '\0') {
-    return split_names(env);
+  if (const char* value = std::getenv(env); value != nullptr && *value != '\0') return std::string(value);
+  return std::nullopt;
+}
+
+struct Variant {
+  std::string backend;
+  unsigned threads;
+};
+
+// "highway/t2" -> {highway, 2}; "tN" means every hardware thread.
+Variant parse_variant(const std::string& text) {
+  const std::size_t slash = text.rfind("/t");
+  if (slash == std::string::npos) return {text, 1};
+  const std::string count = text.substr(slash + 2);
+  if (count == "N") return {text.substr(0, slash), resolve_threads(0)};
+  unsigned threads = 0;
+  for (const char ch : count) {
+    if (ch < '0' || ch > '9') throw std::invalid_argument("bad thread count in variant '" + text + "'");
+    threads = threads * 10 + static_cast<unsigned>(ch - '0');
   }
-  std::vector<std::string> names;
-  for (const BackendInfo& b : list_backends()) {
-    if (b.available) names.push_back(b.name);
+  if (threads == 0) throw std::invalid_argument("variant '" + text + "' needs at least 1 thread");
+  return {text.substr(0, slash), threads};
+}
+
+std::vector<Variant> selected_variants(int argc, char** argv) {
+  std::vector<Variant> variants;
+  if (const auto list = setting(argc, argv, "heatkit_variants", "HEATKIT_BENCH_VARIANTS")) {
+    for (const std::string& v : split_names(*list)) variants.push_back(parse_variant(v));
+    return variants;
   }
-  return names;
+  std::vector<std::string> backends;
+  if (const auto list = setting(argc, argv, "heatkit_backends", "HEATKIT_BENCH_BACKENDS")) {
+    backends = split_names(*list);
+  } else {
+    for (const BackendInfo& b : list_backends()) {
+      if (b.available) backends.push_back(b.name);
+    }
+  }
+  const unsigned all = resolve_threads(0);
+  for (const std::string& backend : backends) {
+    variants.push_back({backend, 1});
+    if (all > 1 && backend != kReferenceBackend) variants.push_back({backend, all});
+  }
+  return variants;
 }
 
 // ---------------------------------------------------------------------------
@@ -558,9 +760,10 @@ bool same_emissions(Emissions a, Emissions b) {
   return true;
 }
 
-std::string port_disagreement(const std::string& backend) {
+std::string port_disagreement(const Variant& variant) {
   constexpr std::size_t kCap = 1000;
-  HeatkitSubject heatkit(backend, kCap);
+  HeatkitSubject heatkit(variant.backend, kCap);
+  heatkit.set_threads(variant.threads);
   PortSubject port(kCap);
   const Policy policy = default_policy();
   std::int64_t now = kStart;
@@ -570,10 +773,18 @@ std::string port_disagreement(const std::string& backend) {
     port.touch(resident_key(i), now);
     now += kBumpStep;
   }
-  for (std::uint64_t j = 0; j < 3000; ++j) {
-    const std::uint64_t i = 500 + counter_random(kSeed, kChoiceStream, j) % 1000;
-    heatkit.touch(resident_key(i), now);
-    port.touch(resident_key(i), now);
+  for (std::uint64_t j = 0; j < 3000; j += 100) {
+    // Half single bumps, half batches: both must match the port.
+    std::vector<std::uint64_t> batch;
+    for (std::uint64_t k = j; k < j + 100; ++k) {
+      batch.push_back(resident_key(500 + counter_random(kSeed, kChoiceStream, k) % 1000));
+    }
+    if (j % 200 == 0) {
+      heatkit.touch_batch(batch, now);
+    } else {
+      for (const std::uint64_t key : batch) heatkit.touch(key, now);
+    }
+    port.touch_batch(batch, now);
     now += kBumpStep;
   }
   if (heatkit.size() != port.size()) return "sizes differ after inserts";
@@ -595,26 +806,40 @@ std::string port_disagreement(const std::string& backend) {
   return {};
 }
 
+bool huge_run() {
+  const char* env = std::getenv("HEATKIT_BENCH_HUGE");
+  return env != nullptr && std::string_view(env) == "1";
+}
+
 }  // namespace
 }  // namespace heatkit::bench
 
 int main(int argc, char** argv) {
   using namespace heatkit::bench;
-  const std::vector<std::string> backends = selected_backends(argc, argv);
-  // Drop our flag before Google Benchmark sees argv (it rejects unknown flags).
+  std::vector<Variant> variants;
+  try {
+    variants = selected_variants(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "heatkit_bench: %s\n", e.what());
+    return 1;
+  }
+  // Drop our flags before Google Benchmark sees argv (it rejects unknown flags).
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
-    if (!std::string_view(argv[i]).starts_with("--heatkit_backends=")) argv[kept++] = argv[i];
+    const std::string_view arg = argv[i];
+    if (!arg.starts_with("--heatkit_backends=") && !arg.starts_with("--heatkit_variants=")) {
+      argv[kept++] = argv[i];
+    }
   }
   argc = kept;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-  for (const std::string& backend : backends) {
+  for (const Variant& variant : variants) {
     try {
-      if (const std::string why = port_disagreement(backend); !why.empty()) {
-        std::fprintf(stderr, "heatkit_bench: the port and backend '%s' disagree: %s\n", backend.c_str(),
-                     why.c_str());
+      if (const std::string why = port_disagreement(variant); !why.empty()) {
+        std::fprintf(stderr, "heatkit_bench: the port and backend '%s' (%u threads) disagree: %s\n",
+                     variant.backend.c_str(), variant.threads, why.c_str());
         return 1;
       }
     } catch (const std::exception& e) {  // UnknownBackend, BackendUnavailable
@@ -623,18 +848,55 @@ int main(int argc, char** argv) {
     }
   }
 
-  // One line per subject: the port, then each selected backend. Registered by
-  // size, then operation, then subject, so both sides of a ratio run back to back.
-  std::vector<Registrar> subjects;
-  subjects.push_back(registrar<PortSubject>(
-      "port", [](std::size_t cap) { return std::make_unique<PortSubject>(cap); }));
-  for (const std::string& backend : backends) {
-    subjects.push_back(registrar<HeatkitSubject>(
-        backend, [backend](std::size_t cap) { return std::make_unique<HeatkitSubject>(backend, cap); }));
+  // The port first, then each variant. Registered by size, then operation,
+  // then row, so both sides of a ratio run back to back, the floor first.
+  std::vector<Row> rows;
+  rows.push_back(port_row());
+  for (const Variant& v : variants) rows.push_back(backend_row(v.backend, v.threads));
+  std::vector<unsigned> floor_threads{1};
+  for (const Variant& v : variants) {
+    if (std::find(floor_threads.begin(), floor_threads.end(), v.threads) == floor_threads.end()) {
+      floor_threads.push_back(v.threads);
+    }
   }
+
+  // The multi-threaded bumps use the default backend if it was selected.
+  std::string concurrent_backend(heatkit::default_backend());
+  if (!variants.empty() && std::none_of(variants.begin(), variants.end(), [&](const Variant& v) {
+        return v.backend == concurrent_backend;
+      })) {
+    concurrent_backend = variants.front().backend;
+  }
+  const auto add_floor = [&](std::int64_t n) {
+    for (const unsigned t : floor_threads) {
+      add_benchmark("floor/t" + std::to_string(t), n, [t](benchmark::State& s) { bench_floor(s, t); });
+    }
+  };
   for (const std::int64_t n : kSizes) {
-    for (const Operation op : kOperations) {
-      for (const Registrar& add : subjects) add(op, n);
+    register_cpu_probe(n);
+    add_floor(n);
+    for (const OperationInfo& op : kOperations) {
+      if (!kHaveBumpBatch && (op.op == Operation::kBumpBatchUniform || op.op == Operation::kBumpBatchZipf)) {
+        continue;
+      }
+      for (const Row& row : rows) {
+        if (row.info.is_port && !op.port_runs) continue;
+        if (row.info.workload == kReferenceBackend && !op.reference_runs) continue;
+        if (row.info.threads == 1 || op.uses_pass_threads) row.add(op, n);
+      }
+    }
+    register_concurrent_benchmarks(n, concurrent_backend);
+  }
+  if (huge_run()) {
+    // 100M counters: the floor and the steady-state tick of heatkit only
+    // (about 6.1 GB per registry; the port would need 7.5 GB and minutes).
+    register_cpu_probe(kHugeSize);
+    add_floor(kHugeSize);
+    for (const Row& row : rows) {
+      if (!row.info.is_port) {
+        row.add(kOperations[0], kHugeSize);  // tick_pass
+        row.add(kOperations[1], kHugeSize);  // tick
+      }
     }
   }
   benchmark::RunSpecifiedBenchmarks();

@@ -1,121 +1,267 @@
 #!/usr/bin/env python3
 """Markdown tables for docs/PERFORMANCE.md from one heatkit_bench JSON file.
 
-    bench/perf_table.py docs/bench/issue2-scalar-vs-port.json [--backend scalar]
+    bench/perf_table.py docs/bench/issue3-backends.json [--backend highway]
 
-Every ratio is port / backend from the same file, so from the same run. With
-repetitions the median aggregate is used (and its coefficient of variation
-shown); without, the single run.
+Prints, from that one file (so from one run):
+  - per operation, the median cost per item of every impl at every size, its
+    spread over the repetitions and its speedup over the port;
+  - every tick beside the memory-bandwidth floor at the same size and thread
+    count, and beside the port;
+  - multi-threaded bump scaling;
+  - bytes per counter at the cap;
+  - the targets of issue 3 for `--backend`, each met or missed by how much.
+Medians over the repetitions; ratios are ratios of medians.
 """
 import argparse
-import json
 import sys
-from collections import defaultdict
 
-# operation -> (per-item counter, what one item is)
-OPERATIONS = {
-    "tick": ("ns_per_counter", "ns per counter per tick"),
-    "bump_uniform": ("ns_per_bump", "ns per bump"),
-    "bump_zipf": ("ns_per_bump", "ns per bump"),
-    "insert_at_cap": ("ns_per_insert", "ns per insert"),
-    "commit_prune": ("ns_per_counter", "ns per resident counter"),
-    "fill": ("ns_per_insert", "ns per insert"),
-}
+from bench_results import OPERATIONS, Results, fmt_ns, fmt_ratio, threads_of
 
-# Targets of issue 2, all at 1,000,000 counters.
-TARGET_N = 1_000_000
-TICK_SPEEDUP = 3.0
-INSERT_SPEEDUP = 10_000.0
+# Targets of issue 3.
+TICK_N = 10_000_000
+TICK_FLOOR_T1 = 1.5     # tick / single-thread floor, at most
+TICK_SPEEDUP = 12.0     # port / tick, at least
+TICK_FLOOR_TN = 1.3     # tick / all-thread floor, at most
+BUMP_N = 1_000_000
+BUMP_NS = 60.0          # single bump, at most
+BATCH_NS = 25.0         # batch bump per key, at most
+MT_SCALING = 1.7        # bumps/s at 2 threads / at 1 thread, uniform keys, at least
 BYTES_PER_COUNTER = 64.0
 
 
-def load(path):
-    """{(op, impl, n): {"median": row, "cv": row}} from the JSON's runs."""
-    with open(path) as f:
-        doc = json.load(f)
-    runs = defaultdict(dict)
-    singles = defaultdict(list)
-    for b in doc["benchmarks"]:
-        parts = b["run_name"].split("/")
-        key = (parts[0], parts[1], int(parts[2]))
-        if b.get("run_type") == "aggregate":
-            runs[key][b["aggregate_name"]] = b
-        elif not b.get("error_occurred"):
-            singles[key].append(b)
-    for key, rows in singles.items():
-        if "median" not in runs[key]:
-            rows = sorted(rows, key=lambda r: r[OPERATIONS[key[0]][0]])
-            runs[key]["median"] = rows[len(rows) // 2]
-    return doc["context"], runs
+def port_reference(results, op, impl, n):
+    """The port time this result is compared with, or None."""
+    if impl.startswith("port") or op == "floor":
+        return None
+    if op.startswith("bump_mt"):
+        base = op.replace("_batch", "")
+        return results.value(base, f"port+mutex/t{threads_of(impl)}", n)
+    if op.startswith("bump_batch"):
+        return results.value(op.replace("_batch", ""), "port", n)
+    if op in ("tick_pass", "tick_periodic"):
+        return results.value("tick", "port", n)
+    return results.value(op, "port", n)
 
 
-def fmt_ns(ns):
-    if ns >= 1e6:
-        return f"{ns / 1e6:,.2f} ms"
-    if ns >= 1e3:
-        return f"{ns / 1e3:,.2f} us"
-    return f"{ns:,.1f} ns"
+def cell(results, r):
+    v = r.value()
+    text = fmt_ns(v)
+    cv = r.cv()
+    if cv is not None:
+        text += f" ±{100 * cv:.0f}%"
+    port = port_reference(results, r.op, r.impl, r.n)
+    if port and v:
+        text += f" ({fmt_ratio(port / v)})"
+    return text
 
 
-def fmt_ratio(r):
-    return f"{r:,.0f}x" if r >= 100 else f"{r:.2f}x"
+def operation_tables(results, out):
+    out.append("Medians; ± = coefficient of variation over the repetitions; (Nx) = the port's median "
+               "time / this one (the port's `tick` for `tick_pass` and `tick_periodic`, its single bumps "
+               "for batches, `port+mutex` at the same thread count for `bump_mt_*`).")
+    out.append("")
+    for op in results.ops():
+        if op == "cpu_probe":
+            continue
+        impls = results.impls(op)
+        _, unit = OPERATIONS.get(op, ("", "ns per item"))
+        out.append(f"**{op}** ({unit})")
+        out.append("")
+        out.append("| counters | " + " | ".join(impls) + " |")
+        out.append("|---:|" + "---:|" * len(impls))
+        for n in results.sizes(op):
+            cells = []
+            for impl in impls:
+                r = results.get(op, impl, n)
+                cells.append(cell(results, r) if r else "")
+            out.append(f"| {n:,} | " + " | ".join(cells) + " |")
+        out.append("")
 
 
-def cv_of(run, counter):
-    cv = run.get("cv")
-    return f"{100 * cv[counter]:.0f}%" if cv and counter in cv else "-"
+def tick_table(results, out):
+    out.append("| tick | counters | impl | ns/counter | floor (same threads) | x floor | port | port / this | candidates |")
+    out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for op in ("tick_pass", "tick", "tick_periodic", "tick_quiet"):
+        for n in results.sizes(op):
+            port = results.value("tick_quiet" if op == "tick_quiet" else "tick", "port", n)
+            for impl in results.impls(op):
+                r = results.get(op, impl, n)
+                if not r:
+                    continue
+                v = r.value()
+                floor = results.floor(n, threads_of(impl))
+                frac = r.value("withdraw_fraction" if op == "tick_quiet" else "emit_fraction")
+                speed = "" if impl == "port" else fmt_ratio(port / v) if port and v else "-"
+                share = f"{100 * frac:.1f}%" if frac is not None else "-"
+                out.append(f"| {op} | {n:,} | {impl} | {fmt_ns(v)} | {fmt_ns(floor)} | "
+                           f"{fmt_ratio(v / floor) if floor and v else '-'} | {fmt_ns(port)} | {speed} | "
+                           f"{share} |")
+    out.append("")
+    out.append("| floor | counters | ns/counter | GB/s |")
+    out.append("|---|---:|---:|---:|")
+    for n in results.sizes("floor"):
+        for impl in results.impls("floor"):
+            r = results.get("floor", impl, n)
+            if r:
+                out.append(f"| {impl} | {n:,} | {fmt_ns(r.value())} | {r.value('GBps'):.1f} |")
+    out.append("")
+
+
+def cpu_table(results, out):
+    sizes = results.sizes("cpu_probe")
+    if not sizes:
+        return
+    impls = results.impls("cpu_probe")
+    most = max(impls, key=threads_of)
+    out.append(f"| before the benchmarks at | steps/s, t1 | steps/s, {most} | {most} / t1 |")
+    out.append("|---:|---:|---:|---:|")
+    for n in sizes:
+        one, many = results.value("cpu_probe", "t1", n), results.value("cpu_probe", most, n)
+        if one and many:
+            out.append(f"| {n:,} | {1e3 / one:,.0f} M | {1e3 / many:,.0f} M | {one / many:.2f}x |")
+    out.append("")
+
+
+def mt_table(results, out):
+    ops = [op for op in results.ops() if op.startswith("bump_mt")]
+    if not ops:
+        return
+    out.append("| operation | counters | impl | 1 thread | N threads | N | bumps/s N / 1 |")
+    out.append("|---|---:|---|---:|---:|---:|---:|")
+    for op in ops:
+        for n in results.sizes(op):
+            bases = []
+            for impl in results.impls(op):
+                base = impl.rsplit("/", 1)[0]
+                if base not in bases:
+                    bases.append(base)
+            for base in bases:
+                counts = sorted(threads_of(i) for i in results.impls(op) if i.rsplit("/", 1)[0] == base)
+                one, many = results.value(op, f"{base}/t1", n), results.value(op, f"{base}/t{counts[-1]}", n)
+                if one is None or many is None or counts[-1] == 1:
+                    continue
+                out.append(f"| {op} | {n:,} | {base} | {fmt_ns(one)} | {fmt_ns(many)} | {counts[-1]} | "
+                           f"{fmt_ratio(one / many)} |")
+    out.append("")
+
+
+BYTES_OP = "bump_uniform"  # its registry holds exactly its cap of resident keys
+
+
+def bytes_table(results, out):
+    impls = [i for i in results.impls(BYTES_OP) if i != "port"]
+    out.append("| counters | port (requested) | port malloc overhead | "
+               + " | ".join(impls) + " | columns / keys / index / LRU / scratch |")
+    out.append("|---:|---:|---:|" + "---:|" * len(impls) + "---|")
+    for n in results.sizes(BYTES_OP):
+        port = results.get(BYTES_OP, "port", n)
+        row = [f"{n:,}"]
+        row.append(f"{port.value('bytes_per_counter'):.2f}" if port else "-")
+        row.append(f"+{port.value('malloc_overhead_B'):.2f}" if port else "-")
+        split = "-"
+        for impl in impls:
+            r = results.get(BYTES_OP, impl, n)
+            row.append(f"{r.value('bytes_per_counter'):.2f}" if r else "-")
+            if r and split == "-":
+                split = " / ".join(f"{r.value(k):.2f}" for k in ("columns_B", "keys_B", "index_B", "lru_B", "scratch_B"))
+        row.append(split)
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+
+
+def verdict_at_most(value, limit):
+    if value is None:
+        return "not measured"
+    if value <= limit:
+        return "met"
+    return f"MISSED: {value / limit:.2f}x the limit"
+
+
+def verdict_at_least(value, limit):
+    if value is None:
+        return "not measured"
+    if value >= limit:
+        return "met"
+    return f"MISSED: {value / limit:.2f}x the minimum"
+
+
+def targets(results, backend, out):
+    threads = sorted({threads_of(i) for i in results.impls("tick") if i.startswith(backend + "/")})
+    all_t = threads[-1] if threads else 1
+    rows = []
+
+    tick1 = results.value("tick", f"{backend}/t1", TICK_N)
+    floor1 = results.floor(TICK_N, 1)
+    port = results.value("tick", "port", TICK_N)
+    r = tick1 / floor1 if tick1 and floor1 else None
+    rows.append((f"tick, {TICK_N:,} counters, {backend}/t1 / floor t1", f"<= {TICK_FLOOR_T1}x",
+                 f"{fmt_ratio(r)} ({fmt_ns(tick1)} / {fmt_ns(floor1)})", verdict_at_most(r, TICK_FLOOR_T1)))
+    s = port / tick1 if port and tick1 else None
+    rows.append((f"tick, {TICK_N:,} counters, port / {backend}/t1", f">= {TICK_SPEEDUP:.0f}x",
+                 f"{fmt_ratio(s)} ({fmt_ns(port)} / {fmt_ns(tick1)})", verdict_at_least(s, TICK_SPEEDUP)))
+    tickn = results.value("tick", f"{backend}/t{all_t}", TICK_N)
+    floorn = results.floor(TICK_N, all_t)
+    r = tickn / floorn if tickn and floorn else None
+    rows.append((f"tick, {TICK_N:,} counters, {backend}/t{all_t} / floor t{all_t}", f"<= {TICK_FLOOR_TN}x",
+                 f"{fmt_ratio(r)} ({fmt_ns(tickn)} / {fmt_ns(floorn)})", verdict_at_most(r, TICK_FLOOR_TN)))
+    for op in ("bump_uniform", "bump_zipf"):
+        v = results.value(op, f"{backend}/t1", BUMP_N)
+        rows.append((f"{op}, {BUMP_N:,} resident keys", f"<= {BUMP_NS:.0f} ns", fmt_ns(v), verdict_at_most(v, BUMP_NS)))
+    for op in ("bump_batch_uniform", "bump_batch_zipf"):
+        v = results.value(op, f"{backend}/t1", BUMP_N)
+        rows.append((f"{op}, {BUMP_N:,} resident keys", f"<= {BATCH_NS:.0f} ns/key", fmt_ns(v), verdict_at_most(v, BATCH_NS)))
+    for op in ("bump_mt_uniform", "bump_mt_batch_uniform"):
+        for impl in ("sharded",):  # heatkit's concurrent registry; the +mutex rows are baselines
+            one = results.value(op, f"{impl}/t1", BUMP_N)
+            two = results.value(op, f"{impl}/t2", BUMP_N)
+            s = one / two if one and two else None
+            rows.append((f"{op}, {BUMP_N:,} keys, {impl}: bumps/s at 2 threads / 1 thread",
+                         f">= {MT_SCALING}x", fmt_ratio(s), verdict_at_least(s, MT_SCALING)))
+    worst = None
+    for n in results.sizes(BYTES_OP):
+        b = results.value(BYTES_OP, f"{backend}/t1", n, "bytes_per_counter")
+        if b is not None:
+            worst = b if worst is None else max(worst, b)
+    rows.append(("bytes per u64 counter, all-in, at the cap (worst size here)", f"<= {BYTES_PER_COUNTER:.0f}",
+                 f"{worst:.2f}" if worst is not None else "-", verdict_at_most(worst, BYTES_PER_COUNTER)))
+
+    out.append("| target | limit | measured | verdict |")
+    out.append("|---|---:|---:|---|")
+    for row in rows:
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("json")
-    ap.add_argument("--backend", default="scalar")
+    ap.add_argument("--backend", default="highway", help="backend whose rows the targets are checked on")
     args = ap.parse_args()
-    context, runs = load(args.json)
-    sizes = sorted({n for (_, _, n) in runs})
+    results = Results(args.json)
     out = []
-
-    out.append(f"| operation | counters | port | {args.backend} | port / {args.backend} | CV port / {args.backend} |")
-    out.append("|---|---:|---:|---:|---:|---:|")
-    ratios = {}
-    for op, (counter, _) in OPERATIONS.items():
-        for n in sizes:
-            port, ours = runs.get((op, "port", n)), runs.get((op, args.backend, n))
-            if not port or not ours:
-                continue
-            p, o = port["median"][counter], ours["median"][counter]
-            ratios[(op, n)] = p / o
-            out.append(f"| {op} ({counter}) | {n:,} | {fmt_ns(p)} | {fmt_ns(o)} | {fmt_ratio(p / o)} | "
-                       f"{cv_of(port, counter)} / {cv_of(ours, counter)} |")
+    if results.errors:
+        out.append("Benchmarks that reported an error:")
+        out += [f"- {name}: {msg}" for name, msg in results.errors]
+        out.append("")
+    out.append("### Targets")
     out.append("")
-
-    out.append(f"| counters | port bytes/counter (requested) | port malloc overhead | {args.backend} bytes/counter | "
-               f"{args.backend} columns / keys / index / LRU / scratch |")
-    out.append("|---:|---:|---:|---:|---|")
-    bytes_at = {}
-    for n in sizes:
-        port, ours = runs.get(("fill", "port", n)), runs.get(("fill", args.backend, n))
-        if not port or not ours:
-            continue
-        p, o = port["median"], ours["median"]
-        bytes_at[n] = o["bytes_per_counter"]
-        split = " / ".join(f"{o[k]:.2f}" for k in ("columns_B", "keys_B", "index_B", "lru_B", "scratch_B"))
-        out.append(f"| {n:,} | {p['bytes_per_counter']:.2f} | +{p['malloc_overhead_B']:.2f} | "
-                   f"{o['bytes_per_counter']:.2f} | {split} |")
+    targets(results, args.backend, out)
+    out.append("### Compute the machine gave (cpu_probe)")
     out.append("")
-
-    def verdict(ok):
-        return "met" if ok else "MISSED"
-
-    if ("tick", TARGET_N) in ratios:
-        r = ratios[("tick", TARGET_N)]
-        out.append(f"- tick at 1,000,000: {fmt_ratio(r)} faster per counter (target >= {TICK_SPEEDUP:.0f}x): {verdict(r >= TICK_SPEEDUP)}")
-    if ("insert_at_cap", TARGET_N) in ratios:
-        r = ratios[("insert_at_cap", TARGET_N)]
-        out.append(f"- insert at the cap at 1,000,000: {fmt_ratio(r)} faster (target >= {INSERT_SPEEDUP:,.0f}x): {verdict(r >= INSERT_SPEEDUP)}")
-    if bytes_at:
-        worst = max(bytes_at.values())
-        out.append(f"- bytes per u64 counter, all-in: at most {worst:.2f} over the sizes here (target <= {BYTES_PER_COUNTER:.0f}): {verdict(worst <= BYTES_PER_COUNTER)}")
+    cpu_table(results, out)
+    out.append("### Ticks beside the floor and the port")
+    out.append("")
+    tick_table(results, out)
+    out.append("### Every operation")
+    out.append("")
+    operation_tables(results, out)
+    out.append("### Multi-threaded bumps: scaling")
+    out.append("")
+    mt_table(results, out)
+    out.append(f"### Bytes per counter at the cap (the `{BYTES_OP}` registry)")
+    out.append("")
+    bytes_table(results, out)
     print("\n".join(out))
     return 0
 

@@ -147,6 +147,11 @@ class StraightforwardRegistry {
   }
 
   std::size_t size() const noexcept { return counters_.size(); }
+  // Calls f(counter) for every counter, in map order (benchmark set-up).
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& entry : counters_) f(entry.second);
+  }
   // Bytes the map asked for (nodes and bucket array).
   std::size_t requested_bytes() const noexcept { return tally_->requested_bytes; }
   // Bytes malloc spent on them, headers and rounding included.

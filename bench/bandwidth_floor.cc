@@ -1,0 +1,58 @@
+#include "bench/bandwidth_floor.h"
+
+#include <algorithm>
+
+#include "host/thread_pool.h"
+
+namespace heatkit::bench {
+namespace {
+
+// The same split as HostCounterStore's passes (host/counter_store.cc): at least
+// 32K slots per thread, chunk bounds on whole cache lines.
+constexpr std::size_t kMinSlotsPerThread = std::size_t{1} << 15;
+constexpr std::size_t kChunkAlign = 64;
+
+// Reads all five columns, writes rate and last_update. Every load feeds the
+// arithmetic unconditionally (a select would let the compiler skip a column:
+// a branch, or a masked load), and `factor`, `zero`, `mask` and `now` are
+// run-time values (1.0, 0.0, 0, the pass number), so nothing folds away. It
+// vectorizes; cloned per ISA, because the library builds at the x86-64
+// baseline and the Highway kernels dispatch to the best target at run time.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void floor_chunk(
+    double* __restrict rate, std::int64_t* __restrict last_update,
+    const double* __restrict last_emitted, const std::int64_t* __restrict half_life,
+    const std::uint8_t* __restrict flags, std::size_t n, double factor, double zero,
+    std::int64_t mask, std::int64_t now) {
+  for (std::size_t i = 0; i < n; ++i) {
+    rate[i] = rate[i] * factor + last_emitted[i] * zero;
+    const std::int64_t lower = (now - half_life[i]) | (static_cast<std::int64_t>(flags[i]) & mask);
+    last_update[i] = last_update[i] > lower ? last_update[i] : lower;
+  }
+}
+
+}  // namespace
+
+BandwidthFloor::BandwidthFloor(std::size_t n)
+    : rate_(n, 1.0), last_update_(n, 0), last_emitted_(n, 1.0), half_life_(n, 1), flags_(n, 1) {}
+
+void BandwidthFloor::pass(unsigned threads) {
+  const std::size_t n = size();
+  now_ += 1;
+  const auto run = [&](std::size_t begin, std::size_t end) {
+    floor_chunk(rate_.data() + begin, last_update_.data() + begin, last_emitted_.data() + begin,
+                half_life_.data() + begin, flags_.data() + begin, end - begin, 1.0, 0.0, 0, now_);
+  };
+  const std::size_t wanted = std::min<std::size_t>(resolve_threads(threads), n / kMinSlotsPerThread);
+  if (wanted <= 1) {
+    run(0, n);
+    return;
+  }
+  std::size_t chunk = (n + wanted - 1) / wanted;
+  chunk = (chunk + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+  const std::size_t chunks = (n + chunk - 1) / chunk;
+  ThreadPool::shared().run(chunks, resolve_threads(threads), [&](std::size_t k) {
+    run(k * chunk, std::min(n, (k + 1) * chunk));
+  });
+}
+
+}  // namespace heatkit::bench

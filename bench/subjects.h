@@ -1,0 +1,164 @@
+// What heatkit_bench measures: a heatkit registry on one backend and thread
+// count, or the straightforward port, behind one small interface the
+// benchmarks template on. Also the workload constants and keys they share.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench/straightforward_port.h"
+#include "host/heatkit.h"
+#include "kernels/random.h"
+
+namespace heatkit::bench {
+
+using Emissions = std::vector<std::pair<std::uint64_t, HeatEmission>>;
+using Clock = std::chrono::steady_clock;
+
+inline constexpr std::int64_t kHalfLife =
+    std::chrono::nanoseconds(std::chrono::minutes(30)).count();
+inline constexpr std::int64_t kStart = 1'000'000'000;  // first instant of every workload (ns)
+inline constexpr std::int64_t kBumpStep = 1'000;       // 1 us between consecutive bumps/inserts
+inline constexpr std::uint64_t kSeed = 0x6865'6174'6b69'7421ULL;
+inline constexpr std::uint64_t kResidentStream = 1;  // keys a workload starts with
+inline constexpr std::uint64_t kFreshStream = 2;     // keys inserted at the cap
+inline constexpr std::uint64_t kChoiceStream = 3;    // which key a bump picks
+inline constexpr std::uint64_t kStaggerStream = 4;   // emission phase of each counter
+
+// The i-th resident key: random 64-bit keys, as hashed origin ids are.
+inline std::uint64_t resident_key(std::uint64_t i) { return counter_random(kSeed, kResidentStream, i); }
+inline std::uint64_t fresh_key(std::uint64_t i) { return counter_random(kSeed, kFreshStream, i); }
+
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Bytes per counter, in total and by part.
+struct MemoryReport {
+  double total = 0.0;
+  std::vector<std::pair<std::string, double>> parts;
+};
+
+// Whether this build's registry has the batched bump (it arrives with the
+// concurrent registry); the batch benchmarks are registered only if so.
+template <class R>
+concept HasBumpBatch = requires(R& r, std::span<const std::uint64_t> keys) {
+  r.bump_batch(keys, Duration{}, Instant{});
+};
+inline constexpr bool kHaveBumpBatch = HasBumpBatch<HeatRegistry>;
+
+// A HeatRegistry (u64 keys, no in-flight tracking, cap = the workload's size)
+// on one backend, its passes on `threads` threads.
+class HeatkitSubject {
+ public:
+  static constexpr std::size_t kInsertBatch = 256;  // inserts per timed iteration
+
+  HeatkitSubject(const std::string& backend, std::size_t cap)
+      : registry_(RegistryOptions{cap, false, backend, 1}) {}
+
+  void set_threads(unsigned threads) { registry_.set_threads(threads); }
+  void touch(std::uint64_t key, std::int64_t now) {
+    const Instant t = instant_from_ns(now);
+    registry_.entry(key, Duration(kHalfLife), t).bump(t);
+  }
+  // All keys at one instant, as one batch.
+  void touch_batch(std::span<const std::uint64_t> keys, std::int64_t now) {
+    if constexpr (HasBumpBatch<HeatRegistry>) {
+      registry_.bump_batch(keys, Duration(kHalfLife), instant_from_ns(now));
+    } else {
+      for (const std::uint64_t key : keys) touch(key, now);
+    }
+  }
+  void set_last_emitted(std::uint64_t key, double rate, std::int64_t now) {
+    registry_.entry(key, Duration(kHalfLife), instant_from_ns(now)).record_emission(rate);
+  }
+  Emissions tick(const Policy& policy, std::int64_t now) {
+    return registry_.tick(policy, instant_from_ns(now));
+  }
+  void commit(const Emissions& emissions) { registry_.commit(emissions); }
+  std::size_t size() const { return registry_.size(); }
+
+  // Sets every counter's rate to `rate`, keeping last_update and the emission
+  // state (restores a workload between timed ticks). On host columns directly;
+  // for any other store, re-bumps every key `keys(i)` at its own last_update.
+  template <class KeyOf>
+  void restore_rates(double rate, std::size_t n, KeyOf keys) {
+    if (auto* host = dynamic_cast<HostCounterStore*>(&registry_.store())) {
+      const CounterColumns c = host->columns();
+      for (std::size_t s = 0; s < c.size; ++s) {
+        if (c.flags[s] & kLive) c.rate[s] = rate;
+      }
+      return;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      auto e = registry_.entry(keys(i), Duration(kHalfLife), instant_from_ns(0));
+      e.bump(e.last_update());  // rate r -> r + 1 at no elapsed time
+    }
+  }
+
+  MemoryReport memory() const {
+    const MemoryUsage m = registry_.memory_usage();
+    const double n = static_cast<double>(std::max<std::size_t>(1, size()));
+    return {static_cast<double>(m.total()) / n,
+            {{"columns_B", static_cast<double>(m.columns) / n},
+             {"keys_B", static_cast<double>(m.keys) / n},
+             {"index_B", static_cast<double>(m.index) / n},
+             {"lru_B", static_cast<double>(m.lru) / n},
+             {"scratch_B", static_cast<double>(m.other) / n}}};
+  }
+
+  HeatRegistry& registry() noexcept { return registry_; }
+
+ private:
+  HeatRegistry registry_;
+};
+
+// bench/straightforward_port.h, single-threaded whatever the thread count.
+class PortSubject {
+ public:
+  static constexpr std::size_t kInsertBatch = 1;  // each insert scans every counter
+
+  explicit PortSubject(std::size_t cap) : registry_(cap) {}
+
+  void set_threads(unsigned) {}
+  void touch(std::uint64_t key, std::int64_t now) { registry_.entry(key, kHalfLife, now).bump(now); }
+  void touch_batch(std::span<const std::uint64_t> keys, std::int64_t now) {
+    for (const std::uint64_t key : keys) touch(key, now);
+  }
+  void set_last_emitted(std::uint64_t key, double rate, std::int64_t now) {
+    registry_.entry(key, kHalfLife, now).last_emitted = rate;
+  }
+  Emissions tick(const Policy& policy, std::int64_t now) { return registry_.tick(policy, now); }
+  void commit(const Emissions& emissions) { registry_.commit(emissions); }
+  std::size_t size() const { return registry_.size(); }
+
+  template <class KeyOf>
+  void restore_rates(double rate, std::size_t, KeyOf) {
+    registry_.for_each([rate](PortCounter& c) { c.rate = rate; });
+  }
+
+  MemoryReport memory() const {
+    const double n = static_cast<double>(std::max<std::size_t>(1, size()));
+    const auto requested = static_cast<double>(registry_.requested_bytes());
+    const auto buckets = static_cast<double>(registry_.bucket_bytes());
+    const auto heap = static_cast<double>(registry_.heap_bytes());
+    return {requested / n,
+            {{"nodes_B", (requested - buckets) / n},
+             {"buckets_B", buckets / n},
+             {"malloc_overhead_B", (heap - requested) / n}}};
+  }
+
+  StraightforwardRegistry& registry() noexcept { return registry_; }
+
+ private:
+  StraightforwardRegistry registry_;
+};
+
+}  // namespace heatkit::bench

@@ -1,0 +1,90 @@
+// Prepared workloads and key sequences shared by heatkit_bench's benchmarks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench/subjects.h"
+#include "kernels/random.h"
+#include "kernels/zipf.h"
+
+namespace heatkit::bench {
+
+// One prepared workload alive at a time, found again by id: Google
+// Benchmark calls a benchmark function several times (iteration sizing,
+// repetitions) and rows that differ only in thread count share a workload.
+class Workbench {
+ public:
+  template <class W, class Make>
+  W& get(const std::string& id, Make&& make) {
+    if (id != id_ || !held_) {
+      release();  // free the previous workload before building the next
+      std::unique_ptr<W> built = make();
+      held_ = std::shared_ptr<void>(built.release(), [](void* p) { delete static_cast<W*>(p); });
+      id_ = id;
+    }
+    return *static_cast<W*>(held_.get());
+  }
+  void release() {
+    held_.reset();
+    id_.clear();
+  }
+
+ private:
+  std::string id_;
+  std::shared_ptr<void> held_;
+};
+
+inline Workbench& workbench() {
+  static Workbench bench;
+  return bench;
+}
+
+// Bump key sequences: drawn before any clock starts, so every subject reads
+// the same precomputed keys and no RNG cost is timed.
+inline constexpr std::size_t kSequenceLength = std::size_t{1} << 22;
+inline constexpr double kZipfExponent = 1.1;
+
+enum class KeyChoice { kUniform, kZipf };
+
+inline std::vector<std::uint64_t> make_key_sequence(KeyChoice choice, std::size_t n) {
+  std::vector<std::uint64_t> keys(kSequenceLength);
+  const auto n32 = static_cast<std::uint32_t>(n);
+  if (choice == KeyChoice::kUniform) {
+    for (std::size_t j = 0; j < keys.size(); ++j) {
+      const std::uint64_t bits = counter_random(kSeed, kChoiceStream, j);
+      keys[j] = resident_key(((bits >> 32) * n32) >> 32);
+    }
+    return keys;
+  }
+  const ZipfTable table(n32, kZipfExponent);
+  // Rank r lives at resident index r * m mod n (m odd and not a multiple of
+  // 5, so coprime with every size here): hot keys are scattered over the
+  // slots and nodes, as real hot keys are, not packed into the first ones.
+  constexpr std::uint64_t kScatter = 0x9E3779B1ULL;
+  for (std::size_t j = 0; j < keys.size(); ++j) {
+    const std::uint32_t rank = zipf_sample(table.view(), counter_random(kSeed, kChoiceStream, j));
+    keys[j] = resident_key((rank * kScatter) % n);
+  }
+  return keys;
+}
+
+// The sequence for (choice, n), cached while n stays the same.
+inline const std::vector<std::uint64_t>& key_sequence(KeyChoice choice, std::size_t n) {
+  static std::size_t cached_n = 0;
+  static std::map<KeyChoice, std::vector<std::uint64_t>> cache;
+  if (n != cached_n) {
+    cache.clear();
+    cached_n = n;
+  }
+  auto it = cache.find(choice);
+  if (it == cache.end()) it = cache.emplace(choice, make_key_sequence(choice, n)).first;
+  return it->second;
+}
+
+}  // namespace heatkit::bench
