@@ -31,20 +31,14 @@ TEST(Concurrency, blob_heat_concurrent_bump_accumulates_under_outer_mutex) {
   const BlobKey target = hash(0xAB);
   constexpr std::size_t kThreads = 8;
   constexpr std::size_t kPerThread = 1000;
-  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
 
-  std::vector<std::thread> workers;
-  for (std::size_t t = 0; t < kThreads; ++t) {
-    workers.emplace_back([&] {
-      start.arrive_and_wait();
-      for (std::size_t i = 0; i < kPerThread; ++i) {
-        const Instant at = now();
-        const std::lock_guard lock(mutex);
-        registry.entry(target, half, at).bump(at);
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
+  test::run_together(kThreads, [&](std::size_t /*thread*/) {
+    for (std::size_t i = 0; i < kPerThread; ++i) {
+      const Instant at = now();
+      const std::lock_guard lock(mutex);
+      registry.entry(target, half, at).bump(at);
+    }
+  });
 
   const std::lock_guard lock(mutex);
   const auto counter = registry.get(target);
@@ -109,23 +103,17 @@ TEST(Concurrency, blob_heat_lru_cap_holds_under_concurrent_inserts) {
   const Duration half = 60s;
   constexpr std::size_t kThreads = 4;
   constexpr std::size_t kInsertsPerThread = 64;  // distinct keys, far past the cap
-  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
   std::atomic<std::size_t> over_cap{0};
 
-  std::vector<std::thread> workers;
-  for (std::size_t t = 0; t < kThreads; ++t) {
-    workers.emplace_back([&, t] {
-      start.arrive_and_wait();
-      for (std::size_t i = 0; i < kInsertsPerThread; ++i) {
-        const BlobKey k = hash(static_cast<std::uint8_t>(t * kInsertsPerThread + i));
-        const Instant at = now();
-        const std::lock_guard lock(mutex);
-        registry.entry(k, half, at);
-        if (registry.size() > kCap) over_cap.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
+  test::run_together(kThreads, [&](std::size_t t) {
+    for (std::size_t i = 0; i < kInsertsPerThread; ++i) {
+      const BlobKey k = hash(static_cast<std::uint8_t>(t * kInsertsPerThread + i));
+      const Instant at = now();
+      const std::lock_guard lock(mutex);
+      registry.entry(k, half, at);
+      if (registry.size() > kCap) over_cap.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
 
   const std::lock_guard lock(mutex);
   EXPECT_EQ(over_cap.load(), 0u) << "size exceeded the cap during the inserts";

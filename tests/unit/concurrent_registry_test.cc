@@ -48,16 +48,10 @@ TEST(ConcurrentRegistry, concurrent_bump_accumulates_without_outer_mutex) {
   const BlobKey target = hash(0xAB);
   constexpr std::size_t kThreads = 8;
   constexpr std::size_t kPerThread = 1000;
-  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
 
-  std::vector<std::thread> workers;
-  for (std::size_t t = 0; t < kThreads; ++t) {
-    workers.emplace_back([&] {
-      start.arrive_and_wait();
-      for (std::size_t i = 0; i < kPerThread; ++i) registry.bump(target, half, now());
-    });
-  }
-  for (auto& w : workers) w.join();
+  test::run_together(kThreads, [&](std::size_t /*thread*/) {
+    for (std::size_t i = 0; i < kPerThread; ++i) registry.bump(target, half, now());
+  });
 
   const auto counter = registry.get(target);
   ASSERT_TRUE(counter.has_value()) << "entry must exist";
@@ -79,24 +73,18 @@ TEST(ConcurrentRegistry, concurrent_batches_accumulate_without_outer_mutex) {
   std::vector<std::uint64_t> batch;
   for (std::size_t i = 0; i < kKeys; ++i) batch.push_back(test::channel(i));
   batch.push_back(test::channel(0));  // key 0 twice per batch
-  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
 
-  std::vector<std::thread> workers;
-  for (std::size_t t = 0; t < kThreads; ++t) {
-    workers.emplace_back([&, t] {
-      start.arrive_and_wait();
-      for (std::size_t i = 0; i < kRounds; ++i) {
-        if (t % 2 == 0) {
-          registry.bump_batch(batch, 1h, now());
-        } else {
-          std::vector<std::pair<std::uint64_t, Instant>> reads;
-          for (const std::uint64_t k : batch) reads.emplace_back(k, now());
-          registry.bump_batch(reads, 1h);
-        }
+  test::run_together(kThreads, [&](std::size_t t) {
+    for (std::size_t i = 0; i < kRounds; ++i) {
+      if (t % 2 == 0) {
+        registry.bump_batch(batch, 1h, now());
+      } else {
+        std::vector<std::pair<std::uint64_t, Instant>> reads;
+        for (const std::uint64_t k : batch) reads.emplace_back(k, now());
+        registry.bump_batch(reads, 1h);
       }
-    });
-  }
-  for (auto& w : workers) w.join();
+    }
+  });
 
   ASSERT_EQ(registry.size(), kKeys);
   for (std::size_t i = 0; i < kKeys; ++i) {
@@ -206,21 +194,15 @@ TEST(ConcurrentRegistry, lru_cap_holds_under_concurrent_inserts) {
   const Duration half = 60s;
   constexpr std::size_t kThreads = 4;
   constexpr std::size_t kInsertsPerThread = 64;  // distinct keys, far past the cap
-  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
   std::atomic<std::size_t> over_cap{0};
 
-  std::vector<std::thread> workers;
-  for (std::size_t t = 0; t < kThreads; ++t) {
-    workers.emplace_back([&, t] {
-      start.arrive_and_wait();
-      for (std::size_t i = 0; i < kInsertsPerThread; ++i) {
-        const BlobKey k = hash(static_cast<std::uint8_t>(t * kInsertsPerThread + i));
-        registry.with_entry(k, half, now(), [](auto&) {});
-        if (registry.size() > kCap) over_cap.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
+  test::run_together(kThreads, [&](std::size_t t) {
+    for (std::size_t i = 0; i < kInsertsPerThread; ++i) {
+      const BlobKey k = hash(static_cast<std::uint8_t>(t * kInsertsPerThread + i));
+      registry.with_entry(k, half, now(), [](auto&) {});
+      if (registry.size() > kCap) over_cap.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
 
   EXPECT_EQ(over_cap.load(), 0u) << "size exceeded the cap during the inserts";
   // 256 distinct keys through a cap of 16: full, with every other one evicted.
@@ -236,21 +218,15 @@ TEST(ConcurrentRegistry, lru_cap_holds_per_shard_under_concurrent_inserts) {
   ASSERT_EQ(registry.shard_cap(), kCap / kShards);
   constexpr std::size_t kThreads = 4;
   constexpr std::size_t kInsertsPerThread = 64;
-  std::barrier start(static_cast<std::ptrdiff_t>(kThreads));
   std::atomic<std::size_t> over_cap{0};
 
-  std::vector<std::thread> workers;
-  for (std::size_t t = 0; t < kThreads; ++t) {
-    workers.emplace_back([&, t] {
-      start.arrive_and_wait();
-      for (std::size_t i = 0; i < kInsertsPerThread; ++i) {
-        const BlobKey k = hash(static_cast<std::uint8_t>(t * kInsertsPerThread + i));
-        registry.bump(k, 60s, now());
-        if (registry.size() > kCap) over_cap.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
+  test::run_together(kThreads, [&](std::size_t t) {
+    for (std::size_t i = 0; i < kInsertsPerThread; ++i) {
+      const BlobKey k = hash(static_cast<std::uint8_t>(t * kInsertsPerThread + i));
+      registry.bump(k, 60s, now());
+      if (registry.size() > kCap) over_cap.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
   EXPECT_EQ(over_cap.load(), 0u) << "size exceeded the cap during the inserts";
 
   // Each shard ends full or with every key routed to it; the rest were

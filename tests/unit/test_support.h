@@ -6,9 +6,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <barrier>
 #include <random>
 #include <string>
+#include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "host/heatkit.h"
 
@@ -69,6 +72,22 @@ struct Rng {
 inline bool same_double(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
   return a == b && std::signbit(a) == std::signbit(b);
+}
+
+// Runs body(thread index) on `threads` threads released together by one
+// barrier (so they race from the same instant), and joins them all.
+template <class Body>
+void run_together(std::size_t threads, Body body) {
+  std::barrier start(static_cast<std::ptrdiff_t>(threads));
+  std::vector<std::thread> workers;
+  workers.reserve(threads);
+  for (std::size_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      body(t);
+    });
+  }
+  for (auto& w : workers) w.join();
 }
 
 }  // namespace heatkit::test
