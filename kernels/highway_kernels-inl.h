@@ -9,9 +9,14 @@
 // half-life, so the scalar exp2 computed once per (dt, half-life) is cached
 // and reused, with no division or polynomial),
 // or a short polynomial 2^-h for h in [0, 64] (round, degree-11 polynomial,
-// exponent add), about 1e-15 relative error. Lanes whose ratio test sits
-// within 1e-13 of the threshold, and vectors with unusual inputs, are decided
-// by the scalar functions themselves, so decisions match the reference.
+// exponent add), about 1e-15 relative error.
+// The gate in vector form decides only what it can decide with a margin:
+// vectors whose counters all emitted before and whose rates all lie well
+// inside the quiet band (the common case) are suppressed with two products and
+// three comparisons; in the others, sure emissions (ratio exceeded by 1e-12
+// relative) and withdrawals are taken as they are, and every remaining lane
+// that might be a candidate is decided by emission_decision itself, so the
+// decisions are those of the reference, threshold ties included.
 
 // Per-target include guard (Highway's HWY_TARGET_TOGGLE idiom).
 #if defined(HEATKIT_KERNELS_HIGHWAY_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -22,6 +27,8 @@
 #endif
 
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "hwy/highway.h"
@@ -57,32 +64,55 @@ HWY_INLINE V Exp2Neg(D d, V h) {
   return hn::Mul(p, hn::BitCast(d, bits));
 }
 
-// The per-lane decision by the scalar functions (rare paths).
-HWY_INLINE void DecideScalar(const CounterColumns& c, std::size_t i, std::size_t lanes,
-                             const TickParams& p, std::vector<Candidate>& out) {
-  for (std::size_t j = i; j < i + lanes; ++j) {
-    if (p.skip_in_flight && (c.flags[j] & kInFlight)) continue;
-    const Decision dec = emission_decision(c.rate[j], (c.flags[j] & kHasEmitted) != 0,
-                                           c.last_emitted[j], p.enabled, p.ratio);
-    if (dec == Decision::kSuppress) continue;
-    if (p.mark_in_flight) c.flags[j] |= kInFlight;
-    out.push_back({static_cast<std::uint32_t>(j), dec, dec == Decision::kEmit ? c.rate[j] : 0.0});
-  }
-}
+// Candidates go to a small buffer on the stack first and to `out` in blocks:
+// the hot loop keeps the write position in a register instead of updating
+// the vector's end pointer through memory for every candidate.
+class CandidateSink {
+ public:
+  explicit CandidateSink(std::vector<Candidate>& out) : out_(out) {}
+  CandidateSink(const CandidateSink&) = delete;
+  CandidateSink& operator=(const CandidateSink&) = delete;
 
-// Appends the lanes set in `bits` (lane j -> slot i + j) with their decision.
+  HWY_INLINE void push(std::uint32_t slot, Decision kind, double rate) {
+    buffer_[used_++] = Candidate{slot, kind, rate};
+    if (HWY_UNLIKELY(used_ == kBlock)) flush();
+  }
+  // Appends what is buffered to `out`; call once at the end of the pass.
+  void flush() {
+    out_.insert(out_.end(), buffer_, buffer_ + used_);
+    used_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kBlock = 256;
+  std::vector<Candidate>& out_;
+  std::size_t used_ = 0;
+  Candidate buffer_[kBlock];
+};
+
+// Appends the lanes set in emit_bits / withdraw_bits (lane j -> slot i + j)
+// with that decision, and decides the lanes in undecided_bits with the scalar
+// gate (the tick is enabled here). In-flight lanes are skipped when
+// the tick skips them.
 HWY_INLINE void AppendLanes(const CounterColumns& c, std::size_t i, std::uint64_t emit_bits,
-                            std::uint64_t withdraw_bits, const TickParams& p,
-                            std::vector<Candidate>& out) {
-  std::uint64_t bits = emit_bits | withdraw_bits;
+                            std::uint64_t withdraw_bits, std::uint64_t undecided_bits,
+                            const TickParams& p, CandidateSink& out) {
+  std::uint64_t bits = emit_bits | withdraw_bits | undecided_bits;
   while (bits != 0) {
     const unsigned j = static_cast<unsigned>(__builtin_ctzll(bits));
     bits &= bits - 1;
     const std::size_t slot = i + j;
-    const bool emit = ((emit_bits >> j) & 1u) != 0;
+    if (p.skip_in_flight && (c.flags[slot] & kInFlight)) continue;
+    Decision dec = Decision::kWithdraw;
+    if ((emit_bits >> j) & 1u) {
+      dec = Decision::kEmit;
+    } else if ((undecided_bits >> j) & 1u) {
+      dec = emission_decision(c.rate[slot], (c.flags[slot] & kHasEmitted) != 0,
+                              c.last_emitted[slot], true, p.ratio);
+      if (dec == Decision::kSuppress) continue;
+    }
     if (p.mark_in_flight) c.flags[slot] |= kInFlight;
-    out.push_back({static_cast<std::uint32_t>(slot), emit ? Decision::kEmit : Decision::kWithdraw,
-                   emit ? c.rate[slot] : 0.0});
+    out.push(static_cast<std::uint32_t>(slot), dec, dec == Decision::kEmit ? c.rate[slot] : 0.0);
   }
 }
 
@@ -104,7 +134,23 @@ HWY_INLINE hn::Vec<hn::RebindToUnsigned<D>> LoadFlags(D /*d*/, const std::uint8_
   return hn::PromoteTo(du, hn::PromoteTo(du32, hn::LoadU(du8, flags)));
 }
 
-inline void TickColumns(const CounterColumns& c, const TickParams& p, std::vector<Candidate>& out) {
+// Whether every one of the kLanes counters from `flags` has emitted before
+// (one scalar load: the flags of a whole vector fit in 8 bytes).
+template <std::size_t kLanes>
+HWY_INLINE bool AllHaveEmitted(const std::uint8_t* flags) {
+  static_assert(kLanes >= 1 && kLanes <= 8, "flags of one f64 vector fit in a u64");
+  std::uint64_t word = 0;
+  std::memcpy(&word, flags, kLanes);
+  constexpr std::uint64_t kWant = 0x0101010101010101ull >> (64 - 8 * kLanes);
+  static_assert(kHasEmitted == 1, "kWant assumes the has-emitted bit is bit 0");
+  return (word & kWant) == kWant;
+}
+
+inline void TickColumns(const CounterColumns& columns, const TickParams& p,
+                        std::vector<Candidate>& out) {
+  // A local copy: the rare paths store flags through a u8 pointer (which may
+  // alias anything) and grow `out`, and must not force reloads of the columns.
+  const CounterColumns c = columns;
   const hn::ScalableTag<double> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::RebindToUnsigned<decltype(d)> du;
@@ -123,12 +169,26 @@ inline void TickColumns(const CounterColumns& c, const TickParams& p, std::vecto
   const auto v_zero = hn::Zero(d);
   const auto v_eps = hn::Set(d, kRateEpsilon);
   const auto v_max_h = hn::Set(d, kMaxHalfLives);
-  const auto v_ratio = hn::Set(d, p.ratio);
   const auto v_inf = hn::Set(d, HUGE_VAL);
-  const auto v_near = hn::Set(d, 1e-13);
-  const auto v_huge = hn::Set(d, 1e300);
   const auto v_has = hn::Set(du, std::uint64_t{kHasEmitted});
-  const auto v_in_flight = hn::Set(du, std::uint64_t{kInFlight});
+  // The quiet band: a counter that has emitted, whose decayed rate lies in
+  // (last_emitted * quiet_low, last_emitted * quiet_high), is suppressed by
+  // every row of the gate: both quotients of the ratio test are below the
+  // ratio by a margin of 1e-12 relative, far above the rounding of the
+  // products, quotients and of these bounds themselves. prev > v_normal_min
+  // keeps prev * quiet_low a normal number (no lost precision). A ratio <= 1
+  // gives an empty band (every positive rate emits), NaN bounds never match.
+  const auto v_quiet_low = hn::Set(d, (1.0 + 1e-12) / p.ratio);
+  const auto v_quiet_high = hn::Set(d, p.ratio * (1.0 - 1e-12));
+  // Operands above v_normal_min keep their products with the bounds normal
+  // (no precision lost to underflow); products that overflow to infinity
+  // compare the right way.
+  const auto v_normal_min =
+      hn::Set(d, 4.0 * std::numeric_limits<double>::min() * std::max(1.0, p.ratio));
+  // A sure emission: one quotient of the ratio test is above the ratio by a
+  // margin of 1e-12 relative.
+  const auto v_emit_high = hn::Set(d, p.ratio * (1.0 + 1e-12));
+  CandidateSink sink(out);
 
   std::size_t i = 0;
   for (; i + N <= n; i += N) {
@@ -148,8 +208,6 @@ inline void TickColumns(const CounterColumns& c, const TickParams& p, std::vecto
       }
       decayed = hn::LoadU(d, c.rate + i);
     } else {
-      hn::Vec<decltype(d)> factor;
-      auto too_old = hn::FirstN(d, 0);
       bool all_shared = hn::AllTrue(di, hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl)));
       if (!all_shared) {
         const std::int64_t lu0 = hn::GetLane(lu);
@@ -167,70 +225,72 @@ inline void TickColumns(const CounterColumns& c, const TickParams& p, std::vecto
         }
       }
       if (all_shared) {
-        factor = v_shared_factor;  // every lane within 64 half-lives
+        // Every lane within 64 half-lives, half-life > 0: only the epsilon
+        // clamp and rate 0 (kept as it is, sign included) remain.
+        const auto r = hn::Mul(rate, v_shared_factor);
+        decayed = hn::IfThenElse(hn::Eq(rate, v_zero), rate, hn::IfThenZeroElse(hn::Lt(r, v_eps), r));
       } else {
         const auto elapsed = hn::IfThenElseZero(later, diff);
         const auto h = hn::Div(hn::ConvertTo(d, elapsed), hn::ConvertTo(d, hl));
-        too_old = hn::Gt(h, v_max_h);  // false for NaN (half_life 0, no elapsed)
+        const auto too_old = hn::Gt(h, v_max_h);  // false for NaN (half_life 0, no elapsed)
         // Clamp into [0, 64] (NaN and inf lanes are replaced below anyway).
         const auto h_clamped = hn::Min(hn::Max(hn::IfThenElseZero(hn::Eq(h, h), h), v_zero), v_max_h);
-        factor = Exp2Neg(d, h_clamped);
+        const auto factor = Exp2Neg(d, h_clamped);
+        auto r = hn::Mul(rate, factor);
+        r = hn::IfThenZeroElse(hn::Lt(r, v_eps), r);
+        r = hn::IfThenZeroElse(too_old, r);
+        // Half-life 0 or rate 0: the rate is kept as it is.
+        const auto keep = hn::Or(hn::RebindMask(d, hn::Eq(hl, hn::Zero(di))), hn::Eq(rate, v_zero));
+        decayed = hn::IfThenElse(keep, rate, r);
       }
-      auto r = hn::Mul(rate, factor);
-      r = hn::IfThenZeroElse(hn::Lt(r, v_eps), r);
-      r = hn::IfThenZeroElse(too_old, r);
-      // Half-life 0 or rate 0: the rate is kept as it is.
-      const auto keep = hn::Or(hn::RebindMask(d, hn::Eq(hl, hn::Zero(di))), hn::Eq(rate, v_zero));
-      decayed = hn::IfThenElse(keep, rate, r);
       hn::StoreU(decayed, d, c.rate + i);
     }
     hn::StoreU(v_now, di, c.last_update + i);
     if (!p.enabled) continue;
 
-    // The gate, vectorized (rows of SEMANTICS.md in order).
-    const auto flags = LoadFlags(d, c.flags + i);
-    const auto has = hn::RebindMask(d, hn::Ne(hn::And(flags, v_has), hn::Zero(du)));
+    // Steady state: most vectors are quiet, decided by two products and
+    // three comparisons (in-flight lanes need no test: they are skipped).
     const auto prev = hn::LoadU(d, c.last_emitted + i);
-    const auto valid = hn::Lt(hn::Abs(decayed), v_inf);  // finite (NaN fails)
-    const auto positive = hn::And(valid, hn::Gt(decayed, v_zero));
-    const auto is_zero = hn::Eq(decayed, v_zero);
-    const auto prev_pos = hn::Gt(prev, v_zero);
-    const auto prev_nonpos = hn::Le(prev, v_zero);  // not !prev_pos: NaN is neither
-    // Ratio test in multiply form; lanes near the threshold go to the scalar path.
-    const auto up = hn::Mul(v_ratio, prev);
-    const auto down = hn::Mul(v_ratio, decayed);
-    const auto crosses = hn::Or(hn::Ge(decayed, up), hn::Ge(prev, down));
-    const auto near = hn::Or(hn::Le(hn::Abs(hn::Sub(decayed, up)), hn::Mul(v_near, decayed)),
-                             hn::Le(hn::Abs(hn::Sub(prev, down)), hn::Mul(v_near, prev)));
-    auto emit = hn::Or(hn::AndNot(has, positive),
-                       hn::And(has, hn::And(positive, hn::Or(prev_nonpos, crosses))));
-    auto withdraw = hn::And(has, hn::And(is_zero, prev_pos));
-    auto candidate = hn::Or(emit, withdraw);
-    // Near the threshold, or so large that ratio * x could overflow.
-    const auto huge = hn::Or(hn::Gt(prev, v_huge), hn::Gt(decayed, v_huge));
-    auto ambiguous = hn::And(has, hn::And(positive, hn::And(prev_pos, hn::Or(near, huge))));
-    if (p.skip_in_flight) {
-      const auto in_flight = hn::RebindMask(d, hn::Ne(hn::And(flags, v_in_flight), hn::Zero(du)));
-      candidate = hn::AndNot(in_flight, candidate);
-      ambiguous = hn::AndNot(in_flight, ambiguous);
-    }
-    if (HWY_LIKELY(hn::AllFalse(d, hn::Or(candidate, ambiguous)))) continue;
-    if (HWY_UNLIKELY(!hn::AllFalse(d, ambiguous))) {
-      DecideScalar(c, i, N, p, out);
+    if (HWY_LIKELY(AllHaveEmitted<hn::MaxLanes(decltype(d)())>(c.flags + i))) {
+      const auto prev_normal = hn::Gt(prev, v_normal_min);
+      const auto quiet = hn::And(hn::And(hn::Gt(decayed, hn::Mul(prev, v_quiet_low)),
+                                         hn::Lt(decayed, hn::Mul(prev, v_quiet_high))),
+                                 prev_normal);
+      if (HWY_LIKELY(hn::AllTrue(d, quiet))) continue;
+      // Every lane has emitted: sure emissions and withdrawals are decided
+      // here, the rest (near the threshold, NaN, negative, tiny) by the
+      // scalar gate, lane by lane.
+      const auto decayed_normal = hn::And(hn::Gt(decayed, v_normal_min), hn::Lt(decayed, v_inf));
+      const auto emit = hn::And(hn::And(prev_normal, decayed_normal),
+                                hn::Or(hn::Ge(decayed, hn::Mul(prev, v_emit_high)),
+                                       hn::Ge(prev, hn::Mul(decayed, v_emit_high))));
+      const auto withdraw = hn::And(hn::Eq(decayed, v_zero), hn::Gt(prev, v_zero));
+      const auto undecided = hn::Not(hn::Or(hn::Or(quiet, emit), withdraw));
+      AppendLanes(c, i, MaskBits(d, emit), MaskBits(d, withdraw), MaskBits(d, undecided), p, sink);
       continue;
     }
-    emit = hn::And(emit, candidate);
-    withdraw = hn::And(withdraw, candidate);
-    AppendLanes(c, i, MaskBits(d, emit), MaskBits(d, withdraw), p, out);
+
+    // Some lane has not emitted yet (new or empty slots): it emits when its
+    // rate is positive and finite. Lanes that might be candidates go to the
+    // scalar gate; quiet lanes that have emitted and lanes at rate <= 0 that
+    // have not are suppressed.
+    const auto has = hn::RebindMask(d, hn::Ne(hn::And(LoadFlags(d, c.flags + i), v_has), hn::Zero(du)));
+    const auto quiet = hn::And(hn::And(hn::Gt(decayed, hn::Mul(prev, v_quiet_low)),
+                                       hn::Lt(decayed, hn::Mul(prev, v_quiet_high))),
+                               hn::Gt(prev, v_normal_min));
+    const auto possible = hn::Or(hn::AndNot(has, hn::Gt(decayed, v_zero)), hn::AndNot(quiet, has));
+    if (hn::AllFalse(d, possible)) continue;
+    AppendLanes(c, i, 0, 0, MaskBits(d, possible), p, sink);
   }
   // Tail: fewer than one vector left; the scalar step itself, in place.
   for (; i < n; ++i) {
     const Decision dec = tick_one(c.rate[i], c.last_update[i], c.last_emitted[i], c.half_life[i],
                                   c.flags[i], p);
     if (dec != Decision::kSuppress) {
-      out.push_back({static_cast<std::uint32_t>(i), dec, dec == Decision::kEmit ? c.rate[i] : 0.0});
+      sink.push(static_cast<std::uint32_t>(i), dec, dec == Decision::kEmit ? c.rate[i] : 0.0);
     }
   }
+  sink.flush();
 }
 
 inline void CollectPrunableColumns(const CounterColumns& c, std::vector<std::uint32_t>& out) {

@@ -203,6 +203,77 @@ TEST_P(HighwayKernels, steady_state_column_uses_shared_factor_and_agrees) {
   for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(want.rate[i], got.rate[i]) << "slot " << i;
 }
 
+TEST_P(HighwayKernels, gate_bands_and_threshold_edges_decided_like_the_reference) {
+  // Steady-state vectors (every counter emitted before, one last_update and
+  // half-life, so the rates are bit-identical to the reference's) whose
+  // quotients rate / last_emitted sit on and around the edges the vector
+  // gate uses: the ratio itself (ties), 1e-12 inside and outside it, a few
+  // ulps either way, at subnormal, tiny, ordinary and huge magnitudes (tiny
+  // ones kept by half-life 0 lanes), beside lanes that
+  // withdraw, are NaN, negative, in flight or subnormal.
+  const double ratios[] = {2.0, 3.0, static_cast<double>(1.01f), 1.0, 0.5,
+                           static_cast<double>(1e30f)};
+  const double magnitudes[] = {1.0, 1e-300, 4e-308, 3e-310, 1e-320, 1e300, 1.7e308, 3e-16};
+  for (const double ratio : ratios) {
+    for (const std::int64_t elapsed : {std::int64_t{0}, std::int64_t{1'000'000'000}}) {
+      const std::size_t n = 4099;
+      Columns want(n);
+      Rng rng(static_cast<std::uint64_t>(ratio * 1000) + static_cast<std::uint64_t>(elapsed));
+      for (std::size_t i = 0; i < n; ++i) {
+        const double rate = magnitudes[rng.below(std::size(magnitudes))] *
+                            (1.0 + static_cast<double>(rng.below(1000)) / 1000.0);
+        double q = ratio;  // the quotient aimed at
+        switch (rng.below(8)) {
+          case 0: break;  // exactly the ratio
+          case 1: q = ratio * (1.0 + 1e-12); break;
+          case 2: q = ratio * (1.0 - 1e-12); break;
+          case 3: q = std::nextafter(ratio, 0.0); break;
+          case 4: q = std::nextafter(ratio, HUGE_VAL); break;
+          case 5: q = 1.0 + static_cast<double>(rng.below(100)) / 100.0 * (ratio - 1.0); break;
+          default: q = ratio * (1.0 + static_cast<double>(rng.below(3)) * 1e-13); break;
+        }
+        // Rising (rate = q * last_emitted) or falling (last_emitted = q * rate).
+        const double prev = rng.chance(50) ? rate / q : rate * q;
+        want.rate[i] = rate;
+        want.last_emitted[i] = prev;
+        want.last_update[i] = kNow - elapsed;
+        // Half-life 0 keeps even tiny rates (any other clamps them below
+        // epsilon to 0); with no time elapsed every decay path is exact.
+        want.half_life[i] = elapsed == 0 && rng.chance(25) ? 0 : kHalfLife;
+        want.flags[i] = kLive | kHasEmitted;
+        switch (rng.below(40)) {
+          case 0: want.rate[i] = 0.0; break;  // withdraws
+          case 1: want.rate[i] = std::numeric_limits<double>::quiet_NaN(); break;
+          case 2: want.rate[i] = -rate; break;
+          case 3: want.flags[i] |= kInFlight; break;
+          case 4: want.last_emitted[i] = 5e-324; break;
+          case 5: want.last_emitted[i] = 0.0; break;
+          case 6: want.flags[i] = kLive; break;  // never emitted
+          default: break;
+        }
+      }
+      for (const bool in_flight : {false, true}) {
+        Columns before = want;
+        Columns got = want;
+        TickParams p;
+        p.now = kNow;
+        p.ratio = ratio;
+        p.skip_in_flight = p.mark_in_flight = in_flight;
+        std::vector<Candidate> want_out, got_out;
+        scalar::tick(before.view(), p, want_out);
+        highway::tick(got.view(), p, got_out);
+        SCOPED_TRACE(::testing::Message() << "ratio " << ratio << " elapsed " << elapsed
+                                          << " in_flight " << in_flight);
+        for (std::size_t i = 0; i < n; ++i) ASSERT_TRUE(same_double(before.rate[i], got.rate[i])) << i;
+        expect_columns_agree(before, got);
+        expect_candidates_agree(want_out, got_out);
+        EXPECT_GT(want_out.size(), 0u);
+        EXPECT_LT(want_out.size(), n);
+      }
+    }
+  }
+}
+
 TEST_P(HighwayKernels, collect_prunable_matches_scalar_reference) {
   std::uint64_t seed = 1000;
   for (const std::size_t n : kSizes) {
