@@ -9,11 +9,11 @@ namespace {
 
 // Grows a column to exactly `n` elements (no doubling slack: the registry
 // already grows geometrically and the cap is often the final size).
-template <class T>
-void grow_exact(std::vector<T>& column, std::size_t n) {
+template <class T, class Alloc>
+void grow_exact(std::vector<T, Alloc>& column, std::size_t n) {
   if (n <= column.size()) return;
   if (n > column.capacity()) {
-    std::vector<T> grown;
+    std::vector<T, Alloc> grown;
     grown.reserve(n);
     grown.assign(column.begin(), column.end());
     column.swap(grown);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "host/huge_page_allocator.h"
 #include "kernels/counter_math.h"
 
 namespace heatkit {
@@ -78,12 +79,20 @@ inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now) n
   c.rate[slot] = decayed_rate(c.rate[slot], c.last_update[slot], now, c.half_life[slot]) + 1.0;
   c.last_update[slot] = now;
 }
+// The same bump for a caller that knows the slot's half-life (it must equal
+// c.half_life[slot]): one cache line fewer to read.
+inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now,
+                         std::int64_t half_life) noexcept {
+  c.rate[slot] = decayed_rate(c.rate[slot], c.last_update[slot], now, half_life) + 1.0;
+  c.last_update[slot] = now;
+}
 
-// Asks for the cache lines a bump of `slot` reads and writes.
-inline void prefetch_for_bump(const CounterColumns& c, Slot slot) noexcept {
+// Asks for the cache lines a bump of `slot` reads and writes (the half-life
+// too unless the caller knows it).
+inline void prefetch_for_bump(const CounterColumns& c, Slot slot, bool half_life_known = false) noexcept {
   __builtin_prefetch(c.rate + slot, 1);
   __builtin_prefetch(c.last_update + slot, 1);
-  __builtin_prefetch(c.half_life + slot, 0);
+  if (!half_life_known) __builtin_prefetch(c.half_life + slot, 0);
 }
 
 // The bulk passes of a host-memory backend: free functions over columns.
@@ -127,11 +136,12 @@ class HostCounterStore final : public CounterStore {
   std::string_view backend_;
   HostKernels kernels_;
   unsigned threads_ = 0;  // 0 = every hardware thread
-  std::vector<double> rate_;
-  std::vector<std::int64_t> last_update_;
-  std::vector<double> last_emitted_;
-  std::vector<std::int64_t> half_life_;
-  std::vector<std::uint8_t> flags_;
+  // On huge pages once large: a bump reads three columns at a random slot.
+  HugePageVector<double> rate_;
+  HugePageVector<std::int64_t> last_update_;
+  HugePageVector<double> last_emitted_;
+  HugePageVector<std::int64_t> half_life_;
+  HugePageVector<std::uint8_t> flags_;
 };
 
 }  // namespace heatkit

@@ -23,6 +23,7 @@
 #include "host/backend.h"
 #include "host/counter_store.h"
 #include "host/heat_counter.h"
+#include "host/huge_page_allocator.h"
 #include "host/lru_order.h"
 #include "host/slot_index.h"
 #include "kernels/policy.h"
@@ -212,13 +213,8 @@ class BasicHeatRegistry {
     candidates_.clear();
     store_->tick(tick_params(policy, to_ns(now), track_in_flight_), candidates_);
     lru_.on_tick(to_ns(now));
-    Emissions out;
-    out.reserve(candidates_.size());
-    for (const Candidate& c : candidates_) {
-      out.emplace_back(keys_[c.slot], c.kind == Decision::kEmit ? HeatEmission::emit(c.rate)
-                                                                : HeatEmission::withdraw());
-    }
-    release_if_oversized(candidates_);
+    Emissions out = emissions_of(candidates_);
+    trim_scratch(candidates_, candidates_idle_);
     return out;
   }
 
@@ -235,7 +231,7 @@ class BasicHeatRegistry {
     store_->collect_prunable(prunable_);
     for (const Slot slot : prunable_) erase_slot(slot);
     stats_.pruned += prunable_.size();
-    release_if_oversized(prunable_);
+    trim_scratch(prunable_, prunable_idle_);
   }
 
   // Clears `key`'s in-flight mark without committing (the sink failed).
@@ -255,7 +251,9 @@ class BasicHeatRegistry {
   }
 
   // The store, for tests and benchmarks that drive the columns directly.
-  // Do not grow it (ensure_slots): the registry caches its host columns.
+  // Do not grow it (ensure_slots): the registry caches its host columns; nor
+  // give a live slot another half-life (init): bumps may use the one every
+  // counter shares instead of reading the column.
   CounterStore& store() noexcept { return *store_; }
 
  private:
@@ -296,64 +294,41 @@ class BasicHeatRegistry {
   };
 
   // How far ahead of the read being bumped each prefetch stage works, in
-  // reads. Each stage needs the line the previous one asked for, so they are
-  // spaced by a few reads (about one memory latency of bumps).
+  // reads. The second stage needs the bucket line the first asked for, so
+  // they are spaced by a few reads (about one memory latency of bumps).
   static constexpr std::size_t kHashAhead = 16;  // hash; prefetch the home bucket
-  static constexpr std::size_t kKeyAhead = 12;   // prefetch the keys of its probe run
-  static constexpr std::size_t kSlotAhead = 8;   // look up; prefetch columns, LRU record
-  static constexpr std::size_t kLinkAhead = 4;   // prefetch the LRU neighbours
+  static constexpr std::size_t kSlotAhead = 8;   // guess the slot; prefetch its key, columns, LRU position
   static constexpr std::size_t kRing = 32;       // > kHashAhead, a power of two
 
   // The batch loop. Prefetches are hints only: the bump of read i does the
-  // same find-or-insert as entry(), reusing the slot found at the kSlotAhead
-  // stage only when no key was inserted (or evicted) since.
+  // same find-or-insert as entry(), on lines the stages have fetched (the
+  // slot guessed from the bucket's tag is the one found, but for a tag
+  // collision or a key inserted or evicted since).
   template <class Source>
   void bump_each(const Source& src, std::int64_t half_life) {
     const std::size_t n = src.size();
     std::array<std::uint64_t, kRing> hashes;
-    std::array<Slot, kRing> slots;
-    std::array<std::size_t, kRing> found_after;  // `inserted` when slots[] was found
-    std::size_t inserted = 0;
     constexpr std::size_t kMask = kRing - 1;
 
     const auto stage_hash = [&](std::size_t j) {
       hashes[j & kMask] = src.hash(j);
       index_.prefetch(hashes[j & kMask]);
     };
-    const auto stage_key = [&](std::size_t j) {
-      index_.prefetch_keys(hashes[j & kMask], keys_.data());
-    };
     const auto stage_slot = [&](std::size_t j) {
-      const Slot slot = index_.find(src.key(j), hashes[j & kMask], keys_.data());
-      slots[j & kMask] = slot;
-      found_after[j & kMask] = inserted;
+      const Slot slot = index_.probable_slot(hashes[j & kMask]);
       if (slot == kNoSlot) return;
-      if (host_columns_) prefetch_for_bump(*host_columns_, slot);
+      __builtin_prefetch(&keys_[slot]);
+      if (host_columns_) prefetch_for_bump(*host_columns_, slot, !mixed_half_lives_);
       lru_.prefetch(slot);
-    };
-    const auto stage_link = [&](std::size_t j) {
-      if (slots[j & kMask] != kNoSlot) lru_.prefetch_neighbours(slots[j & kMask]);
     };
 
     for (std::size_t j = 0; j < std::min(n, kHashAhead); ++j) stage_hash(j);
-    for (std::size_t j = 0; j < std::min(n, kKeyAhead); ++j) stage_key(j);
     for (std::size_t j = 0; j < std::min(n, kSlotAhead); ++j) stage_slot(j);
-    for (std::size_t j = 0; j < std::min(n, kLinkAhead); ++j) stage_link(j);
     for (std::size_t i = 0; i < n; ++i) {
       if (i + kHashAhead < n) stage_hash(i + kHashAhead);
-      if (i + kKeyAhead < n) stage_key(i + kKeyAhead);
       if (i + kSlotAhead < n) stage_slot(i + kSlotAhead);
-      if (i + kLinkAhead < n) stage_link(i + kLinkAhead);
-
-      const std::size_t r = i & kMask;
       const std::int64_t now = src.now(i);
-      Slot slot = slots[r];
-      if (found_after[r] != inserted) slot = index_.find(src.key(i), hashes[r], keys_.data());
-      if (slot == kNoSlot) {
-        slot = insert_new(src.key(i), hashes[r], half_life, now);
-        ++inserted;
-      }
-      bump_slot(slot, now);
+      bump_slot(find_or_insert(src.key(i), hashes[i & kMask], half_life, now), now);
     }
   }
 
@@ -369,6 +344,12 @@ class BasicHeatRegistry {
   // at the cap.
   Slot insert_new(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now) {
     if (cap_ > 0 && size() >= cap_) evict_one();
+    if (empty()) {
+      common_half_life_ = half_life;
+      mixed_half_lives_ = false;
+    } else if (half_life != common_half_life_) {
+      mixed_half_lives_ = true;
+    }
     const Slot slot = allocate_slot();
     keys_[slot] = key;
     index_.insert(hash, slot, keys_.data());
@@ -377,10 +358,15 @@ class BasicHeatRegistry {
     return slot;
   }
 
-  // Entry::bump: on host columns without a virtual call.
+  // Entry::bump: on host columns without a virtual call, and without reading
+  // the half-life column while every counter has the same half-life.
   void bump_slot(Slot slot, std::int64_t now) {
     if (host_columns_) {
-      bump_columns(*host_columns_, slot, now);
+      if (!mixed_half_lives_) {
+        bump_columns(*host_columns_, slot, now, common_half_life_);
+      } else {
+        bump_columns(*host_columns_, slot, now);
+      }
     } else {
       store_->bump(slot, now);
     }
@@ -391,13 +377,41 @@ class BasicHeatRegistry {
     return index_.find(key, KeyTraits<Key>::hash(key), keys_.data());
   }
 
-  // Scratch grown by a rare mass emission or prune is given back, so the
-  // registry's memory stays proportional to its counters in steady state
-  // (where few counters are candidates).
+  // The tick's result: each candidate with its key, in slot order. The keys
+  // of candidates a few places ahead are fetched while one is converted, and
+  // a large result asks for huge pages before it is first written (a mass
+  // withdrawal's result is as big as the columns; with base pages, faulting
+  // it in costs more than filling it).
+  Emissions emissions_of(const std::vector<Candidate>& candidates) const {
+    constexpr std::size_t kKeyAhead = 64;
+    Emissions out;
+    out.reserve(candidates.size());
+    advise_huge_pages(out.data(), out.capacity() * sizeof(typename Emissions::value_type));
+    const std::size_t n = candidates.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + kKeyAhead < n) __builtin_prefetch(&keys_[candidates[i + kKeyAhead].slot]);
+      const Candidate& c = candidates[i];
+      out.emplace_back(keys_[c.slot], c.kind == Decision::kEmit ? HeatEmission::emit(c.rate)
+                                                                : HeatEmission::withdraw());
+    }
+    return out;
+  }
+
+  // Scratch grown by a rare mass emission or prune is given back once it has
+  // stayed mostly unused for kScratchPatience calls in a row, so the
+  // registry's memory returns to proportional to its counters (where few
+  // counters are candidates), while a run of mass ticks reuses it instead of
+  // faulting it in again on every tick.
+  static constexpr std::uint32_t kScratchPatience = 8;
   template <class T>
-  void release_if_oversized(std::vector<T>& scratch) const {
-    if (scratch.capacity() > 4096 && scratch.capacity() > store_->slot_count() / 16) {
+  void trim_scratch(std::vector<T>& scratch, std::uint32_t& idle_calls) const {
+    const bool oversized =
+        scratch.capacity() > 4096 && scratch.capacity() > store_->slot_count() / 16;
+    if (!oversized || scratch.size() > scratch.capacity() / 4) {
+      idle_calls = 0;
+    } else if (++idle_calls >= kScratchPatience) {
       std::vector<T>().swap(scratch);
+      idle_calls = 0;
     }
   }
 
@@ -429,10 +443,10 @@ class BasicHeatRegistry {
   void grow() {
     std::size_t n = std::max<std::size_t>(16, 2 * static_cast<std::size_t>(high_water_));
     if (cap_ > 0) n = std::min(n, std::max<std::size_t>(cap_, high_water_ + 1));
-    if (n > kNoSlot) throw std::length_error("heat registry: more than 2^32-1 slots");
+    if (n > LruOrder::kMaxSlots) throw std::length_error("heat registry: more than 2^31-2 slots");
     store_->ensure_slots(n);
     host_columns_ = store_->host_columns();
-    std::vector<Key> grown;
+    HugePageVector<Key> grown;
     grown.reserve(n);
     grown.assign(keys_.begin(), keys_.end());
     grown.resize(n);
@@ -445,14 +459,20 @@ class BasicHeatRegistry {
   bool track_in_flight_;
   std::unique_ptr<CounterStore> store_;
   std::optional<CounterColumns> host_columns_;  // store_->host_columns(), refreshed on growth
-  std::vector<Key> keys_;
+  HugePageVector<Key> keys_;  // huge pages: a look-up compares a random key
   Index index_;
   LruOrder lru_;
   std::vector<Slot> free_;
+  // The half-life of every counter since the registry was last empty, unless
+  // mixed: then bumps read each counter's own from its column.
+  std::int64_t common_half_life_ = 0;
+  bool mixed_half_lives_ = false;
   Slot high_water_ = 0;  // slots [0, high_water_) have been handed out
   RegistryStats stats_;
   std::vector<Candidate> candidates_;  // scratch, reused across ticks
   std::vector<Slot> prunable_;         // scratch, reused across commits
+  std::uint32_t candidates_idle_ = 0;  // trim_scratch's count of calls that barely used them
+  std::uint32_t prunable_idle_ = 0;
 };
 
 using HeatRegistry = BasicHeatRegistry<std::uint64_t>;

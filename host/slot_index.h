@@ -1,8 +1,15 @@
-// Key -> slot index: open addressing with linear probing over 4-byte buckets
-// that hold only the slot. The key itself lives in the registry's key column,
-// so the index costs 4 / load bytes per key (load kept in (3/8, 3/4]) instead
-// of a node or a (key, value) pair per entry. Deletion shifts the probe run
-// back (no tombstones), so removing keys never degrades or rehashes the table.
+// Key -> slot index: open addressing with linear probing over 4-byte buckets.
+// The key itself lives in the registry's key column, so the index costs
+// 4 / load bytes per key (load kept in (3/8, 3/4]) instead of a node or a
+// (key, value) pair per entry. Deletion shifts the probe run back (no
+// tombstones), so removing keys never degrades or rehashes the table.
+//
+// A bucket holds the slot in its low `slot_bits` bits and, in the bits the
+// slot does not need, a tag: the same bits of the key's hash (from its top
+// half, independent of the home bucket). A probe compares the key only where
+// the tag matches, so a look-up rarely reads a key line it does not want
+// (with a million keys, 10 tag bits: one probe in 1,024), and a batch can
+// guess a key's slot from its bucket line alone.
 #pragma once
 
 #include <algorithm>
@@ -10,6 +17,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "host/huge_page_allocator.h"
 
 namespace heatkit {
 
@@ -21,31 +30,35 @@ class SlotIndex {
   // The slot holding `key`, or kNoSlot. `keys[slot]` is the key of each slot.
   std::uint32_t find(const Key& key, std::uint64_t hash, const Key* keys) const noexcept {
     if (buckets_.empty()) return kNoSlot;
+    const std::uint32_t tag = tag_of(hash);
     for (std::size_t b = hash & mask_;; b = (b + 1) & mask_) {
-      const std::uint32_t slot = buckets_[b];
-      if (slot == kNoSlot) return kNoSlot;
-      if (keys[slot] == key) return slot;
+      const std::uint32_t word = buckets_[b];
+      if (word == kEmpty) return kNoSlot;
+      if ((word & ~slot_mask_) == tag && keys[word & slot_mask_] == key) return word & slot_mask_;
     }
   }
 
-  // Cache hints for a batch of look-ups: first the key's home bucket; then,
-  // once that line has arrived, the keys of the slots a find will compare:
-  // the probe run from the home bucket to the first empty one (rarely more
-  // than two at the load kept), at most four, and within the home bucket's
-  // block of 16 (a run past it is left to the find itself).
+  // Cache hints for a batch of look-ups. `prefetch`: the key's home bucket.
+  // `probable_slot`, once that line has arrived: the first slot of the probe
+  // run whose tag matches, the slot `find` will almost surely return for a
+  // present key (kNoSlot when none does, or the run leaves the home bucket's
+  // line of 16), so its key and columns can be fetched before the key is
+  // compared.
   void prefetch(std::uint64_t hash) const noexcept {
     if (!buckets_.empty()) __builtin_prefetch(&buckets_[hash & mask_]);
   }
-  void prefetch_keys(std::uint64_t hash, const Key* keys) const noexcept {
-    if (buckets_.empty()) return;
+  std::uint32_t probable_slot(std::uint64_t hash) const noexcept {
+    if (buckets_.empty()) return kNoSlot;
     constexpr std::size_t kPerLine = 64 / sizeof(std::uint32_t);
+    const std::uint32_t tag = tag_of(hash);
     const std::size_t home = hash & mask_;
     const std::size_t line_end = std::min(buckets_.size(), (home | (kPerLine - 1)) + 1);
-    for (std::size_t b = home; b < line_end && b < home + kMaxKeyPrefetches; ++b) {
-      const std::uint32_t slot = buckets_[b];
-      if (slot == kNoSlot) return;
-      __builtin_prefetch(&keys[slot]);
+    for (std::size_t b = home; b < line_end; ++b) {
+      const std::uint32_t word = buckets_[b];
+      if (word == kEmpty) return kNoSlot;
+      if ((word & ~slot_mask_) == tag) return word & slot_mask_;
     }
+    return kNoSlot;
   }
 
   // Makes room for `n` keys without further growth.
@@ -54,34 +67,36 @@ class SlotIndex {
     if (wanted > buckets_.size()) rehash(wanted, keys);
   }
 
-  // Adds `slot`, whose key (hashing to `hash`) is not present yet.
+  // Adds `slot` (below kNoSlot), whose key (hashing to `hash`) is not present yet.
   void insert(std::uint64_t hash, std::uint32_t slot, const Key* keys) {
     if ((size_ + 1) * 4 > buckets_.size() * 3) reserve(size_ + 1, keys);
+    if (slot >= slot_mask_) widen_slots(slot);
     place(hash, slot);
     ++size_;
   }
 
   // Removes `slot`, whose key hashes to `hash`. No-op when absent.
   void erase(std::uint64_t hash, std::uint32_t slot, const Key* keys) noexcept {
-    if (buckets_.empty()) return;
+    if (buckets_.empty() || slot >= slot_mask_) return;
+    const std::uint32_t word = slot | tag_of(hash);
     std::size_t hole = hash & mask_;
-    while (buckets_[hole] != slot) {
-      if (buckets_[hole] == kNoSlot) return;
+    while (buckets_[hole] != word) {
+      if (buckets_[hole] == kEmpty) return;
       hole = (hole + 1) & mask_;
     }
     // Backward shift: pull later members of the probe run into the hole when
     // their home bucket does not lie (cyclically) between the hole and them.
     for (std::size_t next = (hole + 1) & mask_;; next = (next + 1) & mask_) {
       const std::uint32_t moved = buckets_[next];
-      if (moved == kNoSlot) break;
-      const std::size_t home = Traits::hash(keys[moved]) & mask_;
+      if (moved == kEmpty) break;
+      const std::size_t home = Traits::hash(keys[moved & slot_mask_]) & mask_;
       const bool stays = ((next - home) & mask_) < ((next - hole) & mask_);
       if (!stays) {
         buckets_[hole] = moved;
         hole = next;
       }
     }
-    buckets_[hole] = kNoSlot;
+    buckets_[hole] = kEmpty;
     --size_;
   }
 
@@ -90,25 +105,52 @@ class SlotIndex {
   std::size_t memory_bytes() const noexcept { return buckets_.capacity() * sizeof(std::uint32_t); }
 
  private:
+  static constexpr std::uint32_t kEmpty = UINT32_MAX;  // a slot is never all ones in its bits
+
+  // The tag bits of `hash`, in place above the slot bits.
+  std::uint32_t tag_of(std::uint64_t hash) const noexcept {
+    return static_cast<std::uint32_t>(hash >> 32) & ~slot_mask_;
+  }
+
   void place(std::uint64_t hash, std::uint32_t slot) noexcept {
     std::size_t b = hash & mask_;
-    while (buckets_[b] != kNoSlot) b = (b + 1) & mask_;
-    buckets_[b] = slot;
+    while (buckets_[b] != kEmpty) b = (b + 1) & mask_;
+    buckets_[b] = slot | tag_of(hash);
+  }
+
+  // Slot fields wide enough for slots below twice the bucket count (the
+  // registry keeps its slot count below the bucket count), or for `slot`.
+  static std::uint32_t slot_mask_for(std::size_t bound) noexcept {
+    const auto bits = std::bit_width(bound);  // all ones in `bits` bits exceeds `bound`
+    return bits >= 32 ? UINT32_MAX : (std::uint32_t{1} << bits) - 1;
+  }
+
+  // Gives the slot field more bits (fewer to the tag) so that `slot` fits.
+  // The tag keeps its top bits: the narrower tag is the wider one shifted.
+  void widen_slots(std::uint32_t slot) noexcept {
+    const std::uint32_t wider = slot_mask_for(std::size_t{slot} + 1);
+    for (std::uint32_t& word : buckets_) {
+      if (word != kEmpty) word = (word & slot_mask_) | (word & ~wider);
+    }
+    slot_mask_ = wider;
   }
 
   void rehash(std::size_t bucket_count, const Key* keys) {
-    std::vector<std::uint32_t> old(bucket_count, kNoSlot);
+    HugePageVector<std::uint32_t> old(bucket_count, kEmpty);
     old.swap(buckets_);
     mask_ = bucket_count - 1;
-    for (std::uint32_t slot : old) {
-      if (slot != kNoSlot) place(Traits::hash(keys[slot]), slot);
+    const std::uint32_t old_slot_mask = slot_mask_;
+    slot_mask_ = std::max(slot_mask_, slot_mask_for(bucket_count));
+    for (const std::uint32_t word : old) {
+      if (word == kEmpty) continue;
+      const std::uint32_t slot = word & old_slot_mask;
+      place(Traits::hash(keys[slot]), slot);
     }
   }
 
-  static constexpr std::size_t kMaxKeyPrefetches = 4;
-
-  std::vector<std::uint32_t> buckets_;
+  HugePageVector<std::uint32_t> buckets_;  // huge pages: each look-up reads a random one
   std::size_t mask_ = 0;
+  std::uint32_t slot_mask_ = 0;  // low bits of a bucket that hold the slot
   std::size_t size_ = 0;
 };
 

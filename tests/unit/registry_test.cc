@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -551,6 +552,72 @@ TYPED_TEST(BothRegistries, for_each_visits_every_live_entry_exactly_once) {
     EXPECT_EQ(n, 1);
     EXPECT_TRUE(expected.count(k));
   }
+}
+
+TYPED_TEST(BothRegistries, bumps_decay_with_each_counters_own_half_life) {
+  // One half-life everywhere, then a second one: a bump must use each
+  // counter's own, also once a registry emptied and refilled with another.
+  TypeParam r;
+  const Instant base = t0();
+  const auto slow = this->key(1);
+  const auto fast = this->key(2);
+  r.entry(slow, 60s, base).bump(base);
+  r.entry(this->key(3), 60s, base).bump(base);
+  r.entry(slow, 60s, base + 60s).bump(base + 60s);
+  EXPECT_EQ(r.get(slow)->rate(), 1.5) << "one 60 s half-life, then one more";
+
+  r.entry(fast, 1s, base + 60s).bump(base + 60s);
+  r.entry(fast, 60s, base + 62s).bump(base + 62s);
+  EXPECT_EQ(r.get(fast)->rate(), 1.25) << "two 1 s half-lives, not 2/60 of a 60 s one";
+  r.entry(slow, 1s, base + 120s).bump(base + 120s);
+  EXPECT_EQ(r.get(slow)->rate(), 1.75) << "the slow counter keeps 60 s";
+
+  r.remove(slow);
+  r.remove(fast);
+  r.remove(this->key(3));
+  ASSERT_TRUE(r.empty());
+  const auto k = this->key(4);
+  r.entry(k, 1s, base + 200s).bump(base + 200s);
+  r.entry(k, 60s, base + 201s).bump(base + 201s);
+  EXPECT_EQ(r.get(k)->rate(), 1.5) << "the refilled registry's 1 s half-life";
+  std::vector<typename TypeParam::key_type> batch{k, k};
+  r.bump_batch(std::span<const typename TypeParam::key_type>(batch), 60s, base + 203s);
+  EXPECT_EQ(r.get(k)->rate(), 1.5 / 4 + 2) << "a batch too";
+}
+
+TYPED_TEST(BothRegistries, mass_tick_scratch_is_reused_then_given_back_when_idle) {
+  // Every counter emits, then withdraws after a quiet gap: the tick's
+  // candidate buffer grows to the registry's size. Repeated mass ticks keep
+  // it (no faulting it in again each time); once ticks are quiet it is given
+  // back, and the memory report says so.
+  constexpr std::uint64_t kCounters = 20'000;
+  auto r = TypeParam::with_cap(kCounters);
+  r.set_track_in_flight(false);  // so an uncommitted tick's keys are returned again
+  const Instant base = t0();
+  for (std::uint64_t i = 0; i < kCounters; ++i) r.entry(this->key(i), 1s, base).bump(base);
+  r.commit(r.tick(Policy{}, base));
+  const std::size_t scratch_before = r.memory_usage().other;
+
+  Instant now = base + 1000s;
+  const auto withdrawals = r.tick(Policy{}, now);
+  ASSERT_EQ(withdrawals.size(), kCounters);
+  const std::size_t held = r.memory_usage().other;
+  EXPECT_GE(held, kCounters * sizeof(Candidate)) << "the candidates are counted";
+  now += 1s;
+  EXPECT_EQ(r.tick(Policy{}, now).size(), kCounters) << "not committed: withdrawn again";
+  EXPECT_EQ(r.memory_usage().other, held) << "a second mass tick reuses the buffer";
+
+  r.commit(withdrawals);
+  ASSERT_TRUE(r.empty()) << "every withdrawn counter was pruned";
+  std::size_t ticks = 0;
+  while (r.memory_usage().other > scratch_before && ticks < 64) {
+    now += 1s;
+    EXPECT_TRUE(r.tick(Policy{}, now).empty());
+    r.commit({});
+    ++ticks;
+  }
+  EXPECT_LE(r.memory_usage().other, scratch_before) << "given back after " << ticks << " idle ticks";
+  EXPECT_GT(ticks, 1u) << "not on the first idle tick";
 }
 
 TEST(RegistryBackend, unknown_backend_name_throws_naming_it) {

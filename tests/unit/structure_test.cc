@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -163,6 +164,76 @@ TEST(SlotIndex, erase_shifts_a_wrapped_run_back) {
   EXPECT_EQ(index.find(keys[1], ClusterTraits::hash(keys[1]), keys), 1u);
   EXPECT_EQ(index.find(keys[2], ClusterTraits::hash(keys[2]), keys), 2u);
   EXPECT_EQ(index.size(), 2u);
+}
+
+// Home bucket = bits 16.. of the key, tag bits = the key's top half: keys
+// that share a home but differ in their tag, or share both.
+struct TagTraits {
+  static std::uint64_t hash(std::uint64_t key) noexcept { return key; }
+};
+
+TEST(SlotIndex, keys_sharing_home_and_tag_are_told_apart_by_the_key) {
+  using Index = SlotIndex<std::uint64_t, TagTraits>;
+  // Same home (low bits 0) and the same top half: only the key differs.
+  const std::uint64_t keys[] = {0xABCD'0000'0000'0000, 0xABCD'0000'0001'0000,
+                                0xABCD'0000'0002'0000, 0x1234'0000'0000'0000};
+  Index index;
+  index.reserve(4, keys);
+  for (std::uint32_t s = 0; s < 4; ++s) index.insert(TagTraits::hash(keys[s]), s, keys);
+  for (std::uint32_t s = 0; s < 4; ++s) EXPECT_EQ(index.find(keys[s], keys[s], keys), s);
+  // An absent key with a present key's home and tag is still absent.
+  const std::uint64_t absent = 0xABCD'0000'0003'0000;
+  EXPECT_EQ(index.find(absent, absent, keys), Index::kNoSlot);
+  index.erase(keys[1], 1, keys);
+  EXPECT_EQ(index.find(keys[1], keys[1], keys), Index::kNoSlot);
+  EXPECT_EQ(index.find(keys[2], keys[2], keys), 2u);
+}
+
+TEST(SlotIndex, probable_slot_is_the_slot_found_when_the_tag_is_unique) {
+  using Index = SlotIndex<std::uint64_t, U64Traits>;
+  std::vector<std::uint64_t> keys;
+  Rng rng(21);
+  for (int i = 0; i < 5000; ++i) keys.push_back(rng.engine());
+  Index index;
+  index.reserve(2 * keys.size(), keys.data());  // 16,384 buckets: a load under 1/3
+  for (std::uint32_t s = 0; s < keys.size(); ++s) index.insert(U64Traits::hash(keys[s]), s, keys.data());
+  std::size_t agree = 0;
+  for (std::uint32_t s = 0; s < keys.size(); ++s) {
+    const std::uint32_t guess = index.probable_slot(U64Traits::hash(keys[s]));
+    if (guess == s) ++agree;
+    // A guess is always a slot of the index (safe to prefetch), or none.
+    EXPECT_TRUE(guess == Index::kNoSlot || guess < keys.size()) << guess;
+  }
+  // A guess misses only on a tag collision (17 tag bits here) or for a key
+  // whose probe run leaves its home bucket's cache line (few at this load):
+  // a hint that is almost always right.
+  EXPECT_GT(agree, keys.size() * 98 / 100);
+  EXPECT_EQ(Index().probable_slot(U64Traits::hash(1)), Index::kNoSlot) << "empty index";
+}
+
+TEST(SlotIndex, slots_beyond_the_bucket_count_widen_the_slot_field) {
+  // A small table holding large slot numbers: every insert may take tag bits
+  // away, and every key must stay findable through each widening.
+  using Index = SlotIndex<std::uint64_t, U64Traits>;
+  std::vector<std::uint64_t> keys(1u << 20);
+  Index index;
+  std::vector<std::uint32_t> slots;
+  for (std::uint32_t i = 0; i < 12; ++i) {
+    const std::uint32_t slot = (std::uint32_t{1} << (i + 8)) + i;  // 257, 513, ... ~2^19
+    keys[slot] = 0x5EED'0000 + i;
+    index.insert(U64Traits::hash(keys[slot]), slot, keys.data());
+    slots.push_back(slot);
+    for (const std::uint32_t s : slots) {
+      ASSERT_EQ(index.find(keys[s], U64Traits::hash(keys[s]), keys.data()), s) << "after slot " << slot;
+    }
+  }
+  EXPECT_EQ(index.bucket_count(), 16u) << "the table itself never grew";
+  // The largest slot there is leaves no tag bits, and is not the empty mark.
+  const std::uint32_t top = 0xFFFF'FFFEu;
+  Index wide;
+  wide.insert(U64Traits::hash(77), top, nullptr);
+  EXPECT_EQ(wide.size(), 1u);
+  EXPECT_EQ(wide.probable_slot(U64Traits::hash(77)), top);
 }
 
 // ======== HostCounterStore ========
@@ -483,11 +554,12 @@ struct LruModel {
   }
 };
 
-// `order_limit` 0 means LruOrder's default limit.
-void run_lru_against_model(std::uint32_t order_limit, std::size_t slot_count, std::uint64_t seed,
+// `max_stale` 0 means LruOrder's default (compact once the log holds twice
+// the slot count).
+void run_lru_against_model(std::size_t max_stale, std::size_t slot_count, std::uint64_t seed,
                            int steps) {
   Rng rng(seed);
-  LruOrder lru = order_limit == 0 ? LruOrder() : LruOrder(order_limit);
+  LruOrder lru = max_stale == 0 ? LruOrder() : LruOrder(max_stale);
   lru.ensure_slots(slot_count);
   LruModel model(slot_count);
   std::int64_t now = 1000;
@@ -587,6 +659,81 @@ TEST(LruOrder, ties_on_last_update_go_to_the_earliest_bump) {
   EXPECT_EQ(lru.victim(lu.data()), 1u) << "a decay to an earlier instant moves it first";
 }
 
+TEST(LruOrder, memory_is_twelve_bytes_per_slot_and_bounded) {
+  LruOrder lru;
+  lru.ensure_slots(1000);
+  EXPECT_EQ(lru.memory_bytes(), 1000u * 12) << "4-byte position, two 4-byte log records";
+  EXPECT_THROW(lru.ensure_slots(LruOrder::kMaxSlots + 1), std::length_error);
+  EXPECT_EQ(lru.memory_bytes(), 1000u * 12) << "nothing changed";
+}
+
+TEST(LruOrder, eviction_order_survives_compactions_of_a_large_log) {
+  // 5000 entries bumped in a scrambled order, many times over: each full log
+  // compacts; the victims must still come in bump order.
+  constexpr std::uint32_t kSlots = 5000;
+  LruOrder lru;
+  lru.ensure_slots(kSlots);
+  std::vector<std::int64_t> lu(kSlots);
+  std::int64_t now = 0;
+  for (std::uint32_t s = 0; s < kSlots; ++s) {
+    lu[s] = ++now;
+    lru.on_insert(s, now);
+  }
+  Rng rng(77);
+  std::vector<std::uint32_t> order(kSlots);  // slots by last bump, oldest first
+  for (std::uint32_t s = 0; s < kSlots; ++s) order[s] = s;
+  for (int round = 0; round < 7; ++round) {  // 35,000 bumps: several compactions
+    for (std::uint32_t k = 0; k < kSlots; ++k) {
+      const std::uint32_t s = static_cast<std::uint32_t>(rng.below(kSlots));
+      lu[s] = ++now;
+      lru.on_bump(s, now);
+      order.erase(std::find(order.begin(), order.end(), s));
+      order.push_back(s);
+    }
+  }
+  for (std::uint32_t k = 0; k < kSlots; ++k) {
+    const std::uint32_t v = lru.victim(lu.data());
+    ASSERT_EQ(v, order[k]) << "victim " << k;
+    lru.on_erase(v);
+  }
+  EXPECT_EQ(lru.victim(lu.data()), LruOrder::kNone);
+  EXPECT_EQ(lru.size(), 0u);
+}
+
+TEST(LruOrder, a_full_order_replacing_its_oldest_keeps_first_in_first_out) {
+  // As at a registry's cap: every insert first evicts the victim. The log
+  // fills with records of evicted entries ahead of the cursor, and compacts
+  // by dropping them; the victims must come in insertion order throughout.
+  constexpr std::uint32_t kSlots = 1000;
+  LruOrder lru;
+  lru.ensure_slots(kSlots);
+  std::vector<std::int64_t> lu(kSlots);
+  std::vector<std::uint32_t> inserted;  // slots in insertion order
+  std::int64_t now = 0;
+  for (std::uint32_t s = 0; s < kSlots; ++s) {
+    lu[s] = ++now;
+    lru.on_insert(s, now);
+    inserted.push_back(s);
+  }
+  for (std::size_t k = 0; k < 10 * kSlots; ++k) {
+    const std::uint32_t v = lru.victim(lu.data());
+    ASSERT_EQ(v, inserted[k]) << "eviction " << k;
+    lru.on_erase(v);
+    lu[v] = ++now;
+    lru.on_insert(v, now);
+    inserted.push_back(v);
+    if (k % 7 == 3) {  // a bump now and then moves an entry to the back
+      const std::uint32_t b = inserted[k + 1 + k % 50];
+      lu[b] = ++now;
+      lru.on_bump(b, now);
+      inserted.erase(std::find(inserted.begin() + static_cast<std::ptrdiff_t>(k) + 1, inserted.end(), b));
+      inserted.push_back(b);
+    }
+  }
+  EXPECT_EQ(lru.size(), kSlots);
+  EXPECT_EQ(lru.memory_bytes(), kSlots * 12u) << "compaction never grows the log";
+}
+
 TEST(LruOrder, randomized_against_full_scan_with_default_limit) {
   for (const std::uint64_t seed : {1u, 2u, 3u}) {
     run_lru_against_model(0, 24, seed, 20'000);
@@ -594,13 +741,14 @@ TEST(LruOrder, randomized_against_full_scan_with_default_limit) {
   }
 }
 
-TEST(LruOrder, randomized_against_full_scan_across_many_renumberings) {
-  // Small limits renumber every few appends (limit 1: on every append, and
-  // limits below the live count renumber again right away).
-  for (const std::uint32_t limit : {1u, 2u, 3u, 8u, 40u}) {
+TEST(LruOrder, randomized_against_full_scan_across_many_compactions) {
+  // A small stale allowance compacts the log every few appends (1: whenever
+  // all 24 slots are live, on every append; 40 exceeds the slot count, so the
+  // default allowance of one slot count applies).
+  for (const std::size_t max_stale : {1u, 2u, 3u, 8u, 40u}) {
     for (const std::uint64_t seed : {5u, 6u}) {
-      SCOPED_TRACE(::testing::Message() << "order_limit " << limit << " seed " << seed);
-      run_lru_against_model(limit, 24, seed, 20'000);
+      SCOPED_TRACE(::testing::Message() << "max_stale " << max_stale << " seed " << seed);
+      run_lru_against_model(max_stale, 24, seed, 20'000);
       if (HasFatalFailure()) return;
     }
   }
