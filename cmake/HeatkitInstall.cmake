@@ -24,7 +24,8 @@ set(HEATKIT_CONFIG_DEPENDENCIES "")
 foreach(_dep IN ITEMS "Threads::|find_dependency(Threads)"
                       "hwy::|find_dependency(hwy CONFIG)"
                       "CUDA::|find_dependency(CUDAToolkit)"
-                      "CLI11::|find_dependency(CLI11 CONFIG)")
+                      "CLI11::|find_dependency(CLI11 CONFIG)"
+                      "OpenMP::|find_dependency(OpenMP COMPONENTS CXX)")
   string(REPLACE "|" ";" _dep "${_dep}")
   list(GET _dep 0 _namespace)
   list(GET _dep 1 _call)

@@ -2,6 +2,9 @@
 
 #include "kernels/highway_kernels.h"
 #include "kernels/scalar_kernels.h"
+#if HEATKIT_HAVE_THRUST_OMP
+#include "cuda/thrust_omp_kernels.h"
+#endif
 
 namespace heatkit {
 namespace {
@@ -16,6 +19,21 @@ struct BackendEntry {
 
 std::string always_available() { return {}; }
 
+#if HEATKIT_HAVE_THRUST_OMP
+std::unique_ptr<CounterStore> make_thrust_omp() {
+  HostKernels kernels;
+  kernels.tick_threaded = &thrust_omp::tick;
+  kernels.collect_prunable_threaded = &thrust_omp::collect_prunable;
+  return std::make_unique<HostCounterStore>("thrust-omp", kernels);
+}
+#else
+std::string thrust_omp_not_built() {
+  return "heatkit was built without it (HEATKIT_ENABLE_THRUST_OMP=OFF: no CCCL headers or no OpenMP "
+         "at configure time)";
+}
+std::unique_ptr<CounterStore> make_thrust_omp() { return nullptr; }
+#endif
+
 // Adding a backend is adding a row here (and its implementation files).
 constexpr BackendEntry kBackends[] = {
     {"scalar", "plain C++ reference loops over host columns", &always_available,
@@ -28,6 +46,14 @@ constexpr BackendEntry kBackends[] = {
        return std::make_unique<HostCounterStore>(
            "highway", HostKernels{&highway::tick, &highway::collect_prunable});
      }},
+    {"thrust-omp",
+     "Thrust algorithms on the OpenMP device system over host columns (several passes, CPU cores)",
+#if HEATKIT_HAVE_THRUST_OMP
+     &always_available,
+#else
+     &thrust_omp_not_built,
+#endif
+     &make_thrust_omp},
 };
 
 std::string known_names() {

@@ -130,6 +130,10 @@ void run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out,
 }  // namespace
 
 void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& out) {
+  if (kernels_.tick_threaded != nullptr) {
+    kernels_.tick_threaded(columns(), params, out, threads_);
+    return;
+  }
   run_chunked(
       columns(), threads_, out,
       [&](const CounterColumns& c, std::vector<Candidate>& o) { kernels_.tick(c, params, o); },
@@ -137,6 +141,10 @@ void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& ou
 }
 
 void HostCounterStore::collect_prunable(std::vector<Slot>& out) {
+  if (kernels_.collect_prunable_threaded != nullptr) {
+    kernels_.collect_prunable_threaded(columns(), out, threads_);
+    return;
+  }
   run_chunked(
       columns(), threads_, out,
       [&](const CounterColumns& c, std::vector<Slot>& o) { kernels_.collect_prunable(c, o); },

@@ -96,9 +96,17 @@ inline void prefetch_for_bump(const CounterColumns& c, Slot slot, bool half_life
 }
 
 // The bulk passes of a host-memory backend: free functions over columns.
+// Kernels that spread a pass over threads themselves (Thrust on OpenMP) set
+// the `_threaded` pair instead: the store calls them once over all columns
+// with its thread count (0 = every hardware thread) rather than splitting
+// the columns into chunks on its own pool.
 struct HostKernels {
-  void (*tick)(const CounterColumns&, const TickParams&, std::vector<Candidate>&);
-  void (*collect_prunable)(const CounterColumns&, std::vector<std::uint32_t>&);
+  void (*tick)(const CounterColumns&, const TickParams&, std::vector<Candidate>&) = nullptr;
+  void (*collect_prunable)(const CounterColumns&, std::vector<std::uint32_t>&) = nullptr;
+  void (*tick_threaded)(const CounterColumns&, const TickParams&, std::vector<Candidate>&,
+                        unsigned threads) = nullptr;
+  void (*collect_prunable_threaded)(const CounterColumns&, std::vector<std::uint32_t>&,
+                                    unsigned threads) = nullptr;
 };
 
 // Columns in host memory. The per-slot operations are the counter_math.h

@@ -16,124 +16,11 @@
 #include "hwy/targets.h"
 #include "kernels/highway_kernels.h"
 #include "kernels/scalar_kernels.h"
+#include "kernel_agreement.h"
 #include "test_support.h"
 
 namespace heatkit::test {
 namespace {
-
-constexpr double kTolerance = 1e-12;
-constexpr std::int64_t kNow = 5'000'000'000'000;  // 5000 s
-constexpr std::int64_t kHalfLife = 10'000'000'000;  // 10 s
-constexpr std::size_t kSentinel = 9;  // slots past the end that must stay untouched
-
-bool rates_agree(double a, double b) {
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
-  if (a == b) return true;
-  return std::fabs(a - b) <= kTolerance * std::max(std::fabs(a), std::fabs(b));
-}
-
-// Columns with kSentinel extra slots past `size`.
-struct Columns {
-  std::vector<double> rate, last_emitted;
-  std::vector<std::int64_t> last_update, half_life;
-  std::vector<std::uint8_t> flags;
-  std::size_t size = 0;
-
-  explicit Columns(std::size_t n)
-      : rate(n + kSentinel, -7.5),
-        last_emitted(n + kSentinel, -7.5),
-        last_update(n + kSentinel, -7),
-        half_life(n + kSentinel, -7),
-        flags(n + kSentinel, 0xEE),
-        size(n) {}
-  CounterColumns view() {
-    return {rate.data(), last_update.data(), last_emitted.data(), half_life.data(), flags.data(),
-            size};
-  }
-};
-
-// One counter drawn from a mix of steady-state and awkward cases.
-void fill_slot(Columns& c, std::size_t i, Rng& rng) {
-  const std::int64_t steady_lu = kNow - 1'000'000'000;  // the previous tick, 1 s ago
-  c.half_life[i] = kHalfLife;
-  c.last_update[i] = steady_lu;
-  c.rate[i] = static_cast<double>(rng.below(1'000'000)) / 1000.0 + 0.001;
-  c.flags[i] = kLive;
-  c.last_emitted[i] = c.rate[i] * (0.4 + static_cast<double>(rng.below(1200)) / 1000.0);
-  if (rng.chance(80)) c.flags[i] |= kHasEmitted;
-  if (rng.chance(10)) c.flags[i] |= kInFlight;
-  switch (rng.below(16)) {
-    case 0: c.last_update[i] = kNow - static_cast<std::int64_t>(rng.below(700'000'000'000)); break;
-    case 1: c.last_update[i] = kNow + static_cast<std::int64_t>(rng.below(1'000'000'000)); break;
-    case 2: c.half_life[i] = 0; break;
-    case 3: c.rate[i] = 0.0; break;
-    case 4: c.last_update[i] = kNow - 64 * kHalfLife; break;      // exactly 64 half-lives
-    case 5: c.last_update[i] = kNow - 64 * kHalfLife - 1; break;  // just over
-    case 6: c.rate[i] = 3e-16 * (1.0 + static_cast<double>(rng.below(100)) / 50.0); break;  // near eps
-    case 7: c.rate[i] = rng.chance(50) ? std::numeric_limits<double>::quiet_NaN()
-                                       : std::numeric_limits<double>::infinity(); break;
-    case 8: c.rate[i] = -c.rate[i]; break;
-    case 9: c.last_emitted[i] = rng.chance(50) ? 0.0 : -1.0; break;
-    case 10: c.last_emitted[i] = std::numeric_limits<double>::quiet_NaN(); break;
-    case 11:  // an exact tie with the default ratio, no time elapsed (factor exactly 1)
-      c.last_update[i] = kNow;
-      c.flags[i] |= kHasEmitted;
-      c.last_emitted[i] = rng.chance(50) ? c.rate[i] / 2.0 : c.rate[i] * 2.0;
-      break;
-    case 12: c.last_emitted[i] = 1e305; c.rate[i] = 1e306; break;  // ratio * x near overflow
-    case 13: c.last_update[i] = kNow - static_cast<std::int64_t>(rng.below(3)) * kHalfLife; break;
-    default: break;  // steady state
-  }
-}
-
-Columns random_columns(std::size_t n, std::uint64_t seed) {
-  Columns c(n);
-  Rng rng(seed);
-  for (std::size_t i = 0; i < n; ++i) fill_slot(c, i, rng);
-  return c;
-}
-
-void expect_columns_agree(const Columns& want, const Columns& got) {
-  for (std::size_t i = 0; i < want.rate.size(); ++i) {
-    ASSERT_TRUE(rates_agree(want.rate[i], got.rate[i]))
-        << "slot " << i << ": " << want.rate[i] << " vs " << got.rate[i];
-    ASSERT_EQ(want.last_update[i], got.last_update[i]) << "slot " << i;
-    ASSERT_EQ(want.flags[i], got.flags[i]) << "slot " << i;
-    ASSERT_TRUE(same_double(want.last_emitted[i], got.last_emitted[i])) << "slot " << i;
-    ASSERT_EQ(want.half_life[i], got.half_life[i]) << "slot " << i;
-  }
-}
-
-void expect_candidates_agree(const std::vector<Candidate>& want, const std::vector<Candidate>& got) {
-  ASSERT_EQ(want.size(), got.size());
-  for (std::size_t k = 0; k < want.size(); ++k) {
-    ASSERT_EQ(want[k].slot, got[k].slot) << "candidate " << k;
-    ASSERT_EQ(want[k].kind, got[k].kind) << "candidate " << k << " slot " << want[k].slot;
-    ASSERT_TRUE(rates_agree(want[k].rate, got[k].rate)) << "candidate " << k;
-  }
-}
-
-std::vector<TickParams> param_variants() {
-  std::vector<TickParams> out;
-  for (bool enabled : {true, false}) {
-    for (bool in_flight : {false, true}) {
-      for (double ratio : {2.0, 3.0, static_cast<double>(1.01f)}) {
-        TickParams p;
-        p.now = kNow;
-        p.enabled = enabled;
-        p.ratio = ratio;
-        p.skip_in_flight = in_flight;
-        p.mark_in_flight = in_flight;
-        out.push_back(p);
-      }
-    }
-  }
-  return out;
-}
-
-// Awkward sizes: empty, one, one less/equal/more than each vector width, a
-// few vectors plus a tail, and a large column.
-const std::size_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 1000, 65'537};
 
 class HighwayKernels : public ::testing::TestWithParam<std::int64_t> {
  protected:
@@ -313,96 +200,12 @@ TEST_P(HighwayKernels, candidates_when_none_and_all_qualify) {
   }
 }
 
-// A randomized workload through two registries, scalar and highway: every
-// tick returns the same keys and kinds with agreeing rates, and every counter
-// reads back the same.
-template <class Key>
-void registry_agrees_with_scalar(std::uint64_t seed, int ops) {
-  RegistryOptions scalar_options;
-  scalar_options.cap = 64;
-  scalar_options.backend = "scalar";
-  RegistryOptions highway_options = scalar_options;
-  highway_options.backend = "highway";
-  BasicHeatRegistry<Key> want(scalar_options), got(highway_options);
-  Rng rng(seed);
-  Policy policy;
-  policy.emit_threshold_ratio = 1.5f;
-  const Duration half_life = 2s;
-  std::int64_t now = 1'000'000'000;
-  typename BasicHeatRegistry<Key>::Emissions last;
-  for (int op = 0; op < ops; ++op) {
-    now += static_cast<std::int64_t>(rng.below(400'000'000)) - 50'000'000;  // sometimes backwards
-    const Instant t = instant_from_ns(now);
-    const Key key = make_key<Key>(rng.below(100));
-    switch (rng.below(10)) {
-      case 0: case 1: case 2: case 3:
-        want.entry(key, half_life, t).bump(t);
-        got.entry(key, half_life, t).bump(t);
-        break;
-      case 4:
-        if (want.contains(key)) {
-          want.entry(key, half_life, t).decay_to(t);
-          got.entry(key, half_life, t).decay_to(t);
-        }
-        break;
-      case 5: {
-        now += static_cast<std::int64_t>(rng.below(20)) * 1'000'000'000;
-        const Instant tick_at = instant_from_ns(now);
-        last = want.tick(policy, tick_at);
-        const auto other = got.tick(policy, tick_at);
-        ASSERT_EQ(last.size(), other.size()) << "op " << op;
-        for (std::size_t k = 0; k < last.size(); ++k) {
-          ASSERT_EQ(last[k].first, other[k].first) << "op " << op;
-          ASSERT_EQ(last[k].second.kind, other[k].second.kind) << "op " << op;
-          ASSERT_TRUE(rates_agree(last[k].second.rate, other[k].second.rate)) << "op " << op;
-        }
-        break;
-      }
-      case 6: {
-        typename BasicHeatRegistry<Key>::Emissions part;
-        for (const auto& e : last) {
-          if (rng.chance(70)) part.push_back(e);
-        }
-        want.commit(part);
-        got.commit(part);
-        break;
-      }
-      case 7:
-        want.rollback(key);
-        got.rollback(key);
-        break;
-      case 8:
-        if (rng.chance(20)) {
-          want.remove(key);
-          got.remove(key);
-        }
-        break;
-      default:
-        want.entry(key, half_life, t);
-        got.entry(key, half_life, t);
-        break;
-    }
-    ASSERT_EQ(want.size(), got.size()) << "op " << op;
-    const auto a = want.get(key);
-    const auto b = got.get(key);
-    ASSERT_EQ(a.has_value(), b.has_value()) << "op " << op;
-    if (a) {
-      ASSERT_TRUE(rates_agree(a->rate(), b->rate())) << "op " << op;
-      ASSERT_EQ(a->last_update(), b->last_update()) << "op " << op;
-      ASSERT_EQ(a->last_emitted().has_value(), b->last_emitted().has_value()) << "op " << op;
-      ASSERT_EQ(want.in_flight(key), got.in_flight(key)) << "op " << op;
-    }
-  }
-  EXPECT_GT(want.stats().evictions, 0u);
-  EXPECT_GT(want.stats().pruned, 0u);
-}
-
 TEST_P(HighwayKernels, u64_registry_agrees_with_scalar_backend) {
-  for (std::uint64_t seed : {1u, 2u, 3u}) registry_agrees_with_scalar<std::uint64_t>(seed, 20'000);
+  for (std::uint64_t seed : {1u, 2u, 3u}) registry_agrees_with_scalar<std::uint64_t>("highway", seed, 20'000);
 }
 
 TEST_P(HighwayKernels, blob_registry_agrees_with_scalar_backend) {
-  for (std::uint64_t seed : {4u, 5u}) registry_agrees_with_scalar<BlobKey>(seed, 20'000);
+  for (std::uint64_t seed : {4u, 5u}) registry_agrees_with_scalar<BlobKey>("highway", seed, 20'000);
 }
 
 std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info) {
