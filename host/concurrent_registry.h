@@ -3,10 +3,12 @@
 //
 // The keys are split into S shards (a power of two) by the high bits of the
 // key's hash (the slot index uses the low bits, so the two stay independent).
-// Each shard is a BasicHeatRegistry behind its own mutex: a bump locks one
-// shard, so bumps to different shards never wait for each other. A tick or
-// commit walks the shards, locking one at a time (on several threads when
-// allowed), so bumps to the other shards go on meanwhile.
+// Each shard is a BasicHeatRegistry behind its own lock (a SpinMutex: a
+// waiter spins briefly before it sleeps, since a bump holds the lock for a few
+// hundred nanoseconds at most): a bump locks one shard, so bumps to different
+// shards never wait for each other. A tick or commit walks the shards,
+// locking one at a time (on several threads when allowed), so bumps to the
+// other shards go on meanwhile.
 //
 // The cap is per shard. With cap C > 0 and S shards, every shard holds at most
 // shard_cap() = ceil(C / S) counters, and a new key in a full shard evicts
@@ -16,8 +18,9 @@
 // over the shards by hash, a shard may fill (and evict) a little before the
 // total reaches C, so give the cap some headroom (a few times sqrt(C / S) per
 // shard) when every key of a known set must stay. The default shard count
-// keeps shards at least kMinShardCap large, so a small cap gets one shard and
-// means exactly what it means for BasicHeatRegistry.
+// keeps capped shards at least kMinShardCap large, so a cap below
+// 2 * kMinShardCap gets one shard and means exactly what it means for
+// BasicHeatRegistry.
 //
 // In every other respect a ConcurrentHeatRegistry is S independent
 // BasicHeatRegistry objects, key k living in shard_of(k): single-threaded use
@@ -42,6 +45,7 @@
 #include <vector>
 
 #include "host/registry.h"
+#include "host/spin_mutex.h"
 #include "host/thread_pool.h"
 
 namespace heatkit {
@@ -50,17 +54,30 @@ namespace heatkit {
 inline constexpr std::size_t kMinShardCap = 1024;
 // The most shards a registry may have.
 inline constexpr std::size_t kMaxShards = std::size_t{1} << 16;
+// Default shards per hardware thread. With T threads bumping uniformly spread
+// keys, a bump finds its shard held by another thread with a chance of about
+// (T - 1) / (32 T) < 1/32; with the spinning shard lock such a meeting costs
+// about one critical section. More would cost more than they save: each
+// shard is a registry of about 0.4 KB before its first key, a tick visits
+// every shard, and a batch is split into one group per shard
+// (docs/ARCHITECTURE.md has the measurements).
+inline constexpr std::size_t kDefaultShardsPerThread = 32;
 
-// The shard count used when none is given: four per hardware thread (so two
-// bumping threads rarely meet on one shard), halved while a capped shard
-// would hold fewer than kMinShardCap counters.
-inline std::size_t default_shard_count(std::size_t cap) noexcept {
-  std::size_t shards = std::bit_ceil<std::size_t>(4 * std::size_t{resolve_threads(0)});
-  shards = std::min(shards, kMaxShards);
+// The shard count used when none is given for `cap` on a machine with
+// `hardware_threads` threads: kDefaultShardsPerThread per thread rounded up to
+// a power of two (at most kMaxShards), halved while a capped shard would hold
+// fewer than kMinShardCap counters.
+constexpr std::size_t default_shard_count(std::size_t cap, unsigned hardware_threads) noexcept {
+  const std::size_t wanted = kDefaultShardsPerThread * std::max<std::size_t>(1, hardware_threads);
+  std::size_t shards = std::min(std::bit_ceil(wanted), kMaxShards);
   if (cap > 0) {
     while (shards > 1 && cap / shards < kMinShardCap) shards /= 2;
   }
   return shards;
+}
+// The same on this machine.
+inline std::size_t default_shard_count(std::size_t cap) noexcept {
+  return default_shard_count(cap, resolve_threads(0));
 }
 
 template <class Key>
@@ -270,10 +287,10 @@ class ConcurrentHeatRegistry {
   using HashedReads = typename Shard::HashedReads;
 
   // One shard: its lock, its registry, and its size for the lock-free size().
-  // A cache line of its own for the lock and size, so bumps on neighbouring
-  // shards do not contend.
+  // Starts a cache line of its own, so bumps on neighbouring shards do not
+  // contend for the lock's line.
   struct alignas(64) Locked {
-    mutable std::mutex mutex;
+    mutable SpinMutex mutex;
     std::atomic<std::size_t> size{0};
     Shard registry;
   };

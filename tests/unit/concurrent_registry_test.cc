@@ -2,15 +2,18 @@
 // outer mutex (the registry's shard locks are the only synchronisation), and
 // the single-threaded contract: S independent BasicHeatRegistry shards of cap
 // ceil(cap / S), key k in shard_of(k), tick output in shard order, commit
-// routed to each key's shard. CI runs this binary under ThreadSanitizer, so
-// each test takes well under a second.
+// routed to each key's shard; the default shard count rule; and the shard
+// lock (SpinMutex: exclusion, try_lock, sleeping waiters woken). CI runs this
+// binary under ThreadSanitizer, so each test takes well under a second.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <barrier>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "host/concurrent_registry.h"
+#include "host/spin_mutex.h"
 #include "kernels/random.h"
 #include "tests/unit/test_support.h"
 
@@ -244,6 +248,120 @@ TEST(ConcurrentRegistry, lru_cap_holds_per_shard_under_concurrent_inserts) {
   }
   EXPECT_EQ(registry.size(), expected_size);
   EXPECT_EQ(registry.stats().evictions, kThreads * kInsertsPerThread - expected_size);
+}
+
+// Many threads on one shard among many: single bumps, batches and with_entry
+// on keys that all live in shard 0 meet on its lock, and every bump counts.
+// All at one instant, so nothing decays and each bump adds exactly 1.
+TEST(ConcurrentRegistry, threads_hammering_one_shard_keep_exact_counts) {
+  constexpr std::size_t kShards = 64;
+  ConcurrentHeatRegistry64 registry(capped(0), kShards);
+  std::vector<std::uint64_t> keys;
+  for (std::uint64_t i = 0; keys.size() < 4; ++i) {
+    if (registry.shard_of(mix64(i)) == 0) keys.push_back(mix64(i));
+  }
+  constexpr std::size_t kThreads = 6;  // more than the cores: holders get preempted
+  constexpr std::size_t kRounds = 3000;
+  const Instant at = t0();
+
+  test::run_together(kThreads, [&](std::size_t t) {
+    for (std::size_t round = 0; round < kRounds; ++round) {
+      switch ((t + round) % 3) {
+        case 0:
+          for (const std::uint64_t k : keys) registry.bump(k, 1h, at);
+          break;
+        case 1:
+          registry.bump_batch(keys, 1h, at);
+          break;
+        default:
+          for (const std::uint64_t k : keys) {
+            registry.with_entry(k, 1h, at, [&](auto& entry) { entry.bump(at); });
+          }
+      }
+    }
+  });
+
+  EXPECT_EQ(registry.size(), keys.size());
+  for (const std::uint64_t k : keys) {
+    const auto counter = registry.get(k);
+    ASSERT_TRUE(counter.has_value());
+    EXPECT_EQ(counter->rate(), static_cast<double>(kThreads * kRounds)) << "key " << k;
+  }
+}
+
+// ======== The shard lock ========
+
+// Critical sections never overlap, and each sees the writes of those before
+// it: a read-pause-write increment of a plain (non-atomic) counter, which
+// loses updates whenever two threads are inside at once, comes out exact.
+// More threads than cores, so holders get preempted and waiters sleep. (Under
+// ThreadSanitizer a missing happens-before is also reported.)
+TEST(SpinMutex, critical_sections_exclude_each_other) {
+  SpinMutex mutex;
+  std::uint64_t counter = 0;  // plain: only the lock orders these accesses
+  std::atomic<int> inside{0};
+  std::atomic<std::size_t> overlaps{0};
+  constexpr std::size_t kThreads = 6;
+  constexpr std::size_t kPerThread = 20'000;
+
+  test::run_together(kThreads, [&](std::size_t) {
+    for (std::size_t i = 0; i < kPerThread; ++i) {
+      const std::lock_guard lock(mutex);
+      if (inside.fetch_add(1, std::memory_order_relaxed) != 0) {
+        overlaps.fetch_add(1, std::memory_order_relaxed);
+      }
+      const std::uint64_t read = counter;
+      for (int k = 0; k < 4; ++k) cpu_relax();  // widen the window a race needs
+      counter = read + 1;
+      inside.fetch_sub(1, std::memory_order_relaxed);
+    }
+  });
+
+  EXPECT_EQ(overlaps.load(), 0u) << "two threads held the lock at once";
+  EXPECT_EQ(counter, kThreads * kPerThread) << "increments lost";
+}
+
+TEST(SpinMutex, try_lock_fails_only_while_held) {
+  SpinMutex mutex;
+  ASSERT_TRUE(mutex.try_lock());
+  bool other_got_it = true;
+  std::thread([&] { other_got_it = mutex.try_lock(); }).join();
+  EXPECT_FALSE(other_got_it) << "taken twice";
+  mutex.unlock();
+  std::thread([&] {
+    other_got_it = mutex.try_lock();
+    if (other_got_it) mutex.unlock();
+  }).join();
+  EXPECT_TRUE(other_got_it) << "still held after unlock";
+}
+
+// Waiters held off far longer than their spin go to sleep; each unlock must
+// wake one, so every one of them gets the lock in the end (a lost wake-up
+// hangs here), and each sees what the holder wrote before unlocking.
+TEST(SpinMutex, sleeping_waiters_are_all_woken) {
+  SpinMutex mutex;
+  constexpr std::size_t kWaiters = 4;
+  int payload = 0;           // written under the lock only
+  std::size_t acquired = 0;  // likewise
+  mutex.lock();
+  std::vector<std::thread> waiters;
+  std::vector<int> seen(kWaiters, -1);
+  for (std::size_t w = 0; w < kWaiters; ++w) {
+    waiters.emplace_back([&, w] {
+      const std::lock_guard lock(mutex);
+      seen[w] = payload;
+      ++acquired;
+    });
+  }
+  std::this_thread::sleep_for(30ms);  // thousands of spin rounds: they sleep now
+  payload = 42;
+  EXPECT_EQ(acquired, 0u) << "a waiter got in while the lock was held";
+  mutex.unlock();
+  for (auto& w : waiters) w.join();
+  EXPECT_EQ(acquired, kWaiters);
+  for (std::size_t w = 0; w < kWaiters; ++w) EXPECT_EQ(seen[w], 42) << "waiter " << w;
+  EXPECT_TRUE(mutex.try_lock()) << "free once every waiter is done";
+  mutex.unlock();
 }
 
 // ======== Single-threaded contract ========
@@ -514,14 +632,54 @@ TEST(ConcurrentRegistryOptions, shard_cap_is_the_cap_split_and_rounded_up) {
   EXPECT_EQ(ConcurrentHeatRegistry64(capped(3), 8).shard_cap(), 1u);
 }
 
+// The unbounded default: kDefaultShardsPerThread per hardware thread, rounded
+// up to a power of two, at most kMaxShards.
+TEST(ConcurrentRegistryOptions, default_shard_count_is_shards_per_thread_as_a_power_of_two) {
+  for (const unsigned threads : {1u, 2u, 3u, 6u, 16u, 96u}) {
+    const std::size_t shards = default_shard_count(0, threads);
+    EXPECT_TRUE(std::has_single_bit(shards)) << threads << " threads";
+    EXPECT_GE(shards, kDefaultShardsPerThread * threads) << threads << " threads";
+    EXPECT_LT(shards, 2 * kDefaultShardsPerThread * threads)
+        << threads << " threads: not the smallest such power of two";
+  }
+  EXPECT_EQ(default_shard_count(0, 0), kDefaultShardsPerThread) << "no thread count counts as one";
+  EXPECT_EQ(default_shard_count(0, 1u << 20), kMaxShards) << "clamped to kMaxShards";
+  EXPECT_EQ(default_shard_count(0), default_shard_count(0, resolve_threads(0)));
+  EXPECT_EQ(ConcurrentHeatRegistry64(capped(0)).shard_count(), default_shard_count(0));
+}
+
+// Capped: that count halved just until a shard's cap holds kMinShardCap
+// counters, or down to one shard.
 TEST(ConcurrentRegistryOptions, default_shard_count_keeps_capped_shards_large) {
-  EXPECT_EQ(default_shard_count(16), 1u) << "a small cap keeps one exact shard";
-  EXPECT_EQ(default_shard_count(kDefaultCap), std::min<std::size_t>(8, default_shard_count(0)));
-  const std::size_t unbounded = default_shard_count(0);
-  EXPECT_TRUE(std::has_single_bit(unbounded));
-  EXPECT_GE(unbounded, 4u * resolve_threads(0));
-  EXPECT_GE(1'000'000 / default_shard_count(1'000'000), kMinShardCap);
+  constexpr std::size_t kCaps[] = {1,
+                                   16,
+                                   kMinShardCap,
+                                   2 * kMinShardCap - 1,
+                                   2 * kMinShardCap,
+                                   kDefaultCap,
+                                   100'000,
+                                   1'125'000,
+                                   std::size_t{1} << 40};
+  for (const unsigned threads : {1u, 2u, 16u}) {
+    const std::size_t unbounded = default_shard_count(0, threads);
+    for (const std::size_t cap : kCaps) {
+      const std::size_t shards = default_shard_count(cap, threads);
+      EXPECT_TRUE(std::has_single_bit(shards)) << "cap " << cap;
+      EXPECT_LE(shards, unbounded) << "cap " << cap;
+      if (shards > 1) {
+        EXPECT_GE(cap / shards, kMinShardCap) << "cap " << cap << ": shards too small";
+      }
+      if (shards < unbounded) {
+        EXPECT_LT(cap / (2 * shards), kMinShardCap) << "cap " << cap << ": halved once too often";
+      }
+    }
+  }
+  EXPECT_EQ(default_shard_count(2 * kMinShardCap - 1, 64), 1u) << "a small cap keeps one exact shard";
+  EXPECT_EQ(default_shard_count(kDefaultCap, 2), kDefaultCap / kMinShardCap);
+  EXPECT_EQ(default_shard_count(kDefaultCap), default_shard_count(kDefaultCap, resolve_threads(0)));
   EXPECT_EQ(ConcurrentHeatRegistry64(capped(16)).shard_count(), 1u);
+  EXPECT_EQ(ConcurrentHeatRegistry64(capped(kDefaultCap)).shard_count(),
+            default_shard_count(kDefaultCap));
 }
 
 TEST(ConcurrentRegistryOptions, unknown_backend_is_reported) {
