@@ -103,27 +103,39 @@ CounterColumns chunk_of(const CounterColumns& c, std::size_t begin, std::size_t 
                         c.half_life + begin, c.flags + begin,       end - begin};
 }
 
-// Runs `pass` over the chunks of `c` in parallel, each into its own output,
-// then appends the outputs in chunk order with slots made global again, so
-// the result is the single-threaded one whatever the thread count.
+// Runs `pass` over the chunks of `c` in parallel: the first chunk appends to
+// `out` directly, every other one to its own part (kept in `parts` across
+// calls, so a steady stream of passes maps no fresh pages), and the parts are
+// then appended in chunk order with slots made global again: the result is
+// the single-threaded one whatever the thread count.
 template <class T, class Pass, class Rebase>
-void run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out, Pass pass,
-                 Rebase rebase) {
+void run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out,
+                 std::vector<std::vector<T>>& parts, Pass pass, Rebase rebase) {
   const ChunkPlan plan = plan_chunks(c.size, threads);
   if (plan.chunks == 1) {
     pass(c, out);
     return;
   }
-  std::vector<std::vector<T>> partial(plan.chunks);
+  if (parts.size() < plan.chunks) parts.resize(plan.chunks);
   ThreadPool::shared().run(plan.chunks, resolve_threads(threads), [&](std::size_t k) {
     const std::size_t begin = k * plan.chunk_size;
     const std::size_t end = std::min(c.size, begin + plan.chunk_size);
-    pass(chunk_of(c, begin, end), partial[k]);
+    std::vector<T>& into = k == 0 ? out : parts[k];
+    if (k != 0) into.clear();
+    pass(chunk_of(c, begin, end), into);
   });
-  for (std::size_t k = 0; k < plan.chunks; ++k) {
+  std::size_t total = out.size();
+  for (std::size_t k = 1; k < plan.chunks; ++k) total += parts[k].size();
+  out.reserve(total);
+  for (std::size_t k = 1; k < plan.chunks; ++k) {
     const auto base = static_cast<std::uint32_t>(k * plan.chunk_size);
-    for (T& item : partial[k]) rebase(item, base);
-    out.insert(out.end(), partial[k].begin(), partial[k].end());
+    for (T& item : parts[k]) rebase(item, base);
+    out.insert(out.end(), parts[k].begin(), parts[k].end());
+    // A part grown by a rare mass emission is given back once passes use
+    // little of it again.
+    if (parts[k].capacity() > 65536 && parts[k].size() < parts[k].capacity() / 8) {
+      std::vector<T>().swap(parts[k]);
+    }
   }
 }
 
@@ -135,7 +147,7 @@ void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& ou
     return;
   }
   run_chunked(
-      columns(), threads_, out,
+      columns(), threads_, out, tick_parts_,
       [&](const CounterColumns& c, std::vector<Candidate>& o) { kernels_.tick(c, params, o); },
       [](Candidate& item, std::uint32_t base) { item.slot += base; });
 }
@@ -146,15 +158,25 @@ void HostCounterStore::collect_prunable(std::vector<Slot>& out) {
     return;
   }
   run_chunked(
-      columns(), threads_, out,
+      columns(), threads_, out, prune_parts_,
       [&](const CounterColumns& c, std::vector<Slot>& o) { kernels_.collect_prunable(c, o); },
       [](Slot& item, std::uint32_t base) { item += base; });
 }
 
+namespace {
+template <class T>
+std::size_t parts_bytes(const std::vector<std::vector<T>>& parts) noexcept {
+  std::size_t bytes = parts.capacity() * sizeof(std::vector<T>);
+  for (const auto& part : parts) bytes += part.capacity() * sizeof(T);
+  return bytes;
+}
+}  // namespace
+
 std::size_t HostCounterStore::memory_bytes() const noexcept {
   return rate_.capacity() * sizeof(double) + last_update_.capacity() * sizeof(std::int64_t) +
          last_emitted_.capacity() * sizeof(double) + half_life_.capacity() * sizeof(std::int64_t) +
-         flags_.capacity() * sizeof(std::uint8_t);
+         flags_.capacity() * sizeof(std::uint8_t) + parts_bytes(tick_parts_) +
+         parts_bytes(prune_parts_);
 }
 
 }  // namespace heatkit

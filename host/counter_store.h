@@ -59,7 +59,8 @@ class CounterStore {
   // The registry's LRU order reads it. Invalidated by ensure_slots.
   virtual const std::int64_t* last_update_host() const noexcept = 0;
 
-  // Bytes this store holds for its columns (host and device together).
+  // Bytes this store holds for its columns (host and device together) and
+  // the scratch of its bulk passes.
   virtual std::size_t memory_bytes() const noexcept = 0;
 
   // The columns, when they live in host memory and a per-slot bump may be
@@ -150,6 +151,10 @@ class HostCounterStore final : public CounterStore {
   HugePageVector<double> last_emitted_;
   HugePageVector<std::int64_t> half_life_;
   HugePageVector<std::uint8_t> flags_;
+  // Per-chunk outputs of multi-threaded passes (chunk 0 writes to the
+  // caller's buffer), kept across passes; counted in memory_bytes.
+  std::vector<std::vector<Candidate>> tick_parts_;
+  std::vector<std::vector<Slot>> prune_parts_;
 };
 
 }  // namespace heatkit
