@@ -74,8 +74,17 @@ class CandidateSink {
   CandidateSink& operator=(const CandidateSink&) = delete;
 
   HWY_INLINE void push(std::uint32_t slot, Decision kind, double rate) {
-    buffer_[used_++] = Candidate{slot, kind, rate};
     if (HWY_UNLIKELY(used_ == kBlock)) flush();
+    buffer_[used_++] = Candidate{slot, kind, rate};
+  }
+  // Withdrawals of slots [first, first + count), count <= kBlock: the mass
+  // withdrawal after a quiet gap, without a branch per lane.
+  HWY_INLINE void push_withdrawals(std::uint32_t first, std::size_t count) {
+    if (HWY_UNLIKELY(used_ + count > kBlock)) flush();
+    for (std::size_t j = 0; j < count; ++j) {
+      buffer_[used_ + j] = Candidate{first + static_cast<std::uint32_t>(j), Decision::kWithdraw, 0.0};
+    }
+    used_ += count;
   }
   // Appends what is buffered to `out`; call once at the end of the pass.
   void flush() {
@@ -144,6 +153,24 @@ HWY_INLINE bool AllHaveEmitted(const std::uint8_t* flags) {
   constexpr std::uint64_t kWant = 0x0101010101010101ull >> (64 - 8 * kLanes);
   static_assert(kHasEmitted == 1, "kWant assumes the has-emitted bit is bit 0");
   return (word & kWant) == kWant;
+}
+
+// Whether none of the kLanes counters from `flags` is in flight.
+template <std::size_t kLanes>
+HWY_INLINE bool NoneInFlight(const std::uint8_t* flags) {
+  std::uint64_t word = 0;
+  std::memcpy(&word, flags, kLanes);
+  constexpr std::uint64_t kBits = (0x0101010101010101ull * kInFlight) >> (64 - 8 * kLanes);
+  return (word & kBits) == 0;
+}
+
+// Marks the kLanes counters from `flags` in flight.
+template <std::size_t kLanes>
+HWY_INLINE void MarkInFlight(std::uint8_t* flags) {
+  std::uint64_t word = 0;
+  std::memcpy(&word, flags, kLanes);
+  word |= (0x0101010101010101ull * kInFlight) >> (64 - 8 * kLanes);
+  std::memcpy(flags, &word, kLanes);
 }
 
 inline void TickColumns(const CounterColumns& columns, const TickParams& p,
@@ -266,6 +293,12 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
                                        hn::Ge(prev, hn::Mul(decayed, v_emit_high))));
       const auto withdraw = hn::And(hn::Eq(decayed, v_zero), hn::Gt(prev, v_zero));
       const auto undecided = hn::Not(hn::Or(hn::Or(quiet, emit), withdraw));
+      if (hn::AllTrue(d, withdraw) && NoneInFlight<hn::MaxLanes(decltype(d)())>(c.flags + i)) {
+        // Every lane withdraws (after a quiet gap, all of them do).
+        sink.push_withdrawals(static_cast<std::uint32_t>(i), N);
+        if (p.mark_in_flight) MarkInFlight<hn::MaxLanes(decltype(d)())>(c.flags + i);
+        continue;
+      }
       AppendLanes(c, i, MaskBits(d, emit), MaskBits(d, withdraw), MaskBits(d, undecided), p, sink);
       continue;
     }

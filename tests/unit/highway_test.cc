@@ -161,6 +161,39 @@ TEST_P(HighwayKernels, gate_bands_and_threshold_edges_decided_like_the_reference
   }
 }
 
+TEST_P(HighwayKernels, mass_withdrawal_with_scattered_emissions_matches_scalar_reference) {
+  // After a quiet gap whole vectors withdraw at once (a bulk path), with the
+  // odd lane that emits or is in flight in between: candidate runs of every
+  // length cross the kernel's output blocks at every offset.
+  for (const std::size_t n : {std::size_t{1029}, std::size_t{4096}, std::size_t{65'537}}) {
+    for (const bool in_flight : {false, true}) {
+      Columns want(n);
+      Rng rng(n + (in_flight ? 1 : 0));
+      for (std::size_t i = 0; i < n; ++i) {
+        want.rate[i] = 0.5;
+        want.last_update[i] = kNow - 100 * kHalfLife;  // decays to 0: withdraws
+        want.half_life[i] = kHalfLife;
+        want.flags[i] = kLive | kHasEmitted;
+        want.last_emitted[i] = 0.5;
+        if (rng.chance(3)) want.last_update[i] = kNow;  // stays at 0.5 vs 0.5: quiet
+        if (rng.chance(3)) want.last_emitted[i] = 0.1;  // 0.5 vs 0.1 (when not decayed): emits
+        if (rng.chance(3)) want.flags[i] |= kInFlight;
+      }
+      Columns got = want;
+      TickParams p;
+      p.now = kNow;
+      p.skip_in_flight = p.mark_in_flight = in_flight;
+      std::vector<Candidate> want_out, got_out;
+      scalar::tick(want.view(), p, want_out);
+      highway::tick(got.view(), p, got_out);
+      SCOPED_TRACE(::testing::Message() << "n " << n << " in_flight " << in_flight);
+      expect_columns_agree(want, got);
+      expect_candidates_agree(want_out, got_out);
+      EXPECT_GT(want_out.size(), n * 8 / 10);
+    }
+  }
+}
+
 TEST_P(HighwayKernels, collect_prunable_matches_scalar_reference) {
   std::uint64_t seed = 1000;
   for (const std::size_t n : kSizes) {
