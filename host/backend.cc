@@ -5,6 +5,9 @@
 #if HEATKIT_HAVE_THRUST_OMP
 #include "cuda/thrust_omp_kernels.h"
 #endif
+#if HEATKIT_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 namespace heatkit {
 namespace {
@@ -34,6 +37,20 @@ std::string thrust_omp_not_built() {
 std::unique_ptr<CounterStore> make_thrust_omp() { return nullptr; }
 #endif
 
+#if HEATKIT_HAVE_CUDA
+// Probed once per process: no driver, no device, or no code for this device.
+std::string cuda_unavailable_reason() { return gpu::unavailable_reason(); }
+std::unique_ptr<CounterStore> make_cuda() { return gpu::make_cuda_store(); }
+std::unique_ptr<CounterStore> make_thrust() { return gpu::make_thrust_store(); }
+#else
+std::string cuda_unavailable_reason() {
+  return "heatkit was built without it (HEATKIT_ENABLE_CUDA=OFF, the default when no nvcc is "
+         "found)";
+}
+std::unique_ptr<CounterStore> make_cuda() { return nullptr; }
+std::unique_ptr<CounterStore> make_thrust() { return nullptr; }
+#endif
+
 // Adding a backend is adding a row here (and its implementation files).
 constexpr BackendEntry kBackends[] = {
     {"scalar", "plain C++ reference loops over host columns", &always_available,
@@ -54,6 +71,10 @@ constexpr BackendEntry kBackends[] = {
      &thrust_omp_not_built,
 #endif
      &make_thrust_omp},
+    {"cuda", "hand-written CUDA kernels over device columns (fused decay+gate, CUB compaction)",
+     &cuda_unavailable_reason, &make_cuda},
+    {"thrust", "Thrust algorithms on the CUDA device system over device columns (several passes)",
+     &cuda_unavailable_reason, &make_thrust},
 };
 
 std::string known_names() {

@@ -1,0 +1,479 @@
+// The `cuda` and `thrust` backends (cuda/device_store.cu) against the scalar
+// reference. Two groups:
+//  - tests that run everywhere (no GPU needed): the backend rows follow the
+//    device probe, selecting a device backend without a device fails with
+//    BackendUnavailable naming the reason, CudaError names the failed call,
+//    and the queued per-slot operations the flush kernel applies (apply_op,
+//    grouped by slot) give exactly HostCounterStore's columns;
+//  - device tests, skipped with "no CUDA device: <reason>" where none can run
+//    the kernels: kernel vs scalar on random columns of awkward sizes, a
+//    million duplicate bumps on one slot, none / all candidates, prune of
+//    everything, and whole-registry agreement, for both device backends.
+#include <gtest/gtest.h>
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cuda/cuda_backend.h"
+#include "cuda/cuda_error.h"
+#include "cuda/device_ops.h"
+#include "cuda/device_store.h"
+#include "host/backend.h"
+#include "kernel_agreement.h"
+#include "kernels/scalar_kernels.h"
+
+namespace heatkit::test {
+namespace {
+
+using gpu::DeviceCounterStore;
+using gpu::DevicePasses;
+
+const char* const kDeviceBackends[] = {"cuda", "thrust"};
+
+bool has_substring(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// ---------------------------------------------------------------------------
+// Without a GPU.
+
+TEST(CudaBackends, are_listed_after_the_cpu_backends_with_the_probe_answer) {
+  const std::vector<BackendInfo> backends = list_backends();
+  ASSERT_FALSE(backends.empty());
+  EXPECT_EQ(backends.front().name, "scalar");
+  const std::string& reason = gpu::unavailable_reason();
+  for (const char* name : kDeviceBackends) {
+    const auto it = std::find_if(backends.begin(), backends.end(),
+                                 [&](const BackendInfo& b) { return b.name == name; });
+    ASSERT_NE(it, backends.end()) << name;
+    EXPECT_FALSE(it->description.empty()) << name;
+    EXPECT_EQ(it->available, reason.empty()) << name;
+    EXPECT_EQ(it->unavailable_reason, reason) << name;
+  }
+}
+
+TEST(CudaBackends, probe_reports_no_device_when_the_runtime_finds_none) {
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  (void)cudaGetLastError();
+  if (e == cudaSuccess && count > 0) {
+    GTEST_SKIP() << "this machine has " << count << " CUDA device(s); probe answer: '"
+                 << gpu::unavailable_reason() << "'";
+  }
+  const std::string& reason = gpu::unavailable_reason();
+  EXPECT_TRUE(has_substring(reason, "cudaGetDeviceCount")) << reason;
+  if (e != cudaSuccess) {
+    EXPECT_TRUE(has_substring(reason, cudaGetErrorName(e))) << reason;
+  }
+}
+
+TEST(CudaBackends, selecting_one_fails_with_the_reason_or_gives_a_device_store) {
+  const std::string& reason = gpu::unavailable_reason();
+  for (const char* name : kDeviceBackends) {
+    SCOPED_TRACE(name);
+    if (!reason.empty()) {
+      try {
+        (void)make_store(name);
+        ADD_FAILURE() << "make_store(\"" << name << "\") did not throw without a usable device";
+      } catch (const BackendUnavailable& e) {
+        EXPECT_TRUE(has_substring(e.what(), std::string("'") + name + "'")) << e.what();
+        EXPECT_TRUE(has_substring(e.what(), reason)) << e.what();
+      }
+      RegistryOptions options;
+      options.backend = name;
+      EXPECT_THROW(HeatRegistry{options}, BackendUnavailable);
+      EXPECT_THROW(BlobHeatRegistry{options}, BackendUnavailable);
+    } else {
+      const auto store = make_store(name);
+      EXPECT_EQ(store->backend(), name);
+      EXPECT_FALSE(store->host_columns().has_value()) << "device columns are not host columns";
+      EXPECT_EQ(store->slot_count(), 0u);
+    }
+  }
+}
+
+TEST(CudaError, message_names_the_call_where_it_was_made_and_what_cuda_said) {
+  try {
+    HEATKIT_CUDA_CHECK(cudaSetDevice(-1));
+    ADD_FAILURE() << "cudaSetDevice(-1) succeeded";
+  } catch (const gpu::CudaError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(e.code(), cudaSuccess);
+    EXPECT_EQ(e.call(), "cudaSetDevice(-1)");
+    EXPECT_TRUE(has_substring(what, "cudaSetDevice(-1)")) << what;
+    EXPECT_TRUE(has_substring(what, "cuda_test.cc:")) << what;
+    EXPECT_TRUE(has_substring(what, cudaGetErrorName(e.code()))) << what;
+    EXPECT_TRUE(has_substring(what, cudaGetErrorString(e.code()))) << what;
+  }
+  // With a working runtime the error is not sticky and the check has reset
+  // it, so the next check is not blamed. (Without a driver every call fails
+  // initialization again, so there is nothing to reset.)
+  if (gpu::unavailable_reason().empty()) {
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  }
+}
+
+TEST(CudaError, check_passes_success_and_is_a_runtime_error_otherwise) {
+  EXPECT_NO_THROW(HEATKIT_CUDA_CHECK(cudaSuccess));
+  try {
+    gpu::check_cuda(cudaErrorMemoryAllocation, "cudaMalloc(&p, huge)", "store.cu", 42);
+    ADD_FAILURE() << "check_cuda did not throw";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_TRUE(has_substring(what, "cudaMalloc(&p, huge)")) << what;
+    EXPECT_TRUE(has_substring(what, "store.cu:42")) << what;
+    EXPECT_TRUE(has_substring(what, "cudaErrorMemoryAllocation")) << what;
+  }
+}
+
+// The queue the flush kernel applies, checked on the host: apply_op in queue
+// order is HostCounterStore's per-slot operations exactly, and so is applying
+// the queue grouped by slot with a stable sort (what the flush does).
+std::vector<gpu::PendingOp> random_ops(std::size_t slots, std::size_t count, std::uint64_t seed) {
+  Rng rng(seed);
+  std::vector<gpu::PendingOp> ops;
+  std::vector<bool> live(slots, false);
+  std::int64_t now = kNow;
+  while (ops.size() < count) {
+    gpu::PendingOp op;
+    op.slot = static_cast<std::uint32_t>(rng.below(slots));
+    now +=
+        static_cast<std::int64_t>(rng.below(3'000'000'000)) - 500'000'000;  // sometimes backwards
+    op.now = now;
+    if (!live[op.slot]) {
+      op.kind = gpu::OpKind::kInit;
+      op.half_life = rng.chance(10) ? 0 : kHalfLife * static_cast<std::int64_t>(1 + rng.below(3));
+      live[op.slot] = true;
+      ops.push_back(op);
+      continue;
+    }
+    switch (rng.below(10)) {
+      case 0:
+      case 1:
+      case 2:
+      case 3: op.kind = gpu::OpKind::kBump; break;
+      case 4: op.kind = gpu::OpKind::kDecayTo; break;
+      case 5:
+      case 6:
+        op.kind = gpu::OpKind::kRecord;
+        op.decision = rng.pick({Decision::kEmit, Decision::kWithdraw, Decision::kSuppress});
+        op.rate = static_cast<double>(rng.below(10'000)) / 100.0;
+        break;
+      case 7:
+      case 8:
+        op.kind = gpu::OpKind::kSetInFlight;
+        op.in_flight = rng.chance(50);
+        break;
+      default:
+        op.kind = gpu::OpKind::kClear;
+        live[op.slot] = rng.chance(50);  // sometimes re-initialized next time
+        break;
+    }
+    ops.push_back(op);
+  }
+  return ops;
+}
+
+void apply_to_host_store(HostCounterStore& store, const gpu::PendingOp& op) {
+  switch (op.kind) {
+    case gpu::OpKind::kInit: store.init(op.slot, op.half_life, op.now); break;
+    case gpu::OpKind::kClear: store.clear(op.slot); break;
+    case gpu::OpKind::kBump: store.bump(op.slot, op.now); break;
+    case gpu::OpKind::kDecayTo: store.decay_to(op.slot, op.now); break;
+    case gpu::OpKind::kRecord: store.record(op.slot, op.decision, op.rate); break;
+    case gpu::OpKind::kSetInFlight: store.set_in_flight(op.slot, op.in_flight); break;
+  }
+}
+
+void expect_same_columns(HostCounterStore& want, const Columns& got, std::size_t slots) {
+  const CounterColumns w = want.columns();
+  for (std::size_t i = 0; i < slots; ++i) {
+    ASSERT_TRUE(same_double(w.rate[i], got.rate[i])) << "slot " << i;
+    ASSERT_EQ(w.last_update[i], got.last_update[i]) << "slot " << i;
+    ASSERT_TRUE(same_double(w.last_emitted[i], got.last_emitted[i])) << "slot " << i;
+    ASSERT_EQ(w.half_life[i], got.half_life[i]) << "slot " << i;
+    ASSERT_EQ(w.flags[i], got.flags[i]) << "slot " << i;
+  }
+}
+
+Columns zeroed_columns(std::size_t n) {
+  Columns c(n);
+  std::fill(c.rate.begin(), c.rate.end(), 0.0);
+  std::fill(c.last_emitted.begin(), c.last_emitted.end(), 0.0);
+  std::fill(c.last_update.begin(), c.last_update.end(), 0);
+  std::fill(c.half_life.begin(), c.half_life.end(), 0);
+  std::fill(c.flags.begin(), c.flags.end(), 0);
+  return c;
+}
+
+TEST(DeviceOps, queued_ops_in_order_and_as_the_flush_applies_them_equal_the_host_store) {
+  for (const std::size_t slots :
+       {std::size_t{1}, std::size_t{3}, std::size_t{17}, std::size_t{500}}) {
+    SCOPED_TRACE("slots=" + std::to_string(slots));
+    const std::vector<gpu::PendingOp> ops = random_ops(slots, 20'000, slots);
+    HostCounterStore want("scalar", HostKernels{&scalar::tick, &scalar::collect_prunable});
+    want.ensure_slots(slots);
+    for (const gpu::PendingOp& op : ops) apply_to_host_store(want, op);
+
+    Columns in_order = zeroed_columns(slots);
+    for (const gpu::PendingOp& op : ops) gpu::apply_op(in_order.view(), op);
+    expect_same_columns(want, in_order, slots);
+
+    // The flush: positions stably sorted by slot (the device's radix sort),
+    // then apply_run_at for every index, here in a shuffled order as the
+    // device's threads might run them.
+    std::vector<std::uint32_t> positions(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) positions[i] = static_cast<std::uint32_t>(i);
+    std::stable_sort(positions.begin(), positions.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return ops[a].slot < ops[b].slot;
+    });
+    std::vector<std::uint32_t> sorted_slots(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) sorted_slots[i] = ops[positions[i]].slot;
+    std::vector<std::size_t> thread_order(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) thread_order[i] = i;
+    std::shuffle(thread_order.begin(), thread_order.end(), std::mt19937_64(slots));
+    Columns by_slot = zeroed_columns(slots);
+    for (const std::size_t i : thread_order) {
+      gpu::apply_run_at(by_slot.view(), ops.data(), sorted_slots.data(), positions.data(),
+                        ops.size(), i);
+    }
+    expect_same_columns(want, by_slot, slots);
+
+    // Order within a slot matters (so the agreement above says something):
+    // the queue applied backwards, so every run backwards, gives other columns.
+    Columns backwards = zeroed_columns(slots);
+    for (std::size_t i = ops.size(); i-- > 0;) gpu::apply_op(backwards.view(), ops[i]);
+    bool differs = false;
+    const CounterColumns w = want.columns();
+    for (std::size_t i = 0; i < slots; ++i) {
+      differs = differs || !same_double(w.rate[i], backwards.rate[i]) ||
+                w.last_update[i] != backwards.last_update[i] || w.flags[i] != backwards.flags[i];
+    }
+    EXPECT_TRUE(differs);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// On a device: skipped where none can run the kernels.
+
+class DeviceStoreTest : public ::testing::TestWithParam<DevicePasses> {
+ protected:
+  void SetUp() override {
+    if (const std::string& reason = gpu::unavailable_reason(); !reason.empty()) {
+      GTEST_SKIP() << "no CUDA device: " << reason;
+    }
+  }
+  const char* backend_name() const {
+    return GetParam() == DevicePasses::kCudaKernels ? "cuda" : "thrust";
+  }
+};
+
+// Runs the device store's tick over host columns `c` (uploaded, ticked,
+// downloaded back into `c`).
+void device_tick(DevicePasses passes, Columns& c, const TickParams& p,
+                 std::vector<Candidate>& out) {
+  DeviceCounterStore store(passes);
+  store.upload(c.view());
+  store.tick(p, out);
+  ASSERT_EQ(store.slot_count(), c.size);
+  for (std::size_t i = 0; i < c.size; ++i) {
+    ASSERT_EQ(store.last_update_host()[i], p.now) << "host mirror, slot " << i;
+  }
+  store.download(c.view());
+}
+
+TEST_P(DeviceStoreTest, store_is_a_device_store_with_checked_slots) {
+  DeviceCounterStore store(GetParam());
+  EXPECT_EQ(store.backend(), backend_name());
+  EXPECT_FALSE(store.host_columns().has_value());
+  store.ensure_slots(3);
+  store.init(1, kHalfLife, kNow);
+  store.bump(1, kNow);
+  EXPECT_EQ(store.pending_ops(), 2u);
+  store.ensure_slots(1000);  // keeps contents, new slots empty
+  EXPECT_EQ(store.pending_ops(), 0u);
+  EXPECT_EQ(store.read(1).rate, 1.0);
+  EXPECT_EQ(store.read(1).last_update, kNow);
+  EXPECT_EQ(store.read(999).rate, 0.0);
+  EXPECT_EQ(store.read(999).last_update, 0);
+  EXPECT_EQ(store.last_update_host()[999], 0);
+  EXPECT_GE(store.memory_bytes(), 1000u * (8 + 8 + 8 + 8 + 1));
+  EXPECT_THROW(store.bump(1000, kNow), std::out_of_range);
+  EXPECT_THROW((void)store.read(1000), std::out_of_range);
+}
+
+TEST_P(DeviceStoreTest, tick_matches_scalar_reference_on_random_columns) {
+  // kSizes plus sizes around the block (256) and past one full grid of
+  // blocks (8192 * 256), where the grid-stride loop takes a second lap.
+  std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
+  for (const std::size_t n : {255u, 256u, 257u, 2'097'151u, 2'097'152u, 2'100'003u})
+    sizes.push_back(n);
+  std::uint64_t seed = 1;
+  for (const std::size_t n : sizes) {
+    const bool big = n > 100'000;
+    for (const TickParams& p : param_variants()) {
+      if (big && (!p.enabled || p.ratio != 2.0)) continue;  // keep the big sizes few
+      SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
+                   " in_flight=" + std::to_string(p.skip_in_flight) +
+                   " ratio=" + std::to_string(p.ratio));
+      Columns want = random_columns(n, seed);
+      Columns got = random_columns(n, seed);
+      ++seed;
+      std::vector<Candidate> want_out, got_out;
+      scalar::tick(want.view(), p, want_out);
+      device_tick(GetParam(), got, p, got_out);
+      expect_columns_agree(want, got);
+      expect_candidates_agree(want_out, got_out);
+    }
+  }
+}
+
+TEST_P(DeviceStoreTest, tick_appends_after_what_out_holds) {
+  constexpr std::size_t n = 1'000'003;
+  TickParams p;
+  p.now = kNow;
+  p.skip_in_flight = p.mark_in_flight = true;
+  Columns want = random_columns(n, 4242);
+  Columns got = want;
+  const Candidate earlier{7, Decision::kWithdraw, 0.0};
+  std::vector<Candidate> want_out{earlier}, got_out{earlier};
+  scalar::tick(want.view(), p, want_out);
+  device_tick(GetParam(), got, p, got_out);
+  expect_columns_agree(want, got);
+  expect_candidates_agree(want_out, got_out);
+}
+
+TEST_P(DeviceStoreTest, collect_prunable_matches_scalar_reference) {
+  std::uint64_t seed = 1000;
+  for (const std::size_t n : kSizes) {
+    Columns c = random_columns(n, seed++);
+    Rng rng(seed);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rng.chance(30)) c.rate[i] = rng.chance(50) ? 0.0 : -0.0;
+    }
+    std::vector<std::uint32_t> want{3}, got{3};
+    scalar::collect_prunable(c.view(), want);
+    DeviceCounterStore store(GetParam());
+    store.upload(c.view());
+    store.collect_prunable(got);
+    ASSERT_EQ(want, got) << "n=" << n;
+  }
+}
+
+TEST_P(DeviceStoreTest, candidates_when_none_and_all_qualify_and_prune_of_everything) {
+  for (const bool all : {false, true}) {
+    const std::size_t n = 4097;
+    Columns c(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      c.rate[i] = 8.0;
+      c.last_update[i] = kNow;
+      c.half_life[i] = kHalfLife;
+      c.flags[i] = all ? kLive : (kLive | kHasEmitted);
+      c.last_emitted[i] = 8.0;
+    }
+    TickParams p;
+    p.now = kNow;
+    std::vector<Candidate> out;
+    device_tick(GetParam(), c, p, out);
+    ASSERT_EQ(out.size(), all ? n : 0u);
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      ASSERT_EQ(out[k].slot, k);
+      ASSERT_EQ(out[k].kind, Decision::kEmit);
+      ASSERT_EQ(out[k].rate, 8.0);
+    }
+  }
+  // Every counter withdrawn and decayed to zero: all of them prune.
+  const std::size_t n = 3001;
+  Columns c(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    c.rate[i] = 0.0;
+    c.flags[i] = kLive | kHasEmitted;
+    c.last_emitted[i] = 0.0;
+  }
+  DeviceCounterStore store(GetParam());
+  store.upload(c.view());
+  std::vector<std::uint32_t> pruned;
+  store.collect_prunable(pruned);
+  ASSERT_EQ(pruned.size(), n);
+  for (std::size_t k = 0; k < n; ++k) ASSERT_EQ(pruned[k], k);
+}
+
+TEST_P(DeviceStoreTest, a_million_duplicate_bumps_on_one_slot_equal_bumping_in_turn) {
+  constexpr std::size_t kSlots = 7;
+  DeviceCounterStore got(GetParam());
+  HostCounterStore want("scalar", HostKernels{&scalar::tick, &scalar::collect_prunable});
+  const auto both = [&](auto op) {
+    op(static_cast<CounterStore&>(got));
+    op(static_cast<CounterStore&>(want));
+  };
+  both([](CounterStore& s) { s.ensure_slots(kSlots); });
+  for (Slot slot = 0; slot < kSlots; ++slot) {
+    const std::int64_t half_life = slot == 6 ? 0 : kHalfLife;
+    both([&](CounterStore& s) { s.init(slot, half_life, kNow - 100 * kHalfLife); });
+  }
+  // Phase 1 (one flush): a million bumps of slot 3 at one `now`, with other
+  // slots' operations interleaved and time moving both ways for slot 1.
+  std::int64_t now = kNow;
+  for (int i = 0; i < 1'000'000; ++i) {
+    both([&](CounterStore& s) { s.bump(3, now); });
+    if (i % 1000 == 0) {
+      const std::int64_t t = kNow + (i % 3000 == 0 ? -1 : 1) * static_cast<std::int64_t>(i) * 1000;
+      both([&](CounterStore& s) { s.bump(1, t); });
+      both([&](CounterStore& s) { s.decay_to(2, t); });
+      both([&](CounterStore& s) { s.bump(6, t); });
+    }
+    if (i % 250'000 == 0) {
+      both([&](CounterStore& s) { s.record(5, Decision::kEmit, 3.5); });
+      both([&](CounterStore& s) { s.set_in_flight(5, i % 500'000 == 0); });
+    }
+  }
+  ASSERT_GT(got.pending_ops(), 1'000'000u) << "phase 1 should still be queued";
+  for (Slot slot = 0; slot < kSlots; ++slot) {
+    ASSERT_EQ(got.last_update_host()[slot], want.last_update_host()[slot])
+        << "mirror, slot " << slot;
+  }
+  // Phase 2: more bumps of slot 4 than the queue holds (flushes on the way).
+  now += kHalfLife / 3;
+  for (std::size_t i = 0; i < DeviceCounterStore::kMaxPendingOps + 5; ++i) {
+    both([&](CounterStore& s) { s.bump(4, now); });
+  }
+  EXPECT_LT(got.pending_ops(), DeviceCounterStore::kMaxPendingOps);
+  for (Slot slot = 0; slot < kSlots; ++slot) {
+    SCOPED_TRACE("slot " + std::to_string(slot));
+    const CounterState a = want.read(slot), b = got.read(slot);
+    EXPECT_TRUE(rates_agree(a.rate, b.rate)) << a.rate << " vs " << b.rate;
+    EXPECT_EQ(a.last_update, b.last_update);
+    EXPECT_EQ(a.has_emitted, b.has_emitted);
+    EXPECT_TRUE(same_double(a.last_emitted, b.last_emitted));
+    EXPECT_EQ(a.half_life, b.half_life);
+    EXPECT_EQ(a.in_flight, b.in_flight);
+  }
+  EXPECT_EQ(got.read(3).rate, 1'000'000.0)
+      << "100 half-lives of decay leave 0, then +1 a million times";
+}
+
+TEST_P(DeviceStoreTest, u64_registry_agrees_with_scalar_backend) {
+  for (std::uint64_t seed : {1u, 2u}) {
+    registry_agrees_with_scalar<std::uint64_t>(backend_name(), seed, 20'000);
+  }
+}
+
+TEST_P(DeviceStoreTest, blob_registry_agrees_with_scalar_backend) {
+  registry_agrees_with_scalar<BlobKey>(backend_name(), 4, 20'000);
+}
+
+std::string passes_name(const ::testing::TestParamInfo<DevicePasses>& info) {
+  return info.param == DevicePasses::kCudaKernels ? "cuda" : "thrust";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DeviceStoreTest,
+                         ::testing::Values(DevicePasses::kCudaKernels, DevicePasses::kThrust),
+                         passes_name);
+
+}  // namespace
+}  // namespace heatkit::test
