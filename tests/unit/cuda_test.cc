@@ -287,6 +287,13 @@ void device_tick(DevicePasses passes, Columns& c, const TickParams& p,
   store.download(c.view());
 }
 
+// Runs the device store's prune over host columns `c` (uploaded first).
+void device_prune(DevicePasses passes, Columns& c, std::vector<std::uint32_t>& out) {
+  DeviceCounterStore store(passes);
+  store.upload(c.view());
+  store.collect_prunable(out);
+}
+
 TEST_P(DeviceStoreTest, store_is_a_device_store_with_checked_slots) {
   DeviceCounterStore store(GetParam());
   EXPECT_EQ(store.backend(), backend_name());
@@ -313,24 +320,11 @@ TEST_P(DeviceStoreTest, tick_matches_scalar_reference_on_random_columns) {
   std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
   for (const std::size_t n : {255u, 256u, 257u, 2'097'151u, 2'097'152u, 2'100'003u})
     sizes.push_back(n);
-  std::uint64_t seed = 1;
-  for (const std::size_t n : sizes) {
-    const bool big = n > 100'000;
-    for (const TickParams& p : param_variants()) {
-      if (big && (!p.enabled || p.ratio != 2.0)) continue;  // keep the big sizes few
-      SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
-                   " in_flight=" + std::to_string(p.skip_in_flight) +
-                   " ratio=" + std::to_string(p.ratio));
-      Columns want = random_columns(n, seed);
-      Columns got = random_columns(n, seed);
-      ++seed;
-      std::vector<Candidate> want_out, got_out;
-      scalar::tick(want.view(), p, want_out);
-      device_tick(GetParam(), got, p, got_out);
-      expect_columns_agree(want, got);
-      expect_candidates_agree(want_out, got_out);
-    }
-  }
+  expect_tick_matches_scalar_on_random_columns(
+      [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
+        device_tick(GetParam(), c, p, out);
+      },
+      sizes);
 }
 
 TEST_P(DeviceStoreTest, tick_appends_after_what_out_holds) {
@@ -349,58 +343,17 @@ TEST_P(DeviceStoreTest, tick_appends_after_what_out_holds) {
 }
 
 TEST_P(DeviceStoreTest, collect_prunable_matches_scalar_reference) {
-  std::uint64_t seed = 1000;
-  for (const std::size_t n : kSizes) {
-    Columns c = random_columns(n, seed++);
-    Rng rng(seed);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (rng.chance(30)) c.rate[i] = rng.chance(50) ? 0.0 : -0.0;
-    }
-    std::vector<std::uint32_t> want{3}, got{3};
-    scalar::collect_prunable(c.view(), want);
-    DeviceCounterStore store(GetParam());
-    store.upload(c.view());
-    store.collect_prunable(got);
-    ASSERT_EQ(want, got) << "n=" << n;
-  }
+  expect_prune_matches_scalar_on_random_columns(
+      [&](Columns& c, std::vector<std::uint32_t>& out) { device_prune(GetParam(), c, out); });
 }
 
 TEST_P(DeviceStoreTest, candidates_when_none_and_all_qualify_and_prune_of_everything) {
-  for (const bool all : {false, true}) {
-    const std::size_t n = 4097;
-    Columns c(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      c.rate[i] = 8.0;
-      c.last_update[i] = kNow;
-      c.half_life[i] = kHalfLife;
-      c.flags[i] = all ? kLive : (kLive | kHasEmitted);
-      c.last_emitted[i] = 8.0;
-    }
-    TickParams p;
-    p.now = kNow;
-    std::vector<Candidate> out;
-    device_tick(GetParam(), c, p, out);
-    ASSERT_EQ(out.size(), all ? n : 0u);
-    for (std::size_t k = 0; k < out.size(); ++k) {
-      ASSERT_EQ(out[k].slot, k);
-      ASSERT_EQ(out[k].kind, Decision::kEmit);
-      ASSERT_EQ(out[k].rate, 8.0);
-    }
-  }
-  // Every counter withdrawn and decayed to zero: all of them prune.
-  const std::size_t n = 3001;
-  Columns c(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    c.rate[i] = 0.0;
-    c.flags[i] = kLive | kHasEmitted;
-    c.last_emitted[i] = 0.0;
-  }
-  DeviceCounterStore store(GetParam());
-  store.upload(c.view());
-  std::vector<std::uint32_t> pruned;
-  store.collect_prunable(pruned);
-  ASSERT_EQ(pruned.size(), n);
-  for (std::size_t k = 0; k < n; ++k) ASSERT_EQ(pruned[k], k);
+  expect_candidates_when_none_and_all_qualify(
+      4097, [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
+        device_tick(GetParam(), c, p, out);
+      });
+  expect_prune_of_everything(
+      3001, [&](Columns& c, std::vector<std::uint32_t>& out) { device_prune(GetParam(), c, out); });
 }
 
 TEST_P(DeviceStoreTest, a_million_duplicate_bumps_on_one_slot_equal_bumping_in_turn) {

@@ -32,22 +32,9 @@ class HighwayKernels : public ::testing::TestWithParam<std::int64_t> {
 };
 
 TEST_P(HighwayKernels, tick_matches_scalar_reference_on_random_columns) {
-  std::uint64_t seed = 1;
-  for (const std::size_t n : kSizes) {
-    for (const TickParams& p : param_variants()) {
-      SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
-                   " in_flight=" + std::to_string(p.skip_in_flight) +
-                   " ratio=" + std::to_string(p.ratio));
-      Columns want = random_columns(n, seed);
-      Columns got = random_columns(n, seed);
-      ++seed;
-      std::vector<Candidate> want_out, got_out;
-      scalar::tick(want.view(), p, want_out);
-      highway::tick(got.view(), p, got_out);
-      expect_columns_agree(want, got);
-      expect_candidates_agree(want_out, got_out);
-    }
-  }
+  expect_tick_matches_scalar_on_random_columns(
+      [](Columns& c, const TickParams& p, std::vector<Candidate>& out) { highway::tick(c.view(), p, out); },
+      std::vector<std::size_t>(std::begin(kSizes), std::end(kSizes)));
 }
 
 TEST_P(HighwayKernels, tick_matches_scalar_reference_on_a_million_counters) {
@@ -195,42 +182,15 @@ TEST_P(HighwayKernels, mass_withdrawal_with_scattered_emissions_matches_scalar_r
 }
 
 TEST_P(HighwayKernels, collect_prunable_matches_scalar_reference) {
-  std::uint64_t seed = 1000;
-  for (const std::size_t n : kSizes) {
-    Columns c = random_columns(n, seed++);
-    Rng rng(seed);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (rng.chance(30)) c.rate[i] = rng.chance(50) ? 0.0 : -0.0;
-    }
-    std::vector<std::uint32_t> want, got;
-    scalar::collect_prunable(c.view(), want);
-    highway::collect_prunable(c.view(), got);
-    ASSERT_EQ(want, got) << "n=" << n;
-  }
+  expect_prune_matches_scalar_on_random_columns(
+      [](Columns& c, std::vector<std::uint32_t>& out) { highway::collect_prunable(c.view(), out); });
 }
 
-TEST_P(HighwayKernels, candidates_when_none_and_all_qualify) {
-  for (const bool all : {false, true}) {
-    const std::size_t n = 1029;
-    Columns c(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      c.rate[i] = 8.0;
-      c.last_update[i] = kNow;
-      c.half_life[i] = kHalfLife;
-      c.flags[i] = all ? kLive : (kLive | kHasEmitted);
-      c.last_emitted[i] = 8.0;
-    }
-    TickParams p;
-    p.now = kNow;
-    std::vector<Candidate> out;
-    highway::tick(c.view(), p, out);
-    ASSERT_EQ(out.size(), all ? n : 0u);
-    for (std::size_t k = 0; k < out.size(); ++k) {
-      EXPECT_EQ(out[k].slot, k);
-      EXPECT_EQ(out[k].kind, Decision::kEmit);
-      EXPECT_EQ(out[k].rate, 8.0);
-    }
-  }
+TEST_P(HighwayKernels, candidates_when_none_and_all_qualify_and_prune_of_everything) {
+  expect_candidates_when_none_and_all_qualify(
+      1029, [](Columns& c, const TickParams& p, std::vector<Candidate>& out) { highway::tick(c.view(), p, out); });
+  expect_prune_of_everything(
+      3001, [](Columns& c, std::vector<std::uint32_t>& out) { highway::collect_prunable(c.view(), out); });
 }
 
 TEST_P(HighwayKernels, u64_registry_agrees_with_scalar_backend) {

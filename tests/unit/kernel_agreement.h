@@ -11,22 +11,24 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "host/registry.h"
 #include "kernels/counter_math.h"
+#include "kernels/scalar_kernels.h"
 #include "test_support.h"
 
 namespace heatkit::test {
 
-constexpr double kTolerance = 1e-12;
-constexpr std::int64_t kNow = 5'000'000'000'000;  // 5000 s
-constexpr std::int64_t kHalfLife = 10'000'000'000;  // 10 s
-constexpr std::size_t kSentinel = 9;  // slots past the end that must stay untouched
+inline constexpr double kTolerance = 1e-12;
+inline constexpr std::int64_t kNow = 5'000'000'000'000;  // 5000 s
+inline constexpr std::int64_t kHalfLife = 10'000'000'000;  // 10 s
+inline constexpr std::size_t kSentinel = 9;  // slots past the end that must stay untouched
 
-bool rates_agree(double a, double b) {
+inline bool rates_agree(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
   if (a == b) return true;
   return std::fabs(a - b) <= kTolerance * std::max(std::fabs(a), std::fabs(b));
@@ -53,7 +55,7 @@ struct Columns {
 };
 
 // One counter drawn from a mix of steady-state and awkward cases.
-void fill_slot(Columns& c, std::size_t i, Rng& rng) {
+inline void fill_slot(Columns& c, std::size_t i, Rng& rng) {
   const std::int64_t steady_lu = kNow - 1'000'000'000;  // the previous tick, 1 s ago
   c.half_life[i] = kHalfLife;
   c.last_update[i] = steady_lu;
@@ -86,14 +88,14 @@ void fill_slot(Columns& c, std::size_t i, Rng& rng) {
   }
 }
 
-Columns random_columns(std::size_t n, std::uint64_t seed) {
+inline Columns random_columns(std::size_t n, std::uint64_t seed) {
   Columns c(n);
   Rng rng(seed);
   for (std::size_t i = 0; i < n; ++i) fill_slot(c, i, rng);
   return c;
 }
 
-void expect_columns_agree(const Columns& want, const Columns& got) {
+inline void expect_columns_agree(const Columns& want, const Columns& got) {
   for (std::size_t i = 0; i < want.rate.size(); ++i) {
     ASSERT_TRUE(rates_agree(want.rate[i], got.rate[i]))
         << "slot " << i << ": " << want.rate[i] << " vs " << got.rate[i];
@@ -104,7 +106,7 @@ void expect_columns_agree(const Columns& want, const Columns& got) {
   }
 }
 
-void expect_candidates_agree(const std::vector<Candidate>& want, const std::vector<Candidate>& got) {
+inline void expect_candidates_agree(const std::vector<Candidate>& want, const std::vector<Candidate>& got) {
   ASSERT_EQ(want.size(), got.size());
   for (std::size_t k = 0; k < want.size(); ++k) {
     ASSERT_EQ(want[k].slot, got[k].slot) << "candidate " << k;
@@ -113,7 +115,7 @@ void expect_candidates_agree(const std::vector<Candidate>& want, const std::vect
   }
 }
 
-std::vector<TickParams> param_variants() {
+inline std::vector<TickParams> param_variants() {
   std::vector<TickParams> out;
   for (bool enabled : {true, false}) {
     for (bool in_flight : {false, true}) {
@@ -134,6 +136,90 @@ std::vector<TickParams> param_variants() {
 // Awkward sizes: empty, one, one less/equal/more than each vector width, a
 // few vectors plus a tail, and a large column.
 inline const std::size_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 1000, 65'537};
+
+// A backend's passes under test, over host columns it may copy elsewhere and
+// back (the device stores upload, run and download).
+using TickUnderTest = std::function<void(Columns&, const TickParams&, std::vector<Candidate>&)>;
+using PruneUnderTest = std::function<void(Columns&, std::vector<std::uint32_t>&)>;
+
+// The tick against scalar::tick on random columns of every size in `sizes`,
+// under every parameter variant (only enabled, ratio 2 above 100,000 slots).
+inline void expect_tick_matches_scalar_on_random_columns(const TickUnderTest& tick,
+                                                         const std::vector<std::size_t>& sizes) {
+  std::uint64_t seed = 1;
+  for (const std::size_t n : sizes) {
+    for (const TickParams& p : param_variants()) {
+      if (n > 100'000 && (!p.enabled || p.ratio != 2.0)) continue;  // keep the big sizes few
+      SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
+                   " in_flight=" + std::to_string(p.skip_in_flight) +
+                   " ratio=" + std::to_string(p.ratio));
+      Columns want = random_columns(n, seed);
+      Columns got = random_columns(n, seed);
+      ++seed;
+      std::vector<Candidate> want_out, got_out;
+      scalar::tick(want.view(), p, want_out);
+      tick(got, p, got_out);
+      expect_columns_agree(want, got);
+      expect_candidates_agree(want_out, got_out);
+    }
+  }
+}
+
+// Prune against scalar::collect_prunable on random columns of every kSize,
+// appended after what the output already holds.
+inline void expect_prune_matches_scalar_on_random_columns(const PruneUnderTest& prune) {
+  std::uint64_t seed = 1000;
+  for (const std::size_t n : kSizes) {
+    Columns c = random_columns(n, seed++);
+    Rng rng(seed);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rng.chance(30)) c.rate[i] = rng.chance(50) ? 0.0 : -0.0;
+    }
+    std::vector<std::uint32_t> want{3}, got{3};
+    scalar::collect_prunable(c.view(), want);
+    prune(c, got);
+    ASSERT_EQ(want, got) << "n=" << n;
+  }
+}
+
+// n counters at rate 8 with no time elapsed: none is a candidate when all
+// last emitted 8, all emit when none has emitted yet.
+inline void expect_candidates_when_none_and_all_qualify(std::size_t n, const TickUnderTest& tick) {
+  for (const bool all : {false, true}) {
+    Columns c(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      c.rate[i] = 8.0;
+      c.last_update[i] = kNow;
+      c.half_life[i] = kHalfLife;
+      c.flags[i] = all ? kLive : (kLive | kHasEmitted);
+      c.last_emitted[i] = 8.0;
+    }
+    TickParams p;
+    p.now = kNow;
+    std::vector<Candidate> out;
+    tick(c, p, out);
+    ASSERT_EQ(out.size(), all ? n : 0u);
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      ASSERT_EQ(out[k].slot, k);
+      ASSERT_EQ(out[k].kind, Decision::kEmit);
+      ASSERT_EQ(out[k].rate, 8.0);
+    }
+  }
+}
+
+// n counters decayed to zero and withdrawn: every one prunes, in slot order.
+inline void expect_prune_of_everything(std::size_t n, const PruneUnderTest& prune) {
+  Columns c(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    c.rate[i] = 0.0;
+    c.flags[i] = kLive | kHasEmitted;
+    c.last_emitted[i] = 0.0;
+  }
+  std::vector<std::uint32_t> pruned;
+  prune(c, pruned);
+  ASSERT_EQ(pruned.size(), n);
+  for (std::size_t k = 0; k < n; ++k) ASSERT_EQ(pruned[k], k);
+}
 
 // A randomized workload through two registries, scalar and `backend`: every
 // tick returns the same keys and kinds with agreeing rates, and every counter

@@ -20,22 +20,11 @@ namespace {
 class ThrustOmpKernels : public ::testing::TestWithParam<unsigned> {};
 
 TEST_P(ThrustOmpKernels, tick_matches_scalar_reference_on_random_columns) {
-  std::uint64_t seed = 1;
-  for (const std::size_t n : kSizes) {
-    for (const TickParams& p : param_variants()) {
-      SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
-                   " in_flight=" + std::to_string(p.skip_in_flight) +
-                   " ratio=" + std::to_string(p.ratio));
-      Columns want = random_columns(n, seed);
-      Columns got = random_columns(n, seed);
-      ++seed;
-      std::vector<Candidate> want_out, got_out;
-      scalar::tick(want.view(), p, want_out);
-      thrust_omp::tick(got.view(), p, got_out, GetParam());
-      expect_columns_agree(want, got);
-      expect_candidates_agree(want_out, got_out);
-    }
-  }
+  expect_tick_matches_scalar_on_random_columns(
+      [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
+        thrust_omp::tick(c.view(), p, out, GetParam());
+      },
+      std::vector<std::size_t>(std::begin(kSizes), std::end(kSizes)));
 }
 
 TEST_P(ThrustOmpKernels, tick_appends_after_what_out_holds_and_matches_on_a_million) {
@@ -54,54 +43,19 @@ TEST_P(ThrustOmpKernels, tick_appends_after_what_out_holds_and_matches_on_a_mill
 }
 
 TEST_P(ThrustOmpKernels, collect_prunable_matches_scalar_reference) {
-  std::uint64_t seed = 1000;
-  for (const std::size_t n : kSizes) {
-    Columns c = random_columns(n, seed++);
-    Rng rng(seed);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (rng.chance(30)) c.rate[i] = rng.chance(50) ? 0.0 : -0.0;
-    }
-    std::vector<std::uint32_t> want{3}, got{3};
-    scalar::collect_prunable(c.view(), want);
-    thrust_omp::collect_prunable(c.view(), got, GetParam());
-    ASSERT_EQ(want, got) << "n=" << n;
-  }
+  expect_prune_matches_scalar_on_random_columns([&](Columns& c, std::vector<std::uint32_t>& out) {
+    thrust_omp::collect_prunable(c.view(), out, GetParam());
+  });
 }
 
 TEST_P(ThrustOmpKernels, candidates_when_none_and_all_qualify_and_prune_of_everything) {
-  for (const bool all : {false, true}) {
-    const std::size_t n = 4097;
-    Columns c(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      c.rate[i] = 8.0;
-      c.last_update[i] = kNow;
-      c.half_life[i] = kHalfLife;
-      c.flags[i] = all ? kLive : (kLive | kHasEmitted);
-      c.last_emitted[i] = 8.0;
-    }
-    TickParams p;
-    p.now = kNow;
-    std::vector<Candidate> out;
-    thrust_omp::tick(c.view(), p, out, GetParam());
-    ASSERT_EQ(out.size(), all ? n : 0u);
-    for (std::size_t k = 0; k < out.size(); ++k) {
-      ASSERT_EQ(out[k].slot, k);
-      ASSERT_EQ(out[k].kind, Decision::kEmit);
-      ASSERT_EQ(out[k].rate, 8.0);
-    }
-  }
-  // Every counter withdrawn and decayed to zero: all of them prune.
-  const std::size_t n = 3001;
-  Columns c(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    c.rate[i] = 0.0;
-    c.flags[i] = kLive | kHasEmitted;
-    c.last_emitted[i] = 0.0;
-  }
-  std::vector<std::uint32_t> pruned;
-  thrust_omp::collect_prunable(c.view(), pruned, GetParam());
-  ASSERT_EQ(pruned.size(), n);
-  for (std::size_t k = 0; k < n; ++k) ASSERT_EQ(pruned[k], k);
+  expect_candidates_when_none_and_all_qualify(
+      4097, [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
+        thrust_omp::tick(c.view(), p, out, GetParam());
+      });
+  expect_prune_of_everything(3001, [&](Columns& c, std::vector<std::uint32_t>& out) {
+    thrust_omp::collect_prunable(c.view(), out, GetParam());
+  });
 }
 
 TEST_P(ThrustOmpKernels, u64_registry_agrees_with_scalar_backend) {
