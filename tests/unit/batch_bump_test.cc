@@ -27,21 +27,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Rng;
+using test::same_counter;
 using test::same_double;
 using test::t0;
 
 template <class Key>
 Key key_of(std::uint64_t i) {
-  if constexpr (std::is_same_v<Key, std::uint64_t>) {
-    return mix64(i);
-  } else {
-    Key k{};
-    for (std::size_t w = 0; w < 4; ++w) {
-      const std::uint64_t word = counter_random(i, w, 1);
-      std::memcpy(k.data() + 8 * w, &word, 8);
-    }
-    return k;
-  }
+  return test::random_key<Key>(i, 1);
 }
 
 std::string counter_text(const std::optional<HeatCounter>& c) {
@@ -56,17 +48,6 @@ std::string counter_text(const std::optional<HeatCounter>& c) {
     out << "none";
   }
   return out.str();
-}
-
-bool same_counter(const std::optional<HeatCounter>& a, const std::optional<HeatCounter>& b) {
-  if (a.has_value() != b.has_value()) return false;
-  if (!a) return true;
-  if (!same_double(a->rate(), b->rate()) || a->last_update() != b->last_update() ||
-      a->half_life() != b->half_life() ||
-      a->last_emitted().has_value() != b->last_emitted().has_value()) {
-    return false;
-  }
-  return !a->last_emitted() || same_double(*a->last_emitted(), *b->last_emitted());
 }
 
 // Everything observable about two registries, compared; empty when equal.

@@ -328,18 +328,10 @@ TEST_P(DeviceStoreTest, tick_matches_scalar_reference_on_random_columns) {
 }
 
 TEST_P(DeviceStoreTest, tick_appends_after_what_out_holds) {
-  constexpr std::size_t n = 1'000'003;
-  TickParams p;
-  p.now = kNow;
-  p.skip_in_flight = p.mark_in_flight = true;
-  Columns want = random_columns(n, 4242);
-  Columns got = want;
-  const Candidate earlier{7, Decision::kWithdraw, 0.0};
-  std::vector<Candidate> want_out{earlier}, got_out{earlier};
-  scalar::tick(want.view(), p, want_out);
-  device_tick(GetParam(), got, p, got_out);
-  expect_columns_agree(want, got);
-  expect_candidates_agree(want_out, got_out);
+  expect_tick_matches_scalar_on_many_counters(
+      1'000'003, [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
+        device_tick(GetParam(), c, p, out);
+      });
 }
 
 TEST_P(DeviceStoreTest, collect_prunable_matches_scalar_reference) {

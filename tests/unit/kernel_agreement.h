@@ -165,6 +165,22 @@ inline void expect_tick_matches_scalar_on_random_columns(const TickUnderTest& ti
   }
 }
 
+// The tick against scalar::tick on n random columns with in-flight tracking
+// on, appended after a candidate the output already holds.
+inline void expect_tick_matches_scalar_on_many_counters(std::size_t n, const TickUnderTest& tick) {
+  TickParams p;
+  p.now = kNow;
+  p.skip_in_flight = p.mark_in_flight = true;
+  Columns want = random_columns(n, 4242);
+  Columns got = want;
+  const Candidate earlier{7, Decision::kWithdraw, 0.0};
+  std::vector<Candidate> want_out{earlier}, got_out{earlier};
+  scalar::tick(want.view(), p, want_out);
+  tick(got, p, got_out);
+  expect_columns_agree(want, got);
+  expect_candidates_agree(want_out, got_out);
+}
+
 // Prune against scalar::collect_prunable on random columns of every kSize,
 // appended after what the output already holds.
 inline void expect_prune_matches_scalar_on_random_columns(const PruneUnderTest& prune) {

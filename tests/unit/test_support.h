@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <barrier>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -46,6 +47,22 @@ Key make_key(std::uint64_t seed) {
   }
 }
 
+// A well-spread random key of either kind for index i: mix64(i) for u64
+// keys, four words of counter_random(i, word, stream) for blob keys.
+template <class Key>
+Key random_key(std::uint64_t i, std::uint64_t stream) {
+  if constexpr (std::is_same_v<Key, std::uint64_t>) {
+    return mix64(i);
+  } else {
+    Key k{};
+    for (std::size_t w = 0; w < 4; ++w) {
+      const std::uint64_t word = counter_random(i, w, stream);
+      std::memcpy(k.data() + 8 * w, &word, 8);
+    }
+    return k;
+  }
+}
+
 // gtest names for the typed suites: Registry/HeatRegistry.<test>.
 struct RegistryNames {
   template <class T>
@@ -72,6 +89,19 @@ struct Rng {
 inline bool same_double(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
   return a == b && std::signbit(a) == std::signbit(b);
+}
+
+// Two counter snapshots (or their absence) hold the same state, doubles
+// compared with same_double.
+inline bool same_counter(const std::optional<HeatCounter>& a, const std::optional<HeatCounter>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a) return true;
+  if (!same_double(a->rate(), b->rate()) || a->last_update() != b->last_update() ||
+      a->half_life() != b->half_life() ||
+      a->last_emitted().has_value() != b->last_emitted().has_value()) {
+    return false;
+  }
+  return !a->last_emitted() || same_double(*a->last_emitted(), *b->last_emitted());
 }
 
 // Runs body(thread index) on `threads` threads released together by one

@@ -28,18 +28,10 @@ TEST_P(ThrustOmpKernels, tick_matches_scalar_reference_on_random_columns) {
 }
 
 TEST_P(ThrustOmpKernels, tick_appends_after_what_out_holds_and_matches_on_a_million) {
-  constexpr std::size_t n = 1'000'000;
-  TickParams p;
-  p.now = kNow;
-  p.skip_in_flight = p.mark_in_flight = true;
-  Columns want = random_columns(n, 4242);
-  Columns got = want;
-  const Candidate earlier{7, Decision::kWithdraw, 0.0};
-  std::vector<Candidate> want_out{earlier}, got_out{earlier};
-  scalar::tick(want.view(), p, want_out);
-  thrust_omp::tick(got.view(), p, got_out, GetParam());
-  expect_columns_agree(want, got);
-  expect_candidates_agree(want_out, got_out);
+  expect_tick_matches_scalar_on_many_counters(
+      1'000'000, [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
+        thrust_omp::tick(c.view(), p, out, GetParam());
+      });
 }
 
 TEST_P(ThrustOmpKernels, collect_prunable_matches_scalar_reference) {
