@@ -82,16 +82,7 @@ class ShardedSubject {
   }
   std::size_t size() const { return registry_.size(); }
   std::size_t shard_count() const { return registry_.shard_count(); }
-  MemoryReport memory() const {
-    const MemoryUsage m = registry_.memory_usage();
-    const double n = static_cast<double>(std::max<std::size_t>(1, size()));
-    return {static_cast<double>(m.total()) / n,
-            {{"columns_B", static_cast<double>(m.columns) / n},
-             {"keys_B", static_cast<double>(m.keys) / n},
-             {"index_B", static_cast<double>(m.index) / n},
-             {"lru_B", static_cast<double>(m.lru) / n},
-             {"scratch_B", static_cast<double>(m.other) / n}}};
-  }
+  MemoryReport memory() const { return memory_report(registry_.memory_usage(), size()); }
 
  private:
   ConcurrentHeatRegistry<std::uint64_t> registry_;

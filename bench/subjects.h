@@ -46,6 +46,17 @@ struct MemoryReport {
   std::vector<std::pair<std::string, double>> parts;
 };
 
+// A heatkit registry's memory_usage() per counter, part by part.
+inline MemoryReport memory_report(const MemoryUsage& m, std::size_t size) {
+  const double n = static_cast<double>(std::max<std::size_t>(1, size));
+  return {static_cast<double>(m.total()) / n,
+          {{"columns_B", static_cast<double>(m.columns) / n},
+           {"keys_B", static_cast<double>(m.keys) / n},
+           {"index_B", static_cast<double>(m.index) / n},
+           {"lru_B", static_cast<double>(m.lru) / n},
+           {"scratch_B", static_cast<double>(m.other) / n}}};
+}
+
 // Whether this build's registry has the batched bump (it arrives with the
 // concurrent registry); the batch benchmarks are registered only if so.
 template <class R>
@@ -103,16 +114,7 @@ class HeatkitSubject {
     }
   }
 
-  MemoryReport memory() const {
-    const MemoryUsage m = registry_.memory_usage();
-    const double n = static_cast<double>(std::max<std::size_t>(1, size()));
-    return {static_cast<double>(m.total()) / n,
-            {{"columns_B", static_cast<double>(m.columns) / n},
-             {"keys_B", static_cast<double>(m.keys) / n},
-             {"index_B", static_cast<double>(m.index) / n},
-             {"lru_B", static_cast<double>(m.lru) / n},
-             {"scratch_B", static_cast<double>(m.other) / n}}};
-  }
+  MemoryReport memory() const { return memory_report(registry_.memory_usage(), size()); }
 
   HeatRegistry& registry() noexcept { return registry_; }
 
