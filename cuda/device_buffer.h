@@ -1,5 +1,6 @@
 // Owners of device resources: DeviceBuffer<T> (cudaMalloc'd elements, never
-// managed memory) and CudaStream. Both move-only; the destructors release
+// managed memory), PinnedQueue<T> (page-locked host memory, so copies to the
+// device run at full bus speed and asynchronously) and CudaStream. Both move-only; the destructors release
 // what they own and never throw.
 #pragma once
 
@@ -68,6 +69,69 @@ class DeviceBuffer {
 
   T* data_ = nullptr;
   std::size_t size_ = 0;
+};
+
+// A growable array of T in page-locked host memory (cudaMallocHost): the
+// staging queue of a device store. Capacity doubles as it fills, so pushes
+// cost no allocation in steady state; clear() keeps the memory.
+template <class T>
+class PinnedQueue {
+  static_assert(std::is_trivially_copyable_v<T>, "pinned queues hold plain bytes");
+
+ public:
+  PinnedQueue() = default;
+  PinnedQueue(PinnedQueue&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        capacity_(std::exchange(other.capacity_, 0)) {}
+  PinnedQueue& operator=(PinnedQueue&& other) noexcept {
+    if (this != &other) {
+      release();
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+      capacity_ = std::exchange(other.capacity_, 0);
+    }
+    return *this;
+  }
+  PinnedQueue(const PinnedQueue&) = delete;
+  PinnedQueue& operator=(const PinnedQueue&) = delete;
+  ~PinnedQueue() { release(); }
+
+  void push_back(const T& item) {
+    if (size_ == capacity_) grow(capacity_ == 0 ? 1024 : capacity_ * 2);
+    data_[size_++] = item;
+  }
+  void clear() noexcept { size_ = 0; }
+  const T* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  void grow(std::size_t capacity) {
+    if (capacity > std::numeric_limits<std::size_t>::max() / sizeof(T))
+      throw std::bad_array_new_length();
+    void* p = nullptr;
+    HEATKIT_CUDA_CHECK(cudaMallocHost(&p, capacity * sizeof(T)));
+    auto* grown = static_cast<T*>(p);
+    for (std::size_t i = 0; i < size_; ++i) grown[i] = data_[i];
+    release_memory();
+    data_ = grown;
+    capacity_ = capacity;
+  }
+  void release_memory() noexcept {
+    if (data_ != nullptr) (void)cudaFreeHost(data_);
+    data_ = nullptr;
+  }
+  void release() noexcept {
+    release_memory();
+    size_ = 0;
+    capacity_ = 0;
+  }
+
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
 };
 
 // A non-blocking stream (no implicit sync with the legacy default stream).

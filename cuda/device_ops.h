@@ -1,13 +1,17 @@
 // The per-slot operations of a device store, queued on the host and applied
 // on the device in one pass (cuda/device_store.cu). Plain C++ so the host
-// tests check the same function the kernel runs: apply_op is the
+// tests check the same functions the kernels run: apply_op is the
 // HostCounterStore operation of the same name, step for step.
 //
 // Order: operations on one slot must apply in the order they were queued
 // (a bump after a decay_to is not the same as before it); operations on
 // different slots touch disjoint column elements, so any interleaving of
 // slots gives the same columns. The flush therefore groups the queue by slot
-// with a stable sort and applies each slot's run in order on one thread.
+// with a stable sort and applies each slot's operations in order on one
+// thread. Within a slot, consecutive bumps at one instant form one group,
+// applied as one decay and one addition of the group's size: the bumps after
+// the first decay by 0.5^0 = 1, so this is bumping in turn up to the rounding
+// of the additions, and a million duplicate bumps cost one step.
 #pragma once
 
 #include <cstddef>
@@ -37,6 +41,13 @@ struct PendingOp {
   double rate = 0.0;                        // kRecord (Emit)
 };
 
+// `count` bumps of slot `s` at `now`: one decay to `now`, then + count.
+HEATKIT_HD inline void apply_bumps(const CounterColumns& c, std::uint32_t s, std::int64_t now,
+                                   double count) {
+  c.rate[s] = decayed_rate(c.rate[s], c.last_update[s], now, c.half_life[s]) + count;
+  c.last_update[s] = now;
+}
+
 // Applies `op` to its slot of `c` (op.slot < c.size, checked by the caller
 // when it queued the op). Mirrors HostCounterStore: init, clear, bump
 // (bump_columns), decay_to, record, set_in_flight.
@@ -56,8 +67,7 @@ HEATKIT_HD inline void apply_op(const CounterColumns& c, const PendingOp& op) {
       c.flags[s] = 0;
       break;
     case OpKind::kBump:
-      c.rate[s] = decayed_rate(c.rate[s], c.last_update[s], op.now, c.half_life[s]) + 1.0;
-      c.last_update[s] = op.now;
+      apply_bumps(c, s, op.now, 1.0);
       break;
     case OpKind::kDecayTo:
       c.rate[s] = decayed_rate(c.rate[s], c.last_update[s], op.now, c.half_life[s]);
@@ -75,20 +85,44 @@ HEATKIT_HD inline void apply_op(const CounterColumns& c, const PendingOp& op) {
   }
 }
 
-// One thread's share of the flush: `sorted_slots` / `positions` are the queue
-// stably sorted by slot (positions index `ops`), so each slot's operations
-// form one run in queue order. Index i applies the whole run when it is the
-// run's head and does nothing otherwise, so calling it once for every i in
-// [0, count), in any order or all at once, applies every run exactly once and
-// each in order; no two heads touch the same slot.
-HEATKIT_HD inline void apply_run_at(const CounterColumns& c, const PendingOp* ops,
-                                    const std::uint32_t* sorted_slots,
-                                    const std::uint32_t* positions, std::size_t count,
-                                    std::size_t i) {
-  const std::uint32_t slot = sorted_slots[i];
-  if (i > 0 && sorted_slots[i - 1] == slot) return;  // inside a run: its head applies it
+// Whether two ops, adjacent in one slot's queue order, are bumps of that slot
+// at the same instant (one group).
+HEATKIT_HD inline bool same_bump_group(const PendingOp& earlier, const PendingOp& later) {
+  return earlier.slot == later.slot && earlier.kind == OpKind::kBump &&
+         later.kind == OpKind::kBump && earlier.now == later.now;
+}
+
+// `positions` is the queue stably sorted by slot (positions index `ops`).
+// Whether sorted position i starts a group: a slot's first op, any op other
+// than a bump, or a bump at another instant than the op before it.
+HEATKIT_HD inline bool is_group_head(const PendingOp* ops, const std::uint32_t* positions,
+                                     std::size_t i) {
+  return i == 0 || !same_bump_group(ops[positions[i - 1]], ops[positions[i]]);
+}
+
+// One thread's share of the flush: heads[0, groups) are the sorted positions
+// that start a group (is_group_head), in increasing order, and `count` ops
+// were queued. Group g applies every group of its slot, in order, when it is
+// the slot's first group and does nothing otherwise, so calling it once for
+// every g in [0, groups), in any order or all at once, applies each slot's
+// operations exactly once and in order; no two threads touch the same slot.
+HEATKIT_HD inline void apply_groups_at(const CounterColumns& c, const PendingOp* ops,
+                                       const std::uint32_t* sorted_slots,
+                                       const std::uint32_t* positions,
+                                       const std::uint32_t* heads, std::size_t groups,
+                                       std::size_t count, std::size_t g) {
+  const std::uint32_t slot = sorted_slots[heads[g]];
+  if (g > 0 && sorted_slots[heads[g - 1]] == slot) return;  // its slot's first group applies it
   if (slot >= c.size) return;  // never queued (checked on the host); stay in bounds
-  for (std::size_t j = i; j < count && sorted_slots[j] == slot; ++j) apply_op(c, ops[positions[j]]);
+  for (std::size_t k = g; k < groups && sorted_slots[heads[k]] == slot; ++k) {
+    const PendingOp& op = ops[positions[heads[k]]];
+    const std::size_t end = k + 1 < groups ? heads[k + 1] : count;
+    if (op.kind == OpKind::kBump) {
+      apply_bumps(c, slot, op.now, static_cast<double>(end - heads[k]));
+    } else {
+      apply_op(c, op);  // groups of other kinds hold one op
+    }
+  }
 }
 
 }  // namespace heatkit::gpu

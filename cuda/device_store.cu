@@ -1,19 +1,14 @@
 // DeviceCounterStore: the columns in device memory, per-slot operations queued
-// on the host and applied by one flush kernel, and the bulk passes either as
-// hand-written kernels + CUB (`cuda`) or as cuda/thrust_passes.h on the CUDA
-// device system (`thrust`). Compiled with --fmad=false (cuda/CMakeLists.txt):
-// decay and gate must round like the scalar reference.
-//
-// Kernels are grid-stride loops over 64-bit indices and never throw; the host
-// code checks every launch and every runtime call (cuda/cuda_error.h).
+// on the host and applied by the flush pass, and the bulk passes either as
+// hand-written kernels + CUB (`cuda`, cuda/device_passes.h) or as
+// cuda/thrust_passes.h on the CUDA device system (`thrust`). Compiled with
+// --fmad=false (cuda/CMakeLists.txt): decay and gate must round like the
+// scalar reference. Every launch and runtime call is checked (cuda/cuda_error.h).
 #include "cuda/device_store.h"
 
 #include <cuda_runtime_api.h>
 
-#include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_select.cuh>
-#include <thrust/iterator/counting_iterator.h>
-#include <thrust/iterator/transform_iterator.h>
+#include <cub/device/device_reduce.cuh>
 #include <thrust/system/cuda/error.h>
 #include <thrust/system/cuda/execution_policy.h>
 #include <thrust/system_error.h>
@@ -30,7 +25,9 @@
 #include "cuda/cuda_error.h"
 #include "cuda/device_buffer.h"
 #include "cuda/device_ops.h"
+#include "cuda/device_passes.h"
 #include "cuda/thrust_passes.h"
+#include "host/thread_pool.h"
 
 namespace heatkit::gpu {
 namespace {
@@ -41,56 +38,6 @@ static_assert(sizeof(Candidate) == 16 && offsetof(Candidate, kind) == 4 &&
               offsetof(Candidate, rate) == 8);
 static_assert(sizeof(PendingOp) == 32);
 static_assert(sizeof(Decision) == 1);
-
-constexpr unsigned kBlockSize = 256;
-// Enough blocks to fill any current GPU several times; grid-stride loops
-// cover the rest.
-constexpr std::size_t kMaxBlocks = 8192;
-
-// Blocks for a grid-stride pass over n > 0 items.
-unsigned blocks_for(std::size_t n) {
-  return static_cast<unsigned>(
-      std::min<std::size_t>((n + kBlockSize - 1) / kBlockSize, kMaxBlocks));
-}
-
-__device__ inline std::size_t first_index() {
-  return static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ inline std::size_t grid_stride() {
-  return static_cast<std::size_t>(blockDim.x) * gridDim.x;
-}
-
-// Sort keys (the slot) and values (the queue position) of the queued ops.
-__global__ void split_ops_kernel(const PendingOp* ops, std::size_t count, std::uint32_t* slots,
-                                 std::uint32_t* positions) {
-  for (std::size_t i = first_index(); i < count; i += grid_stride()) {
-    slots[i] = ops[i].slot;
-    positions[i] = static_cast<std::uint32_t>(i);
-  }
-}
-
-// Applies the queue, stably sorted by slot: one run per slot (apply_run_at).
-__global__ void apply_runs_kernel(CounterColumns columns, const PendingOp* ops,
-                                  const std::uint32_t* sorted_slots, const std::uint32_t* positions,
-                                  std::size_t count) {
-  for (std::size_t i = first_index(); i < count; i += grid_stride()) {
-    apply_run_at(columns, ops, sorted_slots, positions, count, i);
-  }
-}
-
-// The fused tick: decay and gate of every slot (tick_one), one decision byte each.
-__global__ void decide_kernel(CounterColumns c, TickParams params, Decision* decisions) {
-  for (std::size_t i = first_index(); i < c.size; i += grid_stride()) {
-    decisions[i] = tick_one(c.rate[i], c.last_update[i], c.last_emitted[i], c.half_life[i],
-                            c.flags[i], params);
-  }
-}
-
-// Bits a radix sort needs for slots below `slot_count` (at least one).
-int slot_key_bits(std::size_t slot_count) {
-  const auto highest = static_cast<std::uint64_t>(slot_count > 0 ? slot_count - 1 : 0);
-  return std::clamp(static_cast<int>(std::bit_width(highest)), 1, 32);
-}
 
 // Switches the calling thread to the store's device for one call, and back.
 class DeviceScope {
@@ -151,29 +98,41 @@ struct DeviceCounterStore::Impl {
   DeviceBuffer<std::uint8_t> flags;
   std::size_t size = 0;
   std::vector<std::int64_t> last_update_mirror;  // == last_update after every call
+  unsigned threads = 0;                          // for fill_mirror; 0 = all
 
-  // Queued per-slot operations, and the flush's device copies of them.
-  std::vector<PendingOp> pending;
-  DeviceBuffer<PendingOp> ops;
-  DeviceBuffer<std::uint32_t> op_slots, op_slots_sorted, op_positions, op_positions_sorted;
+  // After a tick every last_update is `now`. A 100M-slot mirror is 800 MB:
+  // filled in chunks on the shared pool, while the tick kernel runs.
+  void fill_mirror(std::int64_t now) {
+    constexpr std::size_t kChunk = std::size_t{1} << 20;
+    const std::size_t n = last_update_mirror.size();
+    std::int64_t* const mirror = last_update_mirror.data();
+    if (n <= kChunk) {
+      std::fill(mirror, mirror + n, now);
+      return;
+    }
+    ThreadPool::shared().run((n + kChunk - 1) / kChunk, resolve_threads(threads),
+                             [&](std::size_t chunk) {
+                               const std::size_t begin = chunk * kChunk;
+                               std::fill(mirror + begin, mirror + std::min(n, begin + kChunk), now);
+                             });
+  }
 
-  // Scratch of the bulk passes, grown to the largest pass seen, then reused.
-  DeviceBuffer<Decision> decisions;
-  DeviceBuffer<Candidate> candidates;
-  DeviceBuffer<std::uint32_t> prunable;
-  DeviceBuffer<std::int64_t> selected_count{1};
-  DeviceBuffer<std::byte> cub_temp;
+  // Queued per-slot operations, in page-locked memory: the flush uploads
+  // them into op_scratch.ops at full bus speed.
+  PinnedQueue<PendingOp> pending;
+  OpScratch op_scratch;
+  // Scratch of the bulk passes and of device-side bumps, grown to the largest
+  // pass seen, then reused.
+  PassScratch pass_scratch;
+  BumpScratch bump_scratch;
+  DeviceBuffer<std::uint32_t> touched_slots;
+  DeviceBuffer<std::int64_t> touched_times;
+  std::vector<std::uint32_t> touched_slots_host;
+  std::vector<std::int64_t> touched_times_host;
 
   CounterColumns columns() {
     return CounterColumns{rate.data(),      last_update.data(), last_emitted.data(),
                           half_life.data(), flags.data(),       size};
-  }
-
-  // CUB's temporary storage of `bytes` (never null: a null pointer would make
-  // CUB answer a size query instead of running).
-  void* temp_storage(std::size_t bytes) {
-    cub_temp.reserve_discarding(std::max<std::size_t>(bytes, 1));
-    return cub_temp.data();
   }
 
   void check_slot(Slot slot) const {
@@ -196,7 +155,6 @@ struct DeviceCounterStore::Impl {
   // Appends `count` device elements to `out`; on failure `out` is as before.
   template <class T>
   void append_from_device(std::vector<T>& out, const T* device_items, std::size_t count);
-  std::size_t read_selected_count(std::size_t at_most);
 };
 
 void DeviceCounterStore::Impl::flush() {
@@ -204,46 +162,13 @@ void DeviceCounterStore::Impl::flush() {
   if (count == 0) return;
   const DeviceScope scope(device);
   const cudaStream_t s = stream.get();
-  ops.reserve_discarding(count);
-  op_slots.reserve_discarding(count);
-  op_slots_sorted.reserve_discarding(count);
-  op_positions.reserve_discarding(count);
-  op_positions_sorted.reserve_discarding(count);
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(ops.data(), pending.data(), count * sizeof(PendingOp),
-                                     cudaMemcpyHostToDevice, s));
-  split_ops_kernel<<<blocks_for(count), kBlockSize, 0, s>>>(ops.data(), count, op_slots.data(),
-                                                            op_positions.data());
-  HEATKIT_CUDA_CHECK_LAUNCH("split_ops_kernel");
-
-  // Radix sort is stable: equal slots keep their queue order.
-  const auto items = static_cast<std::uint32_t>(count);  // <= kMaxPendingOps
-  const int end_bit = slot_key_bits(size);
-  std::size_t temp_bytes = 0;
-  HEATKIT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
-      nullptr, temp_bytes, op_slots.data(), op_slots_sorted.data(), op_positions.data(),
-      op_positions_sorted.data(), items, 0, end_bit, s));
-  HEATKIT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
-      temp_storage(temp_bytes), temp_bytes, op_slots.data(), op_slots_sorted.data(),
-      op_positions.data(), op_positions_sorted.data(), items, 0, end_bit, s));
-
-  apply_runs_kernel<<<blocks_for(count), kBlockSize, 0, s>>>(
-      columns(), ops.data(), op_slots_sorted.data(), op_positions_sorted.data(), count);
-  HEATKIT_CUDA_CHECK_LAUNCH("apply_runs_kernel");
+  op_scratch.ops.reserve_discarding(count);
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(op_scratch.ops.data(), pending.data(),
+                                     count * sizeof(PendingOp), cudaMemcpyHostToDevice, s));
+  enqueue_apply_ops(columns(), count, op_scratch, s);
   // Waits before the host queue is reused, and makes faults surface here.
   stream.synchronize();
   pending.clear();
-}
-
-std::size_t DeviceCounterStore::Impl::read_selected_count(std::size_t at_most) {
-  std::int64_t selected = 0;
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(&selected, selected_count.data(), sizeof selected,
-                                     cudaMemcpyDeviceToHost, stream.get()));
-  stream.synchronize();
-  if (selected < 0 || static_cast<std::uint64_t>(selected) > at_most) {
-    throw std::logic_error("device counter store: compaction selected " + std::to_string(selected) +
-                           " of " + std::to_string(at_most) + " items");
-  }
-  return static_cast<std::size_t>(selected);
 }
 
 template <class T>
@@ -264,62 +189,37 @@ void DeviceCounterStore::Impl::append_from_device(std::vector<T>& out, const T* 
 
 void DeviceCounterStore::Impl::tick_with_kernels(const TickParams& params,
                                                  std::vector<Candidate>& out) {
-  const std::size_t n = size;
   const cudaStream_t s = stream.get();
-  decisions.reserve_discarding(n);
-  candidates.reserve_discarding(n);
-  decide_kernel<<<blocks_for(n), kBlockSize, 0, s>>>(columns(), params, decisions.data());
-  HEATKIT_CUDA_CHECK_LAUNCH("decide_kernel");
-  std::fill(last_update_mirror.begin(), last_update_mirror.end(), params.now);
-
-  // Stable compaction of the non-Suppress slots (Suppress is byte 0).
-  const auto all_candidates =
-      thrust::make_transform_iterator(thrust::counting_iterator<std::uint32_t>(0),
-                                      thrust_passes::ToCandidate{rate.data(), decisions.data()});
-  const auto* selected_flags = reinterpret_cast<const std::uint8_t*>(decisions.data());
-  const auto items = static_cast<std::int64_t>(n);
-  std::size_t temp_bytes = 0;
-  HEATKIT_CUDA_CHECK(cub::DeviceSelect::Flagged(nullptr, temp_bytes, all_candidates, selected_flags,
-                                                candidates.data(), selected_count.data(), items,
-                                                s));
-  HEATKIT_CUDA_CHECK(cub::DeviceSelect::Flagged(temp_storage(temp_bytes), temp_bytes,
-                                                all_candidates, selected_flags, candidates.data(),
-                                                selected_count.data(), items, s));
-  append_from_device(out, candidates.data(), read_selected_count(n));
+  // One pass: decay, gate, marks and the compacted candidates (slot order).
+  enqueue_one_pass_tick(columns(), params, pass_scratch, s);
+  // The host's share overlaps the kernel.
+  fill_mirror(params.now);
+  append_from_device(out, pass_scratch.candidates.data(), read_selected_count(pass_scratch, s, size));
 }
 
 void DeviceCounterStore::Impl::tick_with_thrust(const TickParams& params,
                                                 std::vector<Candidate>& out) {
   const CounterColumns c = columns();
   const auto policy = thrust::cuda::par.on(stream.get());
-  decisions.reserve_discarding(size);
+  PassScratch& p = pass_scratch;
+  p.decisions.reserve_discarding(size);
   const std::size_t count =
       HEATKIT_THRUST_CHECK("thrust decide (transform + count_if)",
-                           thrust_passes::decide(policy, c, params, decisions.data()));
-  std::fill(last_update_mirror.begin(), last_update_mirror.end(), params.now);
+                           thrust_passes::decide(policy, c, params, p.decisions.data()));
+  fill_mirror(params.now);
   if (count == 0) return;
   if (count > size) throw std::logic_error("device counter store: more candidates than slots");
-  candidates.reserve_discarding(count);
+  p.candidates.reserve_discarding(count);
   HEATKIT_THRUST_CHECK(
       "thrust compact_candidates (copy_if)",
-      (thrust_passes::compact_candidates(policy, c, decisions.data(), candidates.data()), 0));
-  append_from_device(out, candidates.data(), count);
+      (thrust_passes::compact_candidates(policy, c, p.decisions.data(), p.candidates.data()), 0));
+  append_from_device(out, p.candidates.data(), count);
 }
 
 void DeviceCounterStore::Impl::prunable_with_kernels(std::vector<Slot>& out) {
-  const std::size_t n = size;
   const cudaStream_t s = stream.get();
-  prunable.reserve_discarding(n);
-  const thrust::counting_iterator<std::uint32_t> all_slots(0);
-  const thrust_passes::IsPrunable is_prunable{columns()};
-  const auto items = static_cast<std::int64_t>(n);
-  std::size_t temp_bytes = 0;
-  HEATKIT_CUDA_CHECK(cub::DeviceSelect::If(nullptr, temp_bytes, all_slots, prunable.data(),
-                                           selected_count.data(), items, is_prunable, s));
-  HEATKIT_CUDA_CHECK(cub::DeviceSelect::If(temp_storage(temp_bytes), temp_bytes, all_slots,
-                                           prunable.data(), selected_count.data(), items,
-                                           is_prunable, s));
-  append_from_device(out, prunable.data(), read_selected_count(n));
+  enqueue_select_prunable(columns(), pass_scratch, s);
+  append_from_device(out, pass_scratch.selected.data(), read_selected_count(pass_scratch, s, size));
 }
 
 void DeviceCounterStore::Impl::prunable_with_thrust(std::vector<Slot>& out) {
@@ -329,10 +229,10 @@ void DeviceCounterStore::Impl::prunable_with_thrust(std::vector<Slot>& out) {
                                                  thrust_passes::count_prunable(policy, c));
   if (count == 0) return;
   if (count > size) throw std::logic_error("device counter store: more prunable slots than slots");
-  prunable.reserve_discarding(count);
+  pass_scratch.selected.reserve_discarding(count);
   HEATKIT_THRUST_CHECK("thrust compact_prunable (copy_if)",
-                       (thrust_passes::compact_prunable(policy, c, prunable.data()), 0));
-  append_from_device(out, prunable.data(), count);
+                       (thrust_passes::compact_prunable(policy, c, pass_scratch.selected.data()), 0));
+  append_from_device(out, pass_scratch.selected.data(), count);
 }
 
 // ---------------------------------------------------------------------------
@@ -492,6 +392,8 @@ void DeviceCounterStore::collect_prunable(std::vector<Slot>& out) {
   }
 }
 
+void DeviceCounterStore::set_threads(unsigned threads) { impl_->threads = threads; }
+
 const std::int64_t* DeviceCounterStore::last_update_host() const noexcept {
   return impl_->last_update_mirror.data();
 }
@@ -500,13 +402,75 @@ std::size_t DeviceCounterStore::memory_bytes() const noexcept {
   const Impl& m = *impl_;
   return m.rate.bytes() + m.last_update.bytes() + m.last_emitted.bytes() + m.half_life.bytes() +
          m.flags.bytes() + m.last_update_mirror.capacity() * sizeof(std::int64_t) +
-         m.pending.capacity() * sizeof(PendingOp) + m.ops.bytes() + m.op_slots.bytes() +
-         m.op_slots_sorted.bytes() + m.op_positions.bytes() + m.op_positions_sorted.bytes() +
-         m.decisions.bytes() + m.candidates.bytes() + m.prunable.bytes() +
-         m.selected_count.bytes() + m.cub_temp.bytes();
+         m.pending.capacity() * sizeof(PendingOp) + m.op_scratch.bytes() +
+         m.pass_scratch.bytes() + m.bump_scratch.bytes() + m.touched_slots.bytes() +
+         m.touched_times.bytes() + m.touched_slots_host.capacity() * sizeof(std::uint32_t) +
+         m.touched_times_host.capacity() * sizeof(std::int64_t);
 }
 
 void DeviceCounterStore::flush() const { impl_->flush(); }
+
+int DeviceCounterStore::device() const noexcept { return impl_->device; }
+
+void* DeviceCounterStore::stream_handle() const noexcept { return impl_->stream.get(); }
+
+CounterColumns DeviceCounterStore::device_columns() {
+  impl_->flush();
+  return impl_->columns();
+}
+
+namespace {
+struct MaxOfSlots {
+  __device__ std::uint32_t operator()(std::uint32_t a, std::uint32_t b) const {
+    return a < b ? b : a;
+  }
+};
+}  // namespace
+
+void DeviceCounterStore::bump_on_device(const Slot* device_slots,
+                                        const std::int64_t* device_times, std::size_t n) {
+  Impl& m = *impl_;
+  if (n == 0) return;
+  const DeviceScope scope(m.device);
+  m.flush();
+  const cudaStream_t s = m.stream.get();
+  if (n > 0xffffffffULL) {
+    throw std::length_error("device counter store: " + std::to_string(n) +
+                            " device bumps in one batch (at most 2^32 - 1)");
+  }
+  // Every slot must exist before anything changes: the largest one, checked.
+  BumpScratch& b = m.bump_scratch;
+  std::size_t bytes = 0;
+  HEATKIT_CUDA_CHECK(cub::DeviceReduce::Reduce(nullptr, bytes, device_slots, b.flags.data() + 1,
+                                               static_cast<std::uint32_t>(n), MaxOfSlots{},
+                                               std::uint32_t{0}, s));
+  b.temp.reserve_discarding(std::max<std::size_t>(bytes, 1));
+  HEATKIT_CUDA_CHECK(cub::DeviceReduce::Reduce(b.temp.data(), bytes, device_slots,
+                                               b.flags.data() + 1, static_cast<std::uint32_t>(n),
+                                               MaxOfSlots{}, std::uint32_t{0}, s));
+  std::uint32_t largest = 0;
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(&largest, b.flags.data() + 1, sizeof largest,
+                                     cudaMemcpyDeviceToHost, s));
+  m.stream.synchronize();
+  if (largest >= m.size) {
+    throw std::out_of_range("device counter store: device bump of slot " +
+                            std::to_string(largest) + ", which is out of range (" +
+                            std::to_string(m.size) + " slots)");
+  }
+  const std::size_t touched = apply_timed_bumps(m.columns(), device_slots, device_times, n, b,
+                                                m.touched_slots, m.touched_times, s);
+  // Keep the host mirror of last_update exact: each touched slot's last read.
+  m.touched_slots_host.resize(touched);
+  m.touched_times_host.resize(touched);
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.touched_slots_host.data(), m.touched_slots.data(),
+                                     touched * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.touched_times_host.data(), m.touched_times.data(),
+                                     touched * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
+  m.stream.synchronize();
+  for (std::size_t k = 0; k < touched; ++k) {
+    m.last_update_mirror[m.touched_slots_host[k]] = m.touched_times_host[k];
+  }
+}
 
 std::size_t DeviceCounterStore::pending_ops() const noexcept { return impl_->pending.size(); }
 

@@ -64,10 +64,31 @@ class DeviceCounterStore final : public CounterStore {
   void collect_prunable(std::vector<Slot>& out) override;
 
   const std::int64_t* last_update_host() const noexcept override;
+  // Threads for the host's share of a tick (refilling the last_update mirror
+  // of a large store); 0 = every hardware thread.
+  void set_threads(unsigned threads) override;
   std::size_t memory_bytes() const noexcept override;
 
   // Applies every queued operation now (and waits for it).
   void flush() const;
+
+  // Device-side inputs (tools/simulation's device workload, benchmarks).
+  // The CUDA device the columns live on, and the store's stream as an opaque
+  // handle (a cudaStream_t): device inputs made on that stream are ordered
+  // before the store's own work without a synchronization.
+  int device() const noexcept;
+  void* stream_handle() const noexcept;
+  // Flushes the queue and returns the device column pointers (valid until the
+  // store grows).
+  CounterColumns device_columns();
+  // Bumps device_slots[i] at device_times[i] for i in [0, n) (device arrays on
+  // this store's device, written on its stream or before this call), exactly
+  // as bump(device_slots[i], device_times[i]) in order after every queued op
+  // (up to rounding: cuda/device_passes.h apply_timed_bumps), without moving
+  // the reads across the bus; only the (slot, last time) of each distinct
+  // touched slot comes back, to keep last_update_host() exact. Throws
+  // std::out_of_range (and changes nothing) if any slot >= slot_count().
+  void bump_on_device(const Slot* device_slots, const std::int64_t* device_times, std::size_t n);
   std::size_t pending_ops() const noexcept;
 
   // For tests and tools: copies host columns [0, host.size) into slots

@@ -186,6 +186,14 @@ class BasicHeatRegistry {
     return HeatCounter::from_state(store_->read(slot));
   }
   bool contains(const Key& key) const { return find(key) != kNoSlot; }
+  // The store slot of `key`'s counter, or nothing: for callers that address
+  // the store directly (device workloads, benchmarks). Valid until the key is
+  // removed, evicted or pruned.
+  std::optional<Slot> slot_of(const Key& key) const {
+    const Slot slot = find(key);
+    if (slot == kNoSlot) return std::nullopt;
+    return slot;
+  }
   // Whether `key` is present and marked in flight.
   bool in_flight(const Key& key) const {
     const Slot slot = find(key);

@@ -111,6 +111,15 @@ struct Candidate {
   friend bool operator==(const Candidate&, const Candidate&) = default;
 };
 
+// The tick's gate for a counter already decayed to p.now: Suppress when it is
+// in flight and tracking skips those, else the emission gate. Pure: it marks
+// nothing, so a device pass may evaluate it twice.
+HEATKIT_HD inline Decision tick_gate(double rate, std::uint8_t flags, double last_emitted,
+                                     const TickParams& p) {
+  if (p.skip_in_flight && (flags & kInFlight)) return Decision::kSuppress;
+  return emission_decision(rate, (flags & kHasEmitted) != 0, last_emitted, p.enabled, p.ratio);
+}
+
 // The whole per-counter step of a tick: decay to `now`, then (unless skipped
 // for being in flight) the gate. Returns the decision and leaves the decayed
 // rate in `rate`; marks in flight when asked and the decision is not Suppress.
@@ -119,9 +128,7 @@ HEATKIT_HD inline Decision tick_one(double& rate, std::int64_t& last_update, dou
                                     const TickParams& p) {
   rate = decayed_rate(rate, last_update, p.now, half_life_ns);
   last_update = p.now;
-  if (p.skip_in_flight && (flags & kInFlight)) return Decision::kSuppress;
-  const Decision d = emission_decision(rate, (flags & kHasEmitted) != 0, last_emitted, p.enabled,
-                                       p.ratio);
+  const Decision d = tick_gate(rate, flags, last_emitted, p);
   if (d != Decision::kSuppress && p.mark_in_flight) flags |= kInFlight;
   return d;
 }

@@ -51,6 +51,7 @@ struct SimulateOptions {
   std::string seed;
   std::string backend;
   std::string threads;
+  bool host_reads = false;
   bool json = false;
 };
 
@@ -140,6 +141,7 @@ SimulationConfig to_config(const SimulateOptions& o) {
     throw UsageError("--threads must be at most " + std::to_string(kMaxThreads) + ", got " + o.threads);
   }
   c.threads = static_cast<unsigned>(threads);
+  c.device_reads = !o.host_reads;
   return c;
 }
 
@@ -212,6 +214,8 @@ void print_summary(std::ostream& out, const SimulationSummary& r) {
                       (c.threads == 0 ? std::string("all hardware threads")
                                       : std::to_string(c.threads) + " thread" + (c.threads == 1 ? "" : "s")) +
                       " for tick and prune");
+  line("reads", r.reads_path.on_device ? "generated and applied on the device (" + r.backend + ")"
+                                       : "generated on the host (" + r.reads_path.host_reason + ")");
   out << '\n';
   line("counters live", count(r.counters_live) + "  (peak " + grouped(r.counters_peak) + ")");
   line("bumps", count(n.reads));
@@ -278,10 +282,11 @@ std::string json_number(T value) {
 class JsonObject {
  public:
   template <class T>
-    requires std::is_arithmetic_v<T>
+    requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
   JsonObject& field(std::string_view name, T value) {
     return raw(name, json_number(value));
   }
+  JsonObject& field(std::string_view name, bool value) { return raw(name, value ? "true" : "false"); }
   JsonObject& field(std::string_view name, std::string_view value) { return raw(name, json_string(value)); }
   JsonObject& field(std::string_view name, const JsonObject& value) { return raw(name, value.str()); }
   JsonObject& raw(std::string_view name, const std::string& json) {
@@ -310,7 +315,8 @@ std::string summary_json(const SimulationSummary& r) {
       .field("ratio", c.emit_threshold_ratio)
       .field("cap", c.cap)
       .field("commit_failure_rate", c.commit_failure_rate)
-      .field("seed", c.seed);
+      .field("seed", c.seed)
+      .field("device_reads", c.device_reads);
   JsonObject memory;
   memory.field("total_bytes", m.total())
       .field("columns_bytes", m.columns)
@@ -327,7 +333,13 @@ std::string summary_json(const SimulationSummary& r) {
   out.field("backend", r.backend)
       .field("threads", static_cast<std::uint64_t>(resolve_threads(c.threads)))
       .field("config", config)
-      .field("ticks", r.ticks)
+      .field("reads_on_device", r.reads_path.on_device);
+  if (r.reads_path.on_device) {
+    out.raw("reads_host_reason", "null");
+  } else {
+    out.field("reads_host_reason", r.reads_path.host_reason);
+  }
+  out.field("ticks", r.ticks)
       .field("reads_per_tick", r.reads_per_tick)
       .field("counters_live", r.counters_live)
       .field("counters_peak", r.counters_peak)
@@ -421,6 +433,8 @@ RunFn add_simulate_command(CLI::App& app) {
       "popularity), then ticks the registry and commits the candidates; a share of commits\n"
       "fails and is rolled back, so those candidates come back next tick. Reads and failures\n"
       "are pure functions of the seed: one seed gives the same workload on every backend.\n"
+      "On a device backend (cuda, thrust) with no eviction possible (cap 0 or cap >= keys)\n"
+      "the reads are generated and applied on the device; --host-reads keeps them on the host.\n"
       "The defaults are the reference workload: 120,000,000 reads over 60 ticks.");
   cmd->add_option("--keys", o.keys, "distinct u64 keys, ranked by Zipf popularity")
       ->type_name("COUNT")->capture_default_str();
@@ -447,6 +461,8 @@ RunFn add_simulate_command(CLI::App& app) {
       ->type_name("NAME")->capture_default_str();
   cmd->add_option("--threads", o.threads, "threads for the tick and prune passes; 0 = all hardware threads")
       ->type_name("COUNT")->capture_default_str();
+  cmd->add_flag("--host-reads", o.host_reads,
+                "generate and apply the reads on the host even on a device backend (cuda, thrust)");
   cmd->add_flag("--json", o.json, "print one JSON object on stdout instead of the summary");
   return [options] { return run_simulate(*options); };
 }

@@ -5,7 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <utility>
+
+#if HEATKIT_HAVE_CUDA
+#include "cuda/device_store.h"
+#include "cuda/device_workload.h"
+#endif
 
 namespace heatkit::sim {
 namespace {
@@ -228,7 +234,48 @@ SimulationConfig validated(SimulationConfig config) {
   return config;
 }
 
+// The device read path's state (cuda/device_workload.h), beside the registry
+// it feeds. Empty in a build without CUDA, where no store is a device store.
+#if HEATKIT_HAVE_CUDA
+constexpr Slot kNoRankSlot = std::numeric_limits<Slot>::max();
+
+struct DeviceReads {
+  DeviceReads(gpu::DeviceCounterStore& store, const SimulationConfig& config, const ZipfTable& table,
+              std::uint64_t reads_per_tick)
+      : workload(store, gpu::DeviceReadWorkload::Params{table.view(), config.seed, reads_per_tick,
+                                                        config.tick_interval.count()}),
+        slot_of_rank(table.size(), kNoRankSlot) {}
+
+  gpu::DeviceReadWorkload workload;
+  // The host copy of the device's rank -> slot map: kNoRankSlot where the
+  // rank has no counter. Read only to find pruned ranks.
+  std::vector<Slot> slot_of_rank;
+  std::vector<Slot> new_slots;          // scratch: slots of a batch's new ranks
+  std::vector<std::uint32_t> pruned;    // scratch: ranks to forget
+};
+
+gpu::DeviceCounterStore* device_store_of(HeatRegistry& registry) {
+  return dynamic_cast<gpu::DeviceCounterStore*>(&registry.store());
+}
+#else
+struct DeviceReads {};
+#endif
+
 }  // namespace
+
+ReadsPath choose_reads_path(const SimulationConfig& config, bool device_store) {
+  if (!config.device_reads) return {false, "device reads are turned off"};
+  if (!device_store) return {false, "the " + config.backend + " backend keeps its counters in host memory"};
+  if (config.cap != 0 && config.cap < config.keys) {
+    return {false, "cap " + std::to_string(config.cap) + " < " + std::to_string(config.keys) +
+                       " keys: evictions between reads need the host's per-read LRU order"};
+  }
+#if HEATKIT_HAVE_CUDA
+  return {true, ""};
+#else
+  return {false, "this build has no device workload (CUDA)"};
+#endif
+}
 
 struct Simulation::State {
   explicit State(SimulationConfig c)
@@ -239,6 +286,16 @@ struct Simulation::State {
         registry(make_registry(config)) {
     policy.emit_threshold_ratio = config.emit_threshold_ratio;
     policy.decay_half_life = config.half_life;
+#if HEATKIT_HAVE_CUDA
+    gpu::DeviceCounterStore* const device_store = device_store_of(registry);
+    reads_path = choose_reads_path(config, device_store != nullptr);
+    if (reads_path.on_device) {
+      device = std::make_unique<DeviceReads>(*device_store, config, table, reads_per_tick);
+      return;
+    }
+#else
+    reads_path = choose_reads_path(config, false);
+#endif
     bits.resize(kChunk);
     ranks.resize(kChunk);
     read_times.resize(kChunk);
@@ -250,12 +307,18 @@ struct Simulation::State {
   Policy policy;
   ZipfTable table;
   HeatRegistry registry;
+  ReadsPath reads_path;
+  std::unique_ptr<DeviceReads> device;  // set when reads_path.on_device; after `registry`: destroyed first
 
   std::uint64_t next_tick = 0;
   std::size_t counters_peak = 0;
   SimulationCounts counts;
   SimulationTimes times;
   double wall_seconds = 0.0;
+
+  void apply_reads_on_host(TickReport& report);
+  void apply_reads_on_device(TickReport& report);
+  void forget_pruned_on_device(std::uint64_t pruned);
 
   // Scratch reused by every step: no allocation per read.
   std::vector<std::uint64_t> bits;
@@ -274,29 +337,20 @@ std::uint64_t Simulation::ticks() const noexcept { return state_->ticks; }
 std::uint64_t Simulation::ticks_done() const noexcept { return state_->next_tick; }
 const HeatRegistry& Simulation::registry() const noexcept { return state_->registry; }
 ZipfTableView Simulation::zipf_table() const noexcept { return state_->table.view(); }
+const ReadsPath& Simulation::reads_path() const noexcept { return state_->reads_path; }
 
-TickReport Simulation::step() {
-  State& s = *state_;
-  if (s.next_tick >= s.ticks) throw std::logic_error("Simulation::step: the run is finished");
-  const auto step_start = Clock::now();
-  const std::uint64_t tick = s.next_tick;
-  const std::uint64_t n = s.reads_per_tick;
-  const std::int64_t interval_ns = s.config.tick_interval.count();
-  const ZipfTableView table = s.table.view();
-  const std::uint64_t seed = s.config.seed;
-  const Duration half_life = s.config.half_life;
-  const RegistryStats stats_before = s.registry.stats();
-
-  TickReport report;
-  report.tick = tick;
-  report.ticks = s.ticks;
-  report.now_ns = tick_time_ns(tick, interval_ns);
-
-  // The reads of this tick, a chunk at a time: draw, then apply.
-  ReadClock read_clock(tick, n, interval_ns);
-  std::uint64_t* const bits = s.bits.data();
-  std::uint32_t* const ranks = s.ranks.data();
-  std::int64_t* const read_times = s.read_times.data();
+// The reads of this tick on the host, a chunk at a time: draw, then apply
+// each as entry(key).bump(t).
+void Simulation::State::apply_reads_on_host(TickReport& report) {
+  const std::uint64_t tick = report.tick;
+  const std::uint64_t n = reads_per_tick;
+  const ZipfTableView view = table.view();
+  const std::uint64_t seed = config.seed;
+  const Duration half_life = config.half_life;
+  ReadClock read_clock(tick, n, config.tick_interval.count());
+  std::uint64_t* const bits_out = bits.data();
+  std::uint32_t* const ranks_out = ranks.data();
+  std::int64_t* const times_out = read_times.data();
   for (std::uint64_t first = 0; first < n; first += kChunk) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, n - first));
     const auto t0 = Clock::now();
@@ -305,24 +359,118 @@ TickReport Simulation::step() {
     // reads ahead. The table competes with the registry for cache; this
     // halves the time to draw ranks once the registry is large.
     for (std::size_t i = 0; i < len; ++i) {
-      bits[i] = read_bits(seed, tick, first + i);
-      read_times[i] = read_clock.next();
+      bits_out[i] = read_bits(seed, tick, first + i);
+      times_out[i] = read_clock.next();
     }
-    for (std::size_t i = 0; i < std::min(len, kPrefetchDistance); ++i) prefetch_zipf(table, bits[i]);
+    for (std::size_t i = 0; i < std::min(len, kPrefetchDistance); ++i) prefetch_zipf(view, bits_out[i]);
     for (std::size_t i = 0; i < len; ++i) {
-      if (i + kPrefetchDistance < len) prefetch_zipf(table, bits[i + kPrefetchDistance]);
-      ranks[i] = zipf_sample(table, bits[i]);
+      if (i + kPrefetchDistance < len) prefetch_zipf(view, bits_out[i + kPrefetchDistance]);
+      ranks_out[i] = zipf_sample(view, bits_out[i]);
     }
     const auto t1 = Clock::now();
     for (std::size_t i = 0; i < len; ++i) {
-      const Instant at = instant_from_ns(read_times[i]);
-      s.registry.entry(key_of_rank(ranks[i]), half_life, at).bump(at);
+      const Instant at = instant_from_ns(times_out[i]);
+      registry.entry(key_of_rank(ranks_out[i]), half_life, at).bump(at);
     }
     const auto t2 = Clock::now();
     report.times.read_generation += seconds_between(t0, t1);
     report.times.bump += seconds_between(t1, t2);
   }
-  report.counts.reads = n;
+}
+
+#if HEATKIT_HAVE_CUDA
+// The reads of this tick on the device (cuda/device_workload.h), a batch at a
+// time: the device draws them and names the ranks read for the first time;
+// their keys are created here in first-read order, each at its first read's
+// instant (entry() without bump: the batch bumps it), so keys, slots and
+// creation order are the host path's; then the device applies the batch.
+// With no eviction possible, applying a tick's bumps after its creations
+// gives every counter the bumps of the host path, in the same order.
+void Simulation::State::apply_reads_on_device(TickReport& report) {
+  DeviceReads& d = *device;
+  const std::uint64_t tick = report.tick;
+  const std::uint64_t n = reads_per_tick;
+  const std::int64_t interval_ns = config.tick_interval.count();
+  for (std::uint64_t first = 0; first < n; first += gpu::DeviceReadWorkload::kMaxBatchReads) {
+    const auto len = static_cast<std::size_t>(
+        std::min<std::uint64_t>(gpu::DeviceReadWorkload::kMaxBatchReads, n - first));
+    const auto t0 = Clock::now();
+    const std::vector<gpu::DeviceReadWorkload::NewRank>& fresh = d.workload.draw(tick, first, len);
+    const auto t1 = Clock::now();
+    d.new_slots.clear();
+    for (const gpu::DeviceReadWorkload::NewRank& rank : fresh) {
+      const std::uint64_t key = key_of_rank(rank.rank);
+      const Instant at = instant_from_ns(read_time_ns(tick, rank.first_read, n, interval_ns));
+      registry.entry(key, config.half_life, at);
+      const std::optional<Slot> slot = registry.slot_of(key);
+      if (!slot) {
+        throw std::logic_error("Simulation: key " + std::to_string(key) + " has no slot after entry()");
+      }
+      d.slot_of_rank[rank.rank] = *slot;
+      d.new_slots.push_back(*slot);
+    }
+    d.workload.apply(d.new_slots);  // returns once the store has applied the batch
+    const auto t2 = Clock::now();
+    report.times.read_generation += seconds_between(t0, t1);
+    report.times.bump += seconds_between(t1, t2);
+  }
+}
+
+// After a commit that pruned `pruned` counters: the device forgets their
+// ranks' slots (the slots go back to the registry's free list). A counter is
+// pruned at the commit that records its withdrawal (it decayed to zero, and
+// nothing bumps it between tick and commit), so the committed withdrawals
+// whose keys are gone are usually all of them; when they are fewer, every
+// rank with a slot is checked.
+void Simulation::State::forget_pruned_on_device(std::uint64_t pruned) {
+  DeviceReads& d = *device;
+  d.pruned.clear();
+  auto forget_if_gone = [&](std::uint32_t rank) {
+    if (d.slot_of_rank[rank] != kNoRankSlot && !registry.contains(key_of_rank(rank))) {
+      d.slot_of_rank[rank] = kNoRankSlot;
+      d.pruned.push_back(rank);
+    }
+  };
+  for (const auto& [key, emission] : committed) {
+    if (emission.is_withdraw()) forget_if_gone(rank_of_key(key));
+  }
+  if (d.pruned.size() != pruned) {
+    for (std::uint32_t rank = 0; rank < d.slot_of_rank.size(); ++rank) forget_if_gone(rank);
+  }
+  if (d.pruned.size() != pruned) {
+    throw std::logic_error("Simulation: the commit pruned " + std::to_string(pruned) + " counters, " +
+                           std::to_string(d.pruned.size()) + " of them known to the device");
+  }
+  d.workload.forget(d.pruned);
+}
+#else
+void Simulation::State::apply_reads_on_device(TickReport&) {
+  throw std::logic_error("Simulation: device reads in a build without CUDA");
+}
+void Simulation::State::forget_pruned_on_device(std::uint64_t) {
+  throw std::logic_error("Simulation: device reads in a build without CUDA");
+}
+#endif
+
+TickReport Simulation::step() {
+  State& s = *state_;
+  if (s.next_tick >= s.ticks) throw std::logic_error("Simulation::step: the run is finished");
+  const auto step_start = Clock::now();
+  const std::uint64_t tick = s.next_tick;
+  const std::uint64_t seed = s.config.seed;
+  const RegistryStats stats_before = s.registry.stats();
+
+  TickReport report;
+  report.tick = tick;
+  report.ticks = s.ticks;
+  report.now_ns = tick_time_ns(tick, s.config.tick_interval.count());
+
+  if (s.reads_path.on_device) {
+    s.apply_reads_on_device(report);
+  } else {
+    s.apply_reads_on_host(report);
+  }
+  report.counts.reads = s.reads_per_tick;
 
   // The tick, then the commit: failed candidates roll back, the rest commit at once.
   report.counters_ticked = s.registry.size();
@@ -343,13 +491,13 @@ TickReport Simulation::step() {
     }
   }
   s.registry.commit(s.committed);
-  const auto t2 = Clock::now();
-  report.times.tick = seconds_between(t0, t1);
-  report.times.commit = seconds_between(t1, t2);
-
   const RegistryStats& stats = s.registry.stats();
   report.counts.prunes = stats.pruned - stats_before.pruned;
   report.counts.evictions = stats.evictions - stats_before.evictions;
+  if (s.reads_path.on_device && report.counts.prunes > 0) s.forget_pruned_on_device(report.counts.prunes);
+  const auto t2 = Clock::now();
+  report.times.tick = seconds_between(t0, t1);
+  report.times.commit = seconds_between(t1, t2);
   report.counters_live = s.registry.size();
 
   add(s.counts, report.counts);
@@ -366,6 +514,7 @@ SimulationSummary Simulation::summary() const {
   out.ticks = s.ticks;
   out.reads_per_tick = s.reads_per_tick;
   out.backend = std::string(s.registry.backend());
+  out.reads_path = s.reads_path;
   out.counters_live = s.registry.size();
   out.counters_peak = s.counters_peak;
   out.counts = s.counts;

@@ -3,11 +3,20 @@
 // simulated interval, with a share of commits failing and rolled back.
 //
 // Two layers:
-//  - the workload itself, as pure functions of (seed, tick, read index) over
-//    kernels/ headers only, marked HEATKIT_HD: a device backend can generate
-//    and apply exactly the reads the host engine applies;
+//  - the workload itself (tools/workload.h), as pure functions of (seed,
+//    tick, read index) over kernels/ headers only, marked HEATKIT_HD: a
+//    device backend can generate and apply exactly the reads the host engine
+//    applies;
 //  - the engine (`Simulation`), which drives a registry with those reads and
 //    counts and times what it does. It knows nothing of the command line.
+//
+// Where the reads are made: on the host, one entry(key).bump(t) per read; or,
+// on a device backend (`cuda`, `thrust`) where no eviction can happen, on the
+// device (cuda/device_workload.h): a kernel draws the tick's ranks and times,
+// the host creates only the keys read for the first time (in first-read
+// order, as the host path creates them) and the reads are applied there as
+// one bump batch. The counts are the same either way (up to threshold ties,
+// SEMANTICS.md "Numbers").
 #pragma once
 
 #include <cstddef>
@@ -20,68 +29,11 @@
 #include <vector>
 
 #include "host/registry.h"
-#include "kernels/counter_math.h"  // HEATKIT_HD
-#include "kernels/random.h"
 #include "kernels/time.h"
 #include "kernels/zipf.h"
+#include "tools/workload.h"
 
 namespace heatkit::sim {
-
-// ---------------------------------------------------------------------------
-// The workload: pure functions, host and device.
-
-// Streams of counter_random, one per kind of draw, so no two kinds share numbers.
-inline constexpr std::uint64_t kReadStream = 0;
-inline constexpr std::uint64_t kCommitFailureStream = 1;
-
-// The counter_random index of read `read_index` of tick `tick`. Both fit in 32
-// bits (the engine validates it), so the index is unique per read.
-HEATKIT_HD constexpr std::uint64_t read_counter(std::uint64_t tick, std::uint64_t read_index) noexcept {
-  return (tick << 32) | (read_index & 0xffffffffULL);
-}
-
-// The 64 random bits read `read_index` of tick `tick` draws its rank from.
-HEATKIT_HD constexpr std::uint64_t read_bits(std::uint64_t seed, std::uint64_t tick,
-                                             std::uint64_t read_index) noexcept {
-  return counter_random(seed, kReadStream, read_counter(tick, read_index));
-}
-
-// The popularity rank (0 = hottest) that read `read_index` of tick `tick` draws.
-HEATKIT_HD inline std::uint32_t read_rank(const ZipfTableView& table, std::uint64_t seed,
-                                          std::uint64_t tick, std::uint64_t read_index) noexcept {
-  return zipf_sample(table, read_bits(seed, tick, read_index));
-}
-
-// The registry key of rank `rank`: the rank itself (the registry hashes keys).
-HEATKIT_HD constexpr std::uint64_t key_of_rank(std::uint32_t rank) noexcept { return rank; }
-
-// The simulated time, in ns from the start, of read `read_index` of tick
-// `tick`: the reads of tick k spread evenly over [k * interval, (k+1) * interval),
-// read i at offset floor(i * interval / reads_per_tick), computed without
-// overflow for reads_per_tick < 2^32. Tick k itself runs at (k+1) * interval.
-HEATKIT_HD constexpr std::int64_t read_time_ns(std::uint64_t tick, std::uint64_t read_index,
-                                               std::uint64_t reads_per_tick,
-                                               std::int64_t tick_interval_ns) noexcept {
-  const auto interval = static_cast<std::uint64_t>(tick_interval_ns);
-  const std::uint64_t whole = interval / reads_per_tick;
-  const std::uint64_t rest = interval % reads_per_tick;  // i * rest < reads_per_tick^2 < 2^64
-  const std::uint64_t offset = read_index * whole + (read_index * rest) / reads_per_tick;
-  return static_cast<std::int64_t>(tick * interval + offset);
-}
-
-// The simulated time of tick `tick` (0-based): the end of its read interval.
-HEATKIT_HD constexpr std::int64_t tick_time_ns(std::uint64_t tick, std::int64_t tick_interval_ns) noexcept {
-  return static_cast<std::int64_t>((tick + 1) * static_cast<std::uint64_t>(tick_interval_ns));
-}
-
-// Whether committing `key`'s candidate at tick `tick` fails. A pure function of
-// (seed, tick, key), so the same candidates fail on every backend. A rate of 0
-// never fails, 1 always does (unit_double is in [0, 1)).
-HEATKIT_HD inline bool commit_fails(std::uint64_t seed, std::uint64_t tick, std::uint64_t key,
-                                    double failure_rate) noexcept {
-  const std::uint64_t tick_seed = counter_random(seed, kCommitFailureStream, tick);
-  return unit_double(counter_random(tick_seed, kCommitFailureStream, key)) < failure_rate;
-}
 
 // ---------------------------------------------------------------------------
 // The engine.
@@ -100,6 +52,9 @@ struct SimulationConfig {
   std::uint64_t seed = 0x68656174;            // "heat"
   std::string backend = std::string(default_backend());
   unsigned threads = 0;                       // tick/prune threads, 0 = every hardware thread
+  // Generate and apply the reads on the device where that is exact
+  // (choose_reads_path); false keeps them on the host on every backend.
+  bool device_reads = true;
 };
 
 // The config field a validation error is about (the CLI maps each to its flag).
@@ -158,8 +113,13 @@ struct SimulationCounts {
 
 // Wall-clock seconds spent in each phase.
 struct SimulationTimes {
-  double read_generation = 0.0;  // drawing ranks and read times
-  double bump = 0.0;             // registry.entry(key, ...).bump(t) for every read
+  // Drawing ranks and read times; on the device also finding the keys read
+  // for the first time and copying them back.
+  double read_generation = 0.0;
+  // registry.entry(key, ...).bump(t) for every read; on the device: creating
+  // the new keys on the host, mapping every read to its slot and the bump
+  // batch, until it is applied.
+  double bump = 0.0;
   double tick = 0.0;             // registry.tick
   double commit = 0.0;           // rollbacks of failed candidates + one commit
   double total() const noexcept { return read_generation + bump + tick + commit; }
@@ -176,11 +136,29 @@ struct TickReport {
   SimulationTimes times;         // this step only
 };
 
+// Where a run generates and applies its reads.
+struct ReadsPath {
+  bool on_device = false;
+  std::string host_reason;  // why on the host ("" on the device)
+};
+
+// The reads go to the device only when all of these hold, else the first that
+// fails is the reason:
+//  - config.device_reads;
+//  - the registry's store is a device store (`device_store`: the `cuda` and
+//    `thrust` backends);
+//  - no eviction can happen: cap 0 or cap >= keys. The host path may evict at
+//    the cap between two reads of one tick, choosing by the LRU order of
+//    every read before it; a batch applied on the device has no such order;
+//  - this build has the device workload (CUDA).
+ReadsPath choose_reads_path(const SimulationConfig& config, bool device_store);
+
 struct SimulationSummary {
   SimulationConfig config;
   std::uint64_t ticks = 0;
   std::uint64_t reads_per_tick = 0;
   std::string backend;            // as the registry reports it
+  ReadsPath reads_path;           // where the reads were generated and applied
   std::size_t counters_live = 0;  // at the end
   std::size_t counters_peak = 0;  // most live counters after any step's reads
   SimulationCounts counts;
@@ -221,6 +199,9 @@ class Simulation {
   // Applies the next tick's reads, ticks, rolls back the failed candidates
   // and commits the rest. Precondition: !finished().
   TickReport step();
+
+  // Where this run's reads are generated and applied (fixed at construction).
+  const ReadsPath& reads_path() const noexcept;
 
   // Totals so far.
   SimulationSummary summary() const;

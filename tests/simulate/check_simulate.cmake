@@ -22,7 +22,7 @@ if(EXPECT_JSON)
   if(json_error OR NOT type STREQUAL "OBJECT")
     message(FATAL_ERROR "stdout is not a JSON object (${json_error}):\n${out}")
   endif()
-  foreach(field backend ticks reads_per_tick counters_live bumps emits_committed emits_rolled_back
+  foreach(field backend reads_on_device ticks reads_per_tick counters_live bumps emits_committed emits_rolled_back
                 withdrawals_committed withdrawals_rolled_back prunes evictions wall_s tick_s
                 ns_per_counter_tick)
     string(JSON value ERROR_VARIABLE json_error GET "${body}" ${field})

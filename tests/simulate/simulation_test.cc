@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "host/backend.h"
+
 namespace heatkit::sim {
 namespace {
 
@@ -360,6 +362,58 @@ TEST(Simulation, InFlightTrackingDoesNotChangeTheCounts) {
   // (on in the engine) never skips one: the counts equal a run without it.
   const SimulationConfig config = busy_config();
   EXPECT_EQ(naive_replay(config, true).counts, naive_replay(config, false).counts);
+}
+
+// ---------------------------------------------------------------------------
+// Where the reads are made (the device path itself: tests/unit/cuda_simulation_test.cc).
+
+TEST(ReadsPath, HostBackendsReadOnTheHostAndSayWhy) {
+  for (const BackendInfo& backend : list_backends()) {
+    if (!backend.available || backend.name == "cuda" || backend.name == "thrust") continue;
+    SCOPED_TRACE(backend.name);
+    SimulationConfig config = small_config();
+    config.duration = seconds(1);
+    config.backend = backend.name;
+    EXPECT_EQ(choose_reads_path(config, false).host_reason,
+              "the " + backend.name + " backend keeps its counters in host memory");
+    const SimulationSummary s = run_simulation(config);
+    EXPECT_FALSE(s.reads_path.on_device);
+    EXPECT_EQ(s.reads_path.host_reason, "the " + backend.name + " backend keeps its counters in host memory");
+  }
+}
+
+TEST(ReadsPath, TurnedOffReadsOnTheHostOnAnyStore) {
+  SimulationConfig config = small_config();
+  config.device_reads = false;
+  for (const bool device_store : {false, true}) {
+    const ReadsPath path = choose_reads_path(config, device_store);
+    EXPECT_FALSE(path.on_device);
+    EXPECT_EQ(path.host_reason, "device reads are turned off");
+  }
+}
+
+TEST(ReadsPath, ACapBelowTheKeysReadsOnTheHostEvenOnADeviceStore) {
+  SimulationConfig config = small_config();  // 1000 keys
+  config.cap = 999;
+  const ReadsPath path = choose_reads_path(config, true);
+  EXPECT_FALSE(path.on_device);
+  EXPECT_EQ(path.host_reason,
+            "cap 999 < 1000 keys: evictions between reads need the host's per-read LRU order");
+}
+
+TEST(ReadsPath, NoEvictionPossibleOnADeviceStoreReadsOnTheDeviceWhereTheBuildHasCuda) {
+  SimulationConfig config = small_config();
+  for (const std::uint64_t cap : {std::uint64_t{0}, config.keys, config.keys + 1}) {
+    config.cap = cap;
+    const ReadsPath path = choose_reads_path(config, true);
+    // This test binary does not know whether the library has CUDA; either
+    // answer must be the right one for its build.
+    if (path.on_device) {
+      EXPECT_EQ(path.host_reason, "") << "cap " << cap;
+    } else {
+      EXPECT_EQ(path.host_reason, "this build has no device workload (CUDA)") << "cap " << cap;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

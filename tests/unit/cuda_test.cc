@@ -7,8 +7,10 @@
 //    grouped by slot) give exactly HostCounterStore's columns;
 //  - device tests, skipped with "no CUDA device: <reason>" where none can run
 //    the kernels: kernel vs scalar on random columns of awkward sizes, a
-//    million duplicate bumps on one slot, none / all candidates, prune of
-//    everything, and whole-registry agreement, for both device backends.
+//    million duplicate bumps on one slot, timed bump batches applied on the
+//    device (hot slots, time going back, gaps at the epsilon clamp, missing
+//    slots), none / all candidates, prune of everything, and whole-registry
+//    agreement, for both device backends.
 #include <gtest/gtest.h>
 
 #include <cuda_runtime_api.h>
@@ -21,6 +23,8 @@
 
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_error.h"
+#include "cuda/device_buffer.h"
+#include "cuda/device_passes.h"
 #include "cuda/device_ops.h"
 #include "cuda/device_store.h"
 #include "host/backend.h"
@@ -211,6 +215,32 @@ Columns zeroed_columns(std::size_t n) {
   return c;
 }
 
+// The flush algorithm on the host: stable sort by slot, group heads
+// (is_group_head), then apply_groups_at for every group in a shuffled order.
+// Returns the number of groups.
+std::size_t apply_as_the_flush_does(const std::vector<gpu::PendingOp>& ops, Columns& columns,
+                                    std::uint64_t seed) {
+  std::vector<std::uint32_t> positions(ops.size());
+  for (std::size_t i = 0; i < ops.size(); ++i) positions[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(positions.begin(), positions.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return ops[a].slot < ops[b].slot;
+  });
+  std::vector<std::uint32_t> sorted_slots(ops.size());
+  for (std::size_t i = 0; i < ops.size(); ++i) sorted_slots[i] = ops[positions[i]].slot;
+  std::vector<std::uint32_t> heads;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (gpu::is_group_head(ops.data(), positions.data(), i)) heads.push_back(static_cast<std::uint32_t>(i));
+  }
+  std::vector<std::size_t> thread_order(heads.size());
+  for (std::size_t g = 0; g < heads.size(); ++g) thread_order[g] = g;
+  std::shuffle(thread_order.begin(), thread_order.end(), std::mt19937_64(seed));
+  for (const std::size_t g : thread_order) {
+    gpu::apply_groups_at(columns.view(), ops.data(), sorted_slots.data(), positions.data(),
+                         heads.data(), heads.size(), ops.size(), g);
+  }
+  return heads.size();
+}
+
 TEST(DeviceOps, queued_ops_in_order_and_as_the_flush_applies_them_equal_the_host_store) {
   for (const std::size_t slots :
        {std::size_t{1}, std::size_t{3}, std::size_t{17}, std::size_t{500}}) {
@@ -225,23 +255,10 @@ TEST(DeviceOps, queued_ops_in_order_and_as_the_flush_applies_them_equal_the_host
     expect_same_columns(want, in_order, slots);
 
     // The flush: positions stably sorted by slot (the device's radix sort),
-    // then apply_run_at for every index, here in a shuffled order as the
+    // then apply_groups_at for every group, here in a shuffled order as the
     // device's threads might run them.
-    std::vector<std::uint32_t> positions(ops.size());
-    for (std::size_t i = 0; i < ops.size(); ++i) positions[i] = static_cast<std::uint32_t>(i);
-    std::stable_sort(positions.begin(), positions.end(), [&](std::uint32_t a, std::uint32_t b) {
-      return ops[a].slot < ops[b].slot;
-    });
-    std::vector<std::uint32_t> sorted_slots(ops.size());
-    for (std::size_t i = 0; i < ops.size(); ++i) sorted_slots[i] = ops[positions[i]].slot;
-    std::vector<std::size_t> thread_order(ops.size());
-    for (std::size_t i = 0; i < ops.size(); ++i) thread_order[i] = i;
-    std::shuffle(thread_order.begin(), thread_order.end(), std::mt19937_64(slots));
     Columns by_slot = zeroed_columns(slots);
-    for (const std::size_t i : thread_order) {
-      gpu::apply_run_at(by_slot.view(), ops.data(), sorted_slots.data(), positions.data(),
-                        ops.size(), i);
-    }
+    apply_as_the_flush_does(ops, by_slot, slots);
     expect_same_columns(want, by_slot, slots);
 
     // Order within a slot matters (so the agreement above says something):
@@ -255,6 +272,59 @@ TEST(DeviceOps, queued_ops_in_order_and_as_the_flush_applies_them_equal_the_host
                 w.last_update[i] != backwards.last_update[i] || w.flags[i] != backwards.flags[i];
     }
     EXPECT_TRUE(differs);
+  }
+}
+
+TEST(DeviceOps, same_instant_bumps_of_a_slot_apply_as_one_group_and_agree_with_bumping_in_turn) {
+  // Bursts of bumps of one slot at one instant, interleaved with other
+  // slots' ops and with bumps of the same slot at other instants.
+  constexpr std::size_t kSlots = 5;
+  Rng rng(7);
+  std::vector<gpu::PendingOp> ops;
+  for (std::uint32_t slot = 0; slot < kSlots; ++slot) {
+    gpu::PendingOp init;
+    init.slot = slot;
+    init.kind = gpu::OpKind::kInit;
+    init.half_life = slot == 4 ? 0 : kHalfLife;
+    init.now = kNow;
+    ops.push_back(init);
+  }
+  std::int64_t now = kNow;
+  std::size_t bumps_at_repeated_instants = 0;
+  for (int burst = 0; burst < 200; ++burst) {
+    now += static_cast<std::int64_t>(rng.below(2'000'000'000)) - 300'000'000;
+    const auto slot = static_cast<std::uint32_t>(rng.below(kSlots));
+    const std::size_t size = 1 + rng.below(3000);
+    for (std::size_t k = 0; k < size; ++k) {
+      gpu::PendingOp bump;
+      bump.slot = slot;
+      bump.kind = gpu::OpKind::kBump;
+      bump.now = now;
+      ops.push_back(bump);
+      if (k % 97 == 5) {  // another slot's op in the middle of the burst
+        gpu::PendingOp other;
+        other.slot = static_cast<std::uint32_t>((slot + 1) % kSlots);
+        other.kind = rng.chance(50) ? gpu::OpKind::kDecayTo : gpu::OpKind::kBump;
+        other.now = now - 1000;
+        ops.push_back(other);
+      }
+    }
+    bumps_at_repeated_instants += size - 1;
+  }
+  HostCounterStore want("scalar", HostKernels{&scalar::tick, &scalar::collect_prunable});
+  want.ensure_slots(kSlots);
+  for (const gpu::PendingOp& op : ops) apply_to_host_store(want, op);
+  Columns got = zeroed_columns(kSlots);
+  const std::size_t groups = apply_as_the_flush_does(ops, got, 3);
+  EXPECT_LE(groups + bumps_at_repeated_instants, ops.size())
+      << "same-instant bumps must share a group";
+  const CounterColumns w = want.columns();
+  for (std::size_t i = 0; i < kSlots; ++i) {
+    SCOPED_TRACE("slot " + std::to_string(i));
+    EXPECT_TRUE(rates_agree(w.rate[i], got.rate[i])) << w.rate[i] << " vs " << got.rate[i];
+    EXPECT_GT(got.rate[i], 1.0);
+    EXPECT_EQ(w.last_update[i], got.last_update[i]);
+    EXPECT_EQ(w.flags[i], got.flags[i]);
   }
 }
 
@@ -315,10 +385,12 @@ TEST_P(DeviceStoreTest, store_is_a_device_store_with_checked_slots) {
 }
 
 TEST_P(DeviceStoreTest, tick_matches_scalar_reference_on_random_columns) {
-  // kSizes plus sizes around the block (256) and past one full grid of
-  // blocks (8192 * 256), where the grid-stride loop takes a second lap.
+  // kSizes plus sizes around the block (256) and the one-pass tick's tile
+  // (1024), and past one full grid of blocks (8192 * 256), where the
+  // grid-stride loops take a second lap.
   std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
-  for (const std::size_t n : {255u, 256u, 257u, 2'097'151u, 2'097'152u, 2'100'003u})
+  for (const std::size_t n :
+       {255u, 256u, 257u, 1023u, 1024u, 1025u, 2'097'151u, 2'097'152u, 2'100'003u})
     sizes.push_back(n);
   expect_tick_matches_scalar_on_random_columns(
       [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
@@ -332,6 +404,37 @@ TEST_P(DeviceStoreTest, tick_appends_after_what_out_holds) {
       1'000'003, [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
         device_tick(GetParam(), c, p, out);
       });
+}
+
+// The two-pass tick of cuda/device_passes.h (decide and select, then
+// gather; the store runs the one-pass tick) over host columns `c`, on a
+// store's columns and stream.
+void two_pass_device_tick(Columns& c, const TickParams& p, std::vector<Candidate>& out) {
+  DeviceCounterStore store(DevicePasses::kCudaKernels);
+  store.upload(c.view());
+  const CounterColumns columns = store.device_columns();
+  auto stream = static_cast<cudaStream_t>(store.stream_handle());
+  gpu::PassScratch scratch;
+  gpu::enqueue_decide_and_select(columns, p, scratch, stream);
+  gpu::enqueue_gather_candidates(columns, scratch, c.size, stream);
+  const std::size_t count = gpu::read_selected_count(scratch, stream, c.size);
+  const std::size_t base = out.size();
+  out.resize(base + count);
+  if (count > 0) {
+    ASSERT_EQ(cudaMemcpy(out.data() + base, scratch.candidates.data(), count * sizeof(Candidate),
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
+  }
+  store.download(c.view());
+}
+
+TEST_P(DeviceStoreTest, two_pass_tick_matches_scalar_reference) {
+  if (GetParam() != DevicePasses::kCudaKernels) GTEST_SKIP() << "a cuda-only pass";
+  std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
+  for (const std::size_t n : {255u, 256u, 257u, 1023u, 1024u, 1025u, 2'100'003u}) sizes.push_back(n);
+  expect_tick_matches_scalar_on_random_columns(two_pass_device_tick, sizes);
+  expect_candidates_when_none_and_all_qualify(4097, two_pass_device_tick);
+  expect_tick_matches_scalar_on_many_counters(1'000'003, two_pass_device_tick);
 }
 
 TEST_P(DeviceStoreTest, collect_prunable_matches_scalar_reference) {
@@ -400,6 +503,103 @@ TEST_P(DeviceStoreTest, a_million_duplicate_bumps_on_one_slot_equal_bumping_in_t
   }
   EXPECT_EQ(got.read(3).rate, 1'000'000.0)
       << "100 half-lives of decay leave 0, then +1 a million times";
+}
+
+// Timed bumps applied on the device (bump_on_device) against the host store
+// bumping each read in turn. `gap_half_lives` > 0 puts one gap of that many
+// half-lives inside slot 0's run (past 52 the device takes its exact serial
+// path, past 64 the rate resets).
+void expect_device_bumps_equal_bumping_in_turn(DevicePasses passes, double gap_half_lives,
+                                               std::uint64_t seed) {
+  constexpr std::size_t kSlots = 1000;
+  constexpr std::size_t kReads = 300'000;
+  DeviceCounterStore got(passes);
+  HostCounterStore want("scalar", HostKernels{&scalar::tick, &scalar::collect_prunable});
+  got.ensure_slots(kSlots);
+  want.ensure_slots(kSlots);
+  Rng rng(seed);
+  for (Slot slot = 0; slot < kSlots; ++slot) {
+    const std::int64_t half_life = slot % 10 == 9 ? 0 : kHalfLife * static_cast<std::int64_t>(1 + slot % 3);
+    const std::int64_t born = kNow - static_cast<std::int64_t>(rng.below(50)) * kHalfLife;
+    for (CounterStore* s : {static_cast<CounterStore*>(&got), static_cast<CounterStore*>(&want)}) {
+      s->init(slot, half_life, born);
+      if (slot % 4 != 0) s->bump(slot, born);  // some start at rate 0
+    }
+  }
+  std::vector<std::uint32_t> slots(kReads);
+  std::vector<std::int64_t> times(kReads);
+  std::int64_t now = kNow;
+  for (std::size_t i = 0; i < kReads; ++i) {
+    // A third of the reads hit slot 0 (a hot key read 100,000 times), the
+    // rest spread; time mostly moves forward by small steps, sometimes back.
+    slots[i] = rng.chance(33) ? 0 : static_cast<std::uint32_t>(rng.below(kSlots));
+    now += rng.chance(2) ? -static_cast<std::int64_t>(rng.below(kHalfLife / 100))
+                         : static_cast<std::int64_t>(rng.below(kHalfLife / 1000));
+    if (gap_half_lives > 0 && (i == kReads / 2 || i == kReads / 2 + 1)) {
+      slots[i] = 0;  // two reads of slot 0 in a row, the gap between them
+      if (i == kReads / 2 + 1) {
+        now += static_cast<std::int64_t>(gap_half_lives * static_cast<double>(kHalfLife));
+      }
+    }
+    times[i] = now;
+  }
+  for (std::size_t i = 0; i < kReads; ++i) want.bump(slots[i], times[i]);
+
+  gpu::DeviceBuffer<std::uint32_t> device_slots(kReads);
+  gpu::DeviceBuffer<std::int64_t> device_times(kReads);
+  ASSERT_EQ(cudaMemcpy(device_slots.data(), slots.data(), kReads * sizeof(std::uint32_t),
+                       cudaMemcpyHostToDevice),
+            cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(device_times.data(), times.data(), kReads * sizeof(std::int64_t),
+                       cudaMemcpyHostToDevice),
+            cudaSuccess);
+  got.bump_on_device(device_slots.data(), device_times.data(), kReads);
+  for (Slot slot = 0; slot < kSlots; ++slot) {
+    SCOPED_TRACE("slot " + std::to_string(slot));
+    const CounterState a = want.read(slot), b = got.read(slot);
+    ASSERT_TRUE(rates_agree(a.rate, b.rate)) << a.rate << " vs " << b.rate;
+    ASSERT_EQ(a.last_update, b.last_update);
+    ASSERT_EQ(got.last_update_host()[slot], a.last_update) << "host mirror";
+    ASSERT_EQ(a.half_life, b.half_life);
+  }
+  EXPECT_GT(want.read(0).rate, gap_half_lives > 64 ? 1.0 : 100.0);
+}
+
+TEST_P(DeviceStoreTest, timed_bumps_on_the_device_equal_bumping_each_in_turn) {
+  expect_device_bumps_equal_bumping_in_turn(GetParam(), 0.0, 1);
+}
+
+TEST_P(DeviceStoreTest, timed_bumps_with_gaps_near_the_epsilon_clamp_take_the_exact_path) {
+  expect_device_bumps_equal_bumping_in_turn(GetParam(), 55.0, 2);
+  expect_device_bumps_equal_bumping_in_turn(GetParam(), 70.0, 3);
+}
+
+TEST_P(DeviceStoreTest, device_bumps_of_a_missing_slot_throw_and_change_nothing) {
+  DeviceCounterStore store(GetParam());
+  store.ensure_slots(10);
+  store.init(3, kHalfLife, kNow);
+  const std::vector<std::uint32_t> slots{3, 3, 10};
+  const std::vector<std::int64_t> times{kNow + 1, kNow + 2, kNow + 3};
+  gpu::DeviceBuffer<std::uint32_t> device_slots(3);
+  gpu::DeviceBuffer<std::int64_t> device_times(3);
+  ASSERT_EQ(cudaMemcpy(device_slots.data(), slots.data(), sizeof(std::uint32_t) * 3,
+                       cudaMemcpyHostToDevice),
+            cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(device_times.data(), times.data(), sizeof(std::int64_t) * 3,
+                       cudaMemcpyHostToDevice),
+            cudaSuccess);
+  try {
+    store.bump_on_device(device_slots.data(), device_times.data(), 3);
+    ADD_FAILURE() << "bump_on_device accepted slot 10 of 10";
+  } catch (const std::out_of_range& e) {
+    EXPECT_TRUE(has_substring(e.what(), "slot 10")) << e.what();
+  }
+  EXPECT_EQ(store.read(3).rate, 0.0);
+  EXPECT_EQ(store.read(3).last_update, kNow);
+  store.bump_on_device(device_slots.data(), device_times.data(), 2);
+  EXPECT_EQ(store.read(3).last_update, kNow + 2);
+  EXPECT_EQ(store.last_update_host()[3], kNow + 2);
+  EXPECT_TRUE(rates_agree(store.read(3).rate, 2.0));
 }
 
 TEST_P(DeviceStoreTest, u64_registry_agrees_with_scalar_backend) {
