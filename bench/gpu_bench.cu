@@ -13,6 +13,8 @@
 //                                    kernel decays, gates and writes the candidates in slot
 //                                    order (decoupled look-back between tiles), steady
 //                                    state with ~5% candidates per tick
+//   tick_kernels/cuda_tile<T>x<R>    the same kernel with other tile shapes (T threads,
+//                                    R slots each; `cuda` is 256x4), to choose the default
 //   tick_kernels/cuda_two_pass       enqueue_decide_and_select + enqueue_gather_candidates
 //                                    (decay+gate kernel writing a decision byte per slot,
 //                                    CUB compaction of those bytes, gather)
@@ -764,8 +766,9 @@ struct TickWorkload {
     gpu::enqueue_decide_and_select(columns.view(), p, scratch, s);
     gpu::enqueue_gather_candidates(columns.view(), scratch, n, s);
   }
-  void enqueue_cuda_one_pass_tick(const TickParams& p, cudaStream_t s) {
-    gpu::enqueue_one_pass_tick(columns.view(), p, scratch, s);
+  void enqueue_cuda_one_pass_tick(const TickParams& p, cudaStream_t s,
+                                  gpu::TickTile tile = gpu::kDefaultTickTile) {
+    gpu::enqueue_one_pass_tick(columns.view(), p, scratch, s, tile);
   }
   // cuda/thrust_passes.h as the `thrust` backend runs it; waits for the count.
   std::size_t thrust_tick(const TickParams& p, cudaStream_t s) {
@@ -1010,14 +1013,15 @@ void bench_copy_floor(benchmark::State& state) {
   references().add(ref_key("copy_floor", n), state.iterations(), seconds / iterations);
 }
 
-void bench_tick_cuda(benchmark::State& state, bool two_pass) {
+void bench_tick_cuda(benchmark::State& state, bool two_pass,
+                     gpu::TickTile tile = gpu::kDefaultTickTile, const char* row = nullptr) {
   const std::size_t n = counters_of(state);
   auto& w = workload<TickWorkload>("tick", n);
   auto tick = [&](const TickParams& p, cudaStream_t s) {
     if (two_pass) {
       w.enqueue_cuda_two_pass_tick(p, s);
     } else {
-      w.enqueue_cuda_one_pass_tick(p, s);
+      w.enqueue_cuda_one_pass_tick(p, s, tile);
     }
   };
   tick(w.next_params(), ctx().s());  // warm-up
@@ -1031,7 +1035,7 @@ void bench_tick_cuda(benchmark::State& state, bool two_pass) {
     candidates += static_cast<double>(w.commit_device_count());
   }
   report_tick(state, n, seconds, candidates);
-  references().add(ref_key(two_pass ? "tick_kernels/cuda_two_pass" : "tick_kernels/cuda", n),
+  references().add(ref_key(row != nullptr ? row : two_pass ? "tick_kernels/cuda_two_pass" : "tick_kernels/cuda", n),
                    state.iterations(), seconds / iterations_of(state));
 }
 
@@ -1283,6 +1287,16 @@ void register_benchmarks() {
     add_row("copy_floor/d2d", n, bench_copy_floor);
     add_row("tick_kernels/cuda", n, [](benchmark::State& s) { bench_tick_cuda(s, false); });
     add_row("tick_kernels/cuda_two_pass", n, [](benchmark::State& s) { bench_tick_cuda(s, true); });
+    // The one-pass tick's other tile shapes (threads x rows; `cuda` is 256x4).
+    add_row("tick_kernels/cuda_tile256x8", n, [](benchmark::State& s) {
+      bench_tick_cuda(s, false, gpu::TickTile::k256x8, "tick_kernels/cuda_tile256x8");
+    });
+    add_row("tick_kernels/cuda_tile128x8", n, [](benchmark::State& s) {
+      bench_tick_cuda(s, false, gpu::TickTile::k128x8, "tick_kernels/cuda_tile128x8");
+    });
+    add_row("tick_kernels/cuda_tile512x2", n, [](benchmark::State& s) {
+      bench_tick_cuda(s, false, gpu::TickTile::k512x2, "tick_kernels/cuda_tile512x2");
+    });
     add_row("tick_kernels/thrust", n, bench_tick_thrust);
     add_row("tick_transfer/d2h_pageable", n, [](benchmark::State& s) { bench_tick_transfer(s, false); });
     add_row("tick_transfer/d2h_pinned", n, [](benchmark::State& s) { bench_tick_transfer(s, true); });

@@ -94,33 +94,50 @@ __global__ void gather_candidates_kernel(const double* rate, const Decision* dec
   }
 }
 
-// The one-pass tick. A tile is kTickRows rows of kTickThreads consecutive
-// slots; thread t owns slot t of every row, so each row's loads and stores
-// are coalesced. The candidates of a tile are numbered in slot order (row by
-// row, and within a row by a block scan), and the tile's place in the output
+// The one-pass tick. A tile is Rows rows of Threads consecutive slots;
+// thread t owns slot t of every row, so each row's loads and stores are
+// coalesced. The candidates of a tile are numbered in slot order (row by row,
+// and within a row by a block scan), and the tile's place in the output
 // comes from the tiles before it by CUB's decoupled look-back
-// (ScanTileState + TilePrefixCallbackOp), as in CUB's own DeviceSelect; the
-// rows' scans run as one block scan of 16-bit fields packed into a u64 (a
-// row holds at most 256 candidates, so no field carries into the next).
-constexpr int kTickThreads = 256;
-constexpr int kTickRows = 4;
-constexpr std::size_t kTickTile = std::size_t{kTickThreads} * kTickRows;
-static_assert(kTickRows * 16 <= 64 && kTickThreads < (1 << 16));
+// (ScanTileState + TilePrefixCallbackOp), as in CUB's own DeviceSelect. The
+// rows' scans run as one block scan of 16-bit fields packed four to a u64
+// (a row holds at most Threads < 2^16 candidates, so no field carries into
+// the next).
 using TileCounts = cub::ScanTileState<std::uint32_t>;
 using TilePrefix = cub::TilePrefixCallbackOp<std::uint32_t, ::cuda::std::plus<>, TileCounts>;
-using RowScan = cub::BlockScan<std::uint64_t, kTickThreads>;
 
-__device__ inline std::uint32_t row_field(std::uint64_t packed, int row) {
-  return static_cast<std::uint32_t>((packed >> (16 * row)) & 0xffffu);
-}
+template <int Rows>
+struct RowCounts {
+  static constexpr int kWords = (Rows + 3) / 4;
+  std::uint64_t word[kWords] = {};
+  __device__ std::uint32_t row(int r) const {
+    return static_cast<std::uint32_t>((word[r / 4] >> (16 * (r % 4))) & 0xffffu);
+  }
+  __device__ void set_row(int r) { word[r / 4] |= std::uint64_t{1} << (16 * (r % 4)); }
+};
+struct AddRowCounts {
+  template <class Counts>
+  __device__ Counts operator()(const Counts& a, const Counts& b) const {
+    Counts sum;
+#pragma unroll
+    for (int w = 0; w < Counts::kWords; ++w) sum.word[w] = a.word[w] + b.word[w];
+    return sum;
+  }
+};
 
 __global__ void init_tile_counts_kernel(TileCounts tile_counts, int tiles) {
   tile_counts.InitializeStatus(tiles);
 }
 
-__global__ void __launch_bounds__(kTickThreads)
+template <int Threads, int Rows>
+__global__ void __launch_bounds__(Threads)
     one_pass_tick_kernel(CounterColumns c, TickParams params, TileCounts tile_counts,
                          Candidate* candidates, std::int64_t* count) {
+  static_assert(Threads < (1 << 16) && Threads % 32 == 0);
+  constexpr int kTickThreads = Threads;
+  constexpr int kTickRows = Rows;
+  constexpr std::size_t kTickTile = std::size_t{Threads} * Rows;
+  using RowScan = cub::BlockScan<RowCounts<Rows>, Threads>;
   __shared__ typename RowScan::TempStorage scan_storage;
   __shared__ typename TilePrefix::TempStorage prefix_storage;
   __shared__ std::uint32_t tile_offset;
@@ -143,7 +160,7 @@ __global__ void __launch_bounds__(kTickThreads)
     }
   }
   Decision decision[kTickRows];
-  std::uint64_t selected = 0;
+  RowCounts<Rows> selected;
 #pragma unroll
   for (int k = 0; k < kTickRows; ++k) {
     const std::size_t i = first + std::size_t{kTickThreads} * k;
@@ -155,14 +172,15 @@ __global__ void __launch_bounds__(kTickThreads)
       c.last_update[i] = last_update[k];
       if (flags[k] != flags_before) c.flags[i] = flags[k];  // marked in flight
     }
-    selected |= std::uint64_t{decision[k] != Decision::kSuppress} << (16 * k);
+    if (decision[k] != Decision::kSuppress) selected.set_row(k);
   }
 
-  std::uint64_t before_in_row = 0, in_rows = 0;
-  RowScan(scan_storage).ExclusiveSum(selected, before_in_row, in_rows);
+  RowCounts<Rows> before_in_row, in_rows;
+  RowScan(scan_storage).ExclusiveScan(selected, before_in_row, RowCounts<Rows>{}, AddRowCounts{},
+                                      in_rows);
   std::uint32_t in_tile = 0;
 #pragma unroll
-  for (int k = 0; k < kTickRows; ++k) in_tile += row_field(in_rows, k);
+  for (int k = 0; k < kTickRows; ++k) in_tile += in_rows.row(k);
   if (tile == 0) {
     if (threadIdx.x == 0) {
       tile_counts.SetInclusive(0, in_tile);
@@ -180,10 +198,10 @@ __global__ void __launch_bounds__(kTickThreads)
   for (int k = 0; k < kTickRows; ++k) {
     if (decision[k] != Decision::kSuppress) {
       const auto slot = static_cast<std::uint32_t>(first + std::size_t{kTickThreads} * k);
-      candidates[row_start + row_field(before_in_row, k)] =
+      candidates[row_start + before_in_row.row(k)] =
           Candidate{slot, decision[k], decision[k] == Decision::kEmit ? rate[k] : 0.0};
     }
-    row_start += row_field(in_rows, k);
+    row_start += in_rows.row(k);
   }
   if (tile + 1 == static_cast<int>(gridDim.x) && threadIdx.x == 0) {
     *count = static_cast<std::int64_t>(tile_offset) + in_tile;
@@ -353,15 +371,13 @@ void enqueue_gather_candidates(const CounterColumns& c, PassScratch& scratch,
   HEATKIT_CUDA_CHECK_LAUNCH("gather_candidates_kernel");
 }
 
-void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
-                           PassScratch& scratch, cudaStream_t stream) {
+namespace {
+template <int Threads, int Rows>
+void launch_one_pass_tick(const CounterColumns& c, const TickParams& params,
+                          PassScratch& scratch, cudaStream_t stream) {
+  constexpr std::size_t kTile = std::size_t{Threads} * Rows;
   const std::size_t n = c.size;
-  if (n == 0) {
-    HEATKIT_CUDA_CHECK(cudaMemsetAsync(scratch.count.data(), 0, sizeof(std::int64_t), stream));
-    return;
-  }
-  if (n > 0xffffffffULL) throw std::length_error("device passes: more than 2^32 slots");
-  const auto tiles = static_cast<int>((n + kTickTile - 1) / kTickTile);
+  const auto tiles = static_cast<int>((n + kTile - 1) / kTile);
   std::size_t status_bytes = 0;
   HEATKIT_CUDA_CHECK(TileCounts::AllocationSize(tiles, status_bytes));
   scratch.tile_status.reserve_discarding(std::max<std::size_t>(status_bytes, 1));
@@ -371,9 +387,26 @@ void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
   init_tile_counts_kernel<<<blocks_for(static_cast<std::size_t>(tiles)), kBlockSize, 0, stream>>>(
       tile_counts, tiles);
   HEATKIT_CUDA_CHECK_LAUNCH("init_tile_counts_kernel");
-  one_pass_tick_kernel<<<static_cast<unsigned>(tiles), kTickThreads, 0, stream>>>(
+  one_pass_tick_kernel<Threads, Rows><<<static_cast<unsigned>(tiles), Threads, 0, stream>>>(
       c, params, tile_counts, scratch.candidates.data(), scratch.count.data());
   HEATKIT_CUDA_CHECK_LAUNCH("one_pass_tick_kernel");
+}
+}  // namespace
+
+void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
+                           PassScratch& scratch, cudaStream_t stream, TickTile tile) {
+  const std::size_t n = c.size;
+  if (n == 0) {
+    HEATKIT_CUDA_CHECK(cudaMemsetAsync(scratch.count.data(), 0, sizeof(std::int64_t), stream));
+    return;
+  }
+  if (n > 0xffffffffULL) throw std::length_error("device passes: more than 2^32 slots");
+  switch (tile) {
+    case TickTile::k256x4: launch_one_pass_tick<256, 4>(c, params, scratch, stream); break;
+    case TickTile::k256x8: launch_one_pass_tick<256, 8>(c, params, scratch, stream); break;
+    case TickTile::k128x8: launch_one_pass_tick<128, 8>(c, params, scratch, stream); break;
+    case TickTile::k512x2: launch_one_pass_tick<512, 2>(c, params, scratch, stream); break;
+  }
 }
 
 void enqueue_select_prunable(const CounterColumns& c, PassScratch& scratch, cudaStream_t stream) {

@@ -60,8 +60,13 @@ void enqueue_gather_candidates(const CounterColumns& c, PassScratch& scratch,
 // tick's own and 16 per candidate; no decision bytes, no second pass. The
 // price is candidate room for every slot (16 bytes per counter), since the
 // count is not known before the pass.
+// Tile shapes of the one-pass tick, threads x rows (slots per thread). The
+// default is the store's; the others are there for the benchmarks to compare.
+enum class TickTile { k256x4, k256x8, k128x8, k512x2 };
+inline constexpr TickTile kDefaultTickTile = TickTile::k256x4;
 void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
-                           PassScratch& scratch, cudaStream_t stream);
+                           PassScratch& scratch, cudaStream_t stream,
+                           TickTile tile = kDefaultTickTile);
 
 // Prune: the slots with is_prunable, in slot order, into scratch.selected
 // (count in scratch.count).
