@@ -125,12 +125,14 @@
 #include <utility>
 #include <vector>
 
+#include "bench/workload_cache.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_error.h"
 #include "cuda/device_buffer.h"
 #include "cuda/device_ops.h"
 #include "cuda/device_passes.h"
 #include "cuda/device_store.h"
+#include "cuda/grid_stride.cuh"
 #include "cuda/thrust_passes.h"
 #include "kernels/counter_math.h"
 #include "kernels/random.h"
@@ -198,48 +200,8 @@ Settings& settings() {
 }
 
 // ---------------------------------------------------------------------------
-// Small owners: pinned host memory, events, and the host-released stream hold.
-
-template <class T>
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  explicit PinnedBuffer(std::size_t size) {
-    if (size == 0) return;
-    void* p = nullptr;
-    HEATKIT_CUDA_CHECK(cudaMallocHost(&p, size * sizeof(T)));
-    data_ = static_cast<T*>(p);
-    size_ = size;
-  }
-  PinnedBuffer(PinnedBuffer&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept {
-    if (this != &other) {
-      release();
-      data_ = std::exchange(other.data_, nullptr);
-      size_ = std::exchange(other.size_, 0);
-    }
-    return *this;
-  }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() { release(); }
-
-  T* data() noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-  void reserve_discarding(std::size_t size) {
-    if (size > size_) *this = PinnedBuffer(size);
-  }
-
- private:
-  void release() noexcept {
-    if (data_ != nullptr) (void)cudaFreeHost(data_);
-    data_ = nullptr;
-    size_ = 0;
-  }
-  T* data_ = nullptr;
-  std::size_t size_ = 0;
-};
+// Small owners: events and the host-released stream hold (pinned memory:
+// cuda/device_buffer.h PinnedBuffer).
 
 class CudaEvent {
  public:
@@ -257,20 +219,11 @@ class CudaEvent {
 // Kernels of the benchmark itself (setup, untimed commits, L2 clearing, the
 // stream hold). Grid-stride loops over 64-bit indices.
 
-constexpr unsigned kBlockSize = 256;
-constexpr std::size_t kMaxBlocks = 8192;
-
-unsigned blocks_for(std::size_t n) {
-  return static_cast<unsigned>(
-      std::clamp<std::size_t>((n + kBlockSize - 1) / kBlockSize, 1, kMaxBlocks));
-}
-
-__device__ inline std::size_t first_index() {
-  return static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ inline std::size_t grid_stride() {
-  return static_cast<std::size_t>(blockDim.x) * gridDim.x;
-}
+using gpu::blocks_for;
+using gpu::first_index;
+using gpu::grid_stride;
+using gpu::kBlockSize;
+using gpu::PinnedBuffer;
 
 // Steady tick state of counter i at `now` (header comment): rate in [1, 2),
 // last emission rate * 2^u, u uniform in [0, 1). Same on host and device.
@@ -657,32 +610,9 @@ void require_device_memory(double bytes, std::string_view what) {
   }
 }
 
-// One prepared workload alive at a time, found again by id: Google Benchmark
-// calls a benchmark function several times, and rows of one size share them.
-class Workbench {
- public:
-  template <class W, class Make>
-  W& get(const std::string& id, Make&& make) {
-    if (id != id_ || !held_) {
-      release();  // free the previous workload's device memory before the next
-      std::unique_ptr<W> built = make();
-      held_ = std::shared_ptr<void>(built.release(), [](void* p) { delete static_cast<W*>(p); });
-      id_ = id;
-    }
-    return *static_cast<W*>(held_.get());
-  }
-  void release() {
-    held_.reset();
-    id_.clear();
-  }
 
- private:
-  std::string id_;
-  std::shared_ptr<void> held_;
-};
-
-Workbench& workbench() {
-  static Workbench bench;
+bench::Workbench& workbench() {
+  static bench::Workbench bench;
   return bench;
 }
 

@@ -10,35 +10,12 @@
 #include <vector>
 
 #include "bench/subjects.h"
+#include "bench/workload_cache.h"
 #include "kernels/random.h"
 #include "kernels/zipf.h"
 
 namespace heatkit::bench {
 
-// One prepared workload alive at a time, found again by id: Google
-// Benchmark calls a benchmark function several times (iteration sizing,
-// repetitions) and rows that differ only in thread count share a workload.
-class Workbench {
- public:
-  template <class W, class Make>
-  W& get(const std::string& id, Make&& make) {
-    if (id != id_ || !held_) {
-      release();  // free the previous workload before building the next
-      std::unique_ptr<W> built = make();
-      held_ = std::shared_ptr<void>(built.release(), [](void* p) { delete static_cast<W*>(p); });
-      id_ = id;
-    }
-    return *static_cast<W*>(held_.get());
-  }
-  void release() {
-    held_.reset();
-    id_.clear();
-  }
-
- private:
-  std::string id_;
-  std::shared_ptr<void> held_;
-};
 
 inline Workbench& workbench() {
   static Workbench bench;

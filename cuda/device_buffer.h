@@ -1,6 +1,7 @@
 // Owners of device resources: DeviceBuffer<T> (cudaMalloc'd elements, never
-// managed memory), PinnedQueue<T> (page-locked host memory, so copies to the
-// device run at full bus speed and asynchronously) and CudaStream. Both move-only; the destructors release
+// managed memory), PinnedBuffer<T> and PinnedQueue<T> (page-locked host
+// memory, so copies run at full bus speed and asynchronously), CudaStream,
+// and DeviceScope (the current device for one scope). Both move-only; the destructors release
 // what they own and never throw.
 #pragma once
 
@@ -71,6 +72,56 @@ class DeviceBuffer {
   std::size_t size_ = 0;
 };
 
+// `size` elements of T in page-locked host memory (cudaMallocHost),
+// uninitialized: staging for copies at full bus speed.
+template <class T>
+class PinnedBuffer {
+  static_assert(std::is_trivially_copyable_v<T>, "pinned buffers hold plain bytes");
+
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(std::size_t size) {
+    if (size == 0) return;
+    if (size > std::numeric_limits<std::size_t>::max() / sizeof(T))
+      throw std::bad_array_new_length();
+    void* p = nullptr;
+    HEATKIT_CUDA_CHECK(cudaMallocHost(&p, size * sizeof(T)));
+    data_ = static_cast<T*>(p);
+    size_ = size;
+  }
+  PinnedBuffer(PinnedBuffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept {
+    if (this != &other) {
+      release();
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() { release(); }
+
+  T* data() noexcept { return data_; }
+  const T* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  // At least `size` elements afterwards; contents are lost when it grows.
+  void reserve_discarding(std::size_t size) {
+    if (size > size_) *this = PinnedBuffer(size);
+  }
+
+ private:
+  void release() noexcept {
+    if (data_ != nullptr) (void)cudaFreeHost(data_);
+    data_ = nullptr;
+    size_ = 0;
+  }
+
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 // A growable array of T in page-locked host memory (cudaMallocHost): the
 // staging queue of a device store. Capacity doubles as it fills, so pushes
 // cost no allocation in steady state; clear() keeps the memory.
@@ -132,6 +183,29 @@ class PinnedQueue {
   T* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+};
+
+// Switches the calling thread to `device` for one scope, and back: a store
+// or workload stays on the device it was made on whatever the caller's
+// thread has current.
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    int current = 0;
+    HEATKIT_CUDA_CHECK(cudaGetDevice(&current));
+    if (current != device) {
+      HEATKIT_CUDA_CHECK(cudaSetDevice(device));
+      previous_ = current;
+    }
+  }
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+  ~DeviceScope() {
+    if (previous_ >= 0) (void)cudaSetDevice(previous_);
+  }
+
+ private:
+  int previous_ = -1;
 };
 
 // A non-blocking stream (no implicit sync with the legacy default stream).

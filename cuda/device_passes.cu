@@ -22,27 +22,10 @@
 #include <string>
 
 #include "cuda/cuda_error.h"
+#include "cuda/grid_stride.cuh"
 
 namespace heatkit::gpu {
 namespace {
-
-constexpr unsigned kBlockSize = 256;
-// Enough blocks to fill any current GPU several times; grid-stride loops
-// cover the rest.
-constexpr std::size_t kMaxBlocks = 8192;
-
-// Blocks for a grid-stride pass over n > 0 items.
-unsigned blocks_for(std::size_t n) {
-  return static_cast<unsigned>(
-      std::clamp<std::size_t>((n + kBlockSize - 1) / kBlockSize, 1, kMaxBlocks));
-}
-
-__device__ inline std::size_t first_index() {
-  return static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ inline std::size_t grid_stride() {
-  return static_cast<std::size_t>(blockDim.x) * gridDim.x;
-}
 
 // Bits a radix sort needs for slots below `slot_count` (at least one).
 int slot_key_bits(std::size_t slot_count) {

@@ -39,26 +39,6 @@ static_assert(sizeof(Candidate) == 16 && offsetof(Candidate, kind) == 4 &&
 static_assert(sizeof(PendingOp) == 32);
 static_assert(sizeof(Decision) == 1);
 
-// Switches the calling thread to the store's device for one call, and back.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    int current = 0;
-    HEATKIT_CUDA_CHECK(cudaGetDevice(&current));
-    if (current != device) {
-      HEATKIT_CUDA_CHECK(cudaSetDevice(device));
-      previous_ = current;
-    }
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-  ~DeviceScope() {
-    if (previous_ >= 0) (void)cudaSetDevice(previous_);
-  }
-
- private:
-  int previous_ = -1;
-};
 
 // Runs one Thrust pass; a Thrust failure becomes a CudaError naming the pass.
 template <class Pass>

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "cuda/cuda_error.h"
+#include "cuda/grid_stride.cuh"
 #include "cuda/device_buffer.h"
 #include "tools/workload.h"
 
@@ -34,17 +35,6 @@ static_assert(std::is_trivially_copyable_v<NewRank> && sizeof(NewRank) == 8);
 // slot_of_rank of a rank with no counter.
 constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
 
-constexpr unsigned kBlockSize = 256;
-constexpr std::size_t kMaxBlocks = 8192;  // grid-stride loops cover the rest
-
-unsigned blocks_for(std::size_t n) {
-  return static_cast<unsigned>(std::clamp<std::size_t>((n + kBlockSize - 1) / kBlockSize, 1, kMaxBlocks));
-}
-
-__device__ inline std::size_t first_index() {
-  return static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ inline std::size_t grid_stride() { return static_cast<std::size_t>(blockDim.x) * gridDim.x; }
 
 // A rank's first read of a tick as one number that only grows: the tick in the
 // high half, the complement of the read index in the low half. The largest
@@ -117,26 +107,6 @@ __global__ void forget_ranks_kernel(const std::uint32_t* ranks, std::size_t coun
   for (std::size_t j = first_index(); j < count; j += grid_stride()) slot_of_rank[ranks[j]] = kNoSlot;
 }
 
-// Switches the calling thread to the store's device for one call, and back.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    int current = 0;
-    HEATKIT_CUDA_CHECK(cudaGetDevice(&current));
-    if (current != device) {
-      HEATKIT_CUDA_CHECK(cudaSetDevice(device));
-      previous_ = current;
-    }
-  }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-  ~DeviceScope() {
-    if (previous_ >= 0) (void)cudaSetDevice(previous_);
-  }
-
- private:
-  int previous_ = -1;
-};
 
 void check_params(const DeviceReadWorkload::Params& p) {
   if (p.table.n == 0 || p.table.threshold == nullptr || p.table.alias == nullptr) {
