@@ -13,8 +13,10 @@
 //                                    kernel decays, gates and writes the candidates in slot
 //                                    order (decoupled look-back between tiles), steady
 //                                    state with ~5% candidates per tick
-//   tick_kernels/cuda_tile<T>x<R>    the same kernel with other tile shapes (T threads,
-//                                    R slots each; `cuda` is 256x4), to choose the default
+//   tick_kernels/cuda_tile<T>x<R>[_pairs][_streaming]   the same kernel in other
+//                                    shapes (T threads, R rows; _pairs: two adjacent slots
+//                                    per row with 16-byte accesses; _streaming: evict-first
+//                                    cache hints; `cuda` is 256x4), to choose the default
 //   tick_kernels/cuda_two_pass       enqueue_decide_and_select + enqueue_gather_candidates
 //                                    (decay+gate kernel writing a decision byte per slot,
 //                                    CUB compaction of those bytes, gather)
@@ -1226,6 +1228,17 @@ void register_benchmarks() {
     });
     add_row("tick_kernels/cuda_tile512x2", n, [](benchmark::State& s) {
       bench_tick_cuda(s, false, gpu::TickTile::k512x2, "tick_kernels/cuda_tile512x2");
+    });
+    add_row("tick_kernels/cuda_tile256x2_pairs", n, [](benchmark::State& s) {
+      bench_tick_cuda(s, false, gpu::TickTile::k256x2_pairs, "tick_kernels/cuda_tile256x2_pairs");
+    });
+    add_row("tick_kernels/cuda_tile256x4_streaming", n, [](benchmark::State& s) {
+      bench_tick_cuda(s, false, gpu::TickTile::k256x4_streaming,
+                      "tick_kernels/cuda_tile256x4_streaming");
+    });
+    add_row("tick_kernels/cuda_tile256x2_pairs_streaming", n, [](benchmark::State& s) {
+      bench_tick_cuda(s, false, gpu::TickTile::k256x2_pairs_streaming,
+                      "tick_kernels/cuda_tile256x2_pairs_streaming");
     });
     add_row("tick_kernels/thrust", n, bench_tick_thrust);
     add_row("tick_transfer/d2h_pageable", n, [](benchmark::State& s) { bench_tick_transfer(s, false); });

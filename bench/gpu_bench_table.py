@@ -21,7 +21,8 @@ TARGET_N = 100_000_000
 TARGET_COPY_RATIO = 0.8   # tick GB/s / copy GB/s, at least
 TARGET_THRUST_SPEEDUP = 5.0  # thrust time / cuda time, at least
 
-TICK_IMPLS = ["cuda", "cuda_tile256x8", "cuda_tile128x8", "cuda_tile512x2", "cuda_two_pass", "thrust"]
+TICK_IMPLS = ["cuda", "cuda_tile256x8", "cuda_tile128x8", "cuda_tile512x2", "cuda_tile256x2_pairs",
+              "cuda_tile256x4_streaming", "cuda_tile256x2_pairs_streaming", "cuda_two_pass", "thrust"]
 
 
 def parse_name(run_name):

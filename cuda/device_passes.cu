@@ -20,6 +20,7 @@
 #include <bit>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "cuda/cuda_error.h"
 #include "cuda/grid_stride.cuh"
@@ -96,7 +97,9 @@ struct RowCounts {
   __device__ std::uint32_t row(int r) const {
     return static_cast<std::uint32_t>((word[r / 4] >> (16 * (r % 4))) & 0xffffu);
   }
-  __device__ void set_row(int r) { word[r / 4] |= std::uint64_t{1} << (16 * (r % 4)); }
+  __device__ void add_to_row(int r, std::uint32_t n) {
+    word[r / 4] += std::uint64_t{n} << (16 * (r % 4));
+  }
 };
 struct AddRowCounts {
   template <class Counts>
@@ -112,50 +115,129 @@ __global__ void init_tile_counts_kernel(TileCounts tile_counts, int tiles) {
   tile_counts.InitializeStatus(tiles);
 }
 
-template <int Threads, int Rows>
+// Column access of the one-pass tick: plain, or with streaming cache hints
+// (every column byte is read and written once per tick: evict-first).
+// int64_t goes through long long, the type the intrinsics take.
+template <bool Streaming, class T>
+__device__ inline T load_column(const T* p) {
+  if constexpr (!Streaming) {
+    return *p;
+  } else if constexpr (sizeof(T) == 8 && !std::is_floating_point_v<T>) {
+    return static_cast<T>(__ldcs(reinterpret_cast<const long long*>(p)));
+  } else {
+    return __ldcs(p);
+  }
+}
+template <bool Streaming, class T>
+__device__ inline void store_column(T* p, T value) {
+  if constexpr (!Streaming) {
+    *p = value;
+  } else if constexpr (sizeof(T) == 8 && !std::is_floating_point_v<T>) {
+    __stcs(reinterpret_cast<long long*>(p), static_cast<long long>(value));
+  } else {
+    __stcs(p, value);
+  }
+}
+// Two adjacent 8-byte elements at an even slot (16-byte aligned) in one access.
+template <bool Streaming, class T>
+__device__ inline void load_pair(const T* p, T& a, T& b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    const double2 v = Streaming ? __ldcs(reinterpret_cast<const double2*>(p))
+                                : *reinterpret_cast<const double2*>(p);
+    a = v.x;
+    b = v.y;
+  } else {
+    const longlong2 v = Streaming ? __ldcs(reinterpret_cast<const longlong2*>(p))
+                                  : *reinterpret_cast<const longlong2*>(p);
+    a = static_cast<T>(v.x);
+    b = static_cast<T>(v.y);
+  }
+}
+template <bool Streaming, class T>
+__device__ inline void store_pair(T* p, T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    const double2 v{a, b};
+    if constexpr (Streaming) __stcs(reinterpret_cast<double2*>(p), v);
+    else *reinterpret_cast<double2*>(p) = v;
+  } else {
+    const longlong2 v{static_cast<long long>(a), static_cast<long long>(b)};
+    if constexpr (Streaming) __stcs(reinterpret_cast<longlong2*>(p), v);
+    else *reinterpret_cast<longlong2*>(p) = v;
+  }
+}
+
+// Threads x Rows x Pairs: thread t owns slots t*Pairs .. t*Pairs+Pairs-1 of
+// every row of Threads*Pairs consecutive slots (Pairs = 2: 16-byte accesses).
+template <int Threads, int Rows, int Pairs, bool Streaming>
 __global__ void __launch_bounds__(Threads)
     one_pass_tick_kernel(CounterColumns c, TickParams params, TileCounts tile_counts,
                          Candidate* candidates, std::int64_t* count) {
-  static_assert(Threads < (1 << 16) && Threads % 32 == 0);
-  constexpr int kTickThreads = Threads;
-  constexpr int kTickRows = Rows;
-  constexpr std::size_t kTickTile = std::size_t{Threads} * Rows;
+  static_assert(Threads * Pairs < (1 << 16) && Threads % 32 == 0 && (Pairs == 1 || Pairs == 2));
+  constexpr std::size_t kRowSlots = std::size_t{Threads} * Pairs;
+  constexpr std::size_t kTileSlots = kRowSlots * Rows;
   using RowScan = cub::BlockScan<RowCounts<Rows>, Threads>;
   __shared__ typename RowScan::TempStorage scan_storage;
   __shared__ typename TilePrefix::TempStorage prefix_storage;
   __shared__ std::uint32_t tile_offset;
   const int tile = static_cast<int>(blockIdx.x);
-  const std::size_t first = static_cast<std::size_t>(tile) * kTickTile + threadIdx.x;
+  const std::size_t first = static_cast<std::size_t>(tile) * kTileSlots + std::size_t{threadIdx.x} * Pairs;
 
   // Every row's loads first, so they are in flight together.
-  double rate[kTickRows], last_emitted[kTickRows];
-  std::int64_t last_update[kTickRows], half_life[kTickRows];
-  std::uint8_t flags[kTickRows];
+  double rate[Rows][Pairs], last_emitted[Rows][Pairs];
+  std::int64_t last_update[Rows][Pairs], half_life[Rows][Pairs];
+  std::uint8_t flags[Rows][Pairs];
 #pragma unroll
-  for (int k = 0; k < kTickRows; ++k) {
-    const std::size_t i = first + std::size_t{kTickThreads} * k;
-    if (i < c.size) {
-      rate[k] = c.rate[i];
-      last_update[k] = c.last_update[i];
-      last_emitted[k] = c.last_emitted[i];
-      half_life[k] = c.half_life[i];
-      flags[k] = c.flags[i];
+  for (int k = 0; k < Rows; ++k) {
+    const std::size_t i = first + kRowSlots * k;
+    if (Pairs == 2 && i + 1 < c.size) {
+      load_pair<Streaming>(c.rate + i, rate[k][0], rate[k][Pairs - 1]);
+      load_pair<Streaming>(c.last_update + i, last_update[k][0], last_update[k][Pairs - 1]);
+      load_pair<Streaming>(c.last_emitted + i, last_emitted[k][0], last_emitted[k][Pairs - 1]);
+      load_pair<Streaming>(c.half_life + i, half_life[k][0], half_life[k][Pairs - 1]);
+      const uchar2 f = *reinterpret_cast<const uchar2*>(c.flags + i);
+      flags[k][0] = f.x;
+      flags[k][Pairs - 1] = f.y;
+    } else {
+#pragma unroll
+      for (int p = 0; p < Pairs; ++p) {
+        if (i + p < c.size) {
+          rate[k][p] = load_column<Streaming>(c.rate + i + p);
+          last_update[k][p] = load_column<Streaming>(c.last_update + i + p);
+          last_emitted[k][p] = load_column<Streaming>(c.last_emitted + i + p);
+          half_life[k][p] = load_column<Streaming>(c.half_life + i + p);
+          flags[k][p] = c.flags[i + p];
+        }
+      }
     }
   }
-  Decision decision[kTickRows];
+  Decision decision[Rows][Pairs];
   RowCounts<Rows> selected;
 #pragma unroll
-  for (int k = 0; k < kTickRows; ++k) {
-    const std::size_t i = first + std::size_t{kTickThreads} * k;
-    decision[k] = Decision::kSuppress;
-    if (i < c.size) {
-      const std::uint8_t flags_before = flags[k];
-      decision[k] = tick_one(rate[k], last_update[k], last_emitted[k], half_life[k], flags[k], params);
-      c.rate[i] = rate[k];
-      c.last_update[i] = last_update[k];
-      if (flags[k] != flags_before) c.flags[i] = flags[k];  // marked in flight
+  for (int k = 0; k < Rows; ++k) {
+    const std::size_t i = first + kRowSlots * k;
+#pragma unroll
+    for (int p = 0; p < Pairs; ++p) {
+      decision[k][p] = Decision::kSuppress;
+      if (i + p < c.size) {
+        const std::uint8_t flags_before = flags[k][p];
+        decision[k][p] = tick_one(rate[k][p], last_update[k][p], last_emitted[k][p],
+                                  half_life[k][p], flags[k][p], params);
+        if (flags[k][p] != flags_before) c.flags[i + p] = flags[k][p];  // marked in flight
+        if (decision[k][p] != Decision::kSuppress) selected.add_to_row(k, 1);
+      }
     }
-    if (decision[k] != Decision::kSuppress) selected.set_row(k);
+    if (Pairs == 2 && i + 1 < c.size) {
+      store_pair<Streaming>(c.rate + i, rate[k][0], rate[k][Pairs - 1]);
+      store_pair<Streaming>(c.last_update + i, last_update[k][0], last_update[k][Pairs - 1]);
+    } else {
+#pragma unroll
+      for (int p = 0; p < Pairs; ++p) {
+        if (i + p < c.size) {
+          store_column<Streaming>(c.rate + i + p, rate[k][p]);
+          store_column<Streaming>(c.last_update + i + p, last_update[k][p]);
+        }
+      }
+    }
   }
 
   RowCounts<Rows> before_in_row, in_rows;
@@ -163,7 +245,7 @@ __global__ void __launch_bounds__(Threads)
                                       in_rows);
   std::uint32_t in_tile = 0;
 #pragma unroll
-  for (int k = 0; k < kTickRows; ++k) in_tile += in_rows.row(k);
+  for (int k = 0; k < Rows; ++k) in_tile += in_rows.row(k);
   if (tile == 0) {
     if (threadIdx.x == 0) {
       tile_counts.SetInclusive(0, in_tile);
@@ -178,11 +260,15 @@ __global__ void __launch_bounds__(Threads)
 
   std::uint32_t row_start = tile_offset;
 #pragma unroll
-  for (int k = 0; k < kTickRows; ++k) {
-    if (decision[k] != Decision::kSuppress) {
-      const auto slot = static_cast<std::uint32_t>(first + std::size_t{kTickThreads} * k);
-      candidates[row_start + before_in_row.row(k)] =
-          Candidate{slot, decision[k], decision[k] == Decision::kEmit ? rate[k] : 0.0};
+  for (int k = 0; k < Rows; ++k) {
+    std::uint32_t at = row_start + before_in_row.row(k);
+#pragma unroll
+    for (int p = 0; p < Pairs; ++p) {
+      const Decision d = decision[k][p];
+      if (d != Decision::kSuppress) {
+        const auto slot = static_cast<std::uint32_t>(first + kRowSlots * k + p);
+        candidates[at++] = Candidate{slot, d, d == Decision::kEmit ? rate[k][p] : 0.0};
+      }
     }
     row_start += in_rows.row(k);
   }
@@ -355,10 +441,10 @@ void enqueue_gather_candidates(const CounterColumns& c, PassScratch& scratch,
 }
 
 namespace {
-template <int Threads, int Rows>
+template <int Threads, int Rows, int Pairs = 1, bool Streaming = false>
 void launch_one_pass_tick(const CounterColumns& c, const TickParams& params,
                           PassScratch& scratch, cudaStream_t stream) {
-  constexpr std::size_t kTile = std::size_t{Threads} * Rows;
+  constexpr std::size_t kTile = std::size_t{Threads} * Rows * Pairs;
   const std::size_t n = c.size;
   const auto tiles = static_cast<int>((n + kTile - 1) / kTile);
   std::size_t status_bytes = 0;
@@ -370,7 +456,8 @@ void launch_one_pass_tick(const CounterColumns& c, const TickParams& params,
   init_tile_counts_kernel<<<blocks_for(static_cast<std::size_t>(tiles)), kBlockSize, 0, stream>>>(
       tile_counts, tiles);
   HEATKIT_CUDA_CHECK_LAUNCH("init_tile_counts_kernel");
-  one_pass_tick_kernel<Threads, Rows><<<static_cast<unsigned>(tiles), Threads, 0, stream>>>(
+  one_pass_tick_kernel<Threads, Rows, Pairs, Streaming>
+      <<<static_cast<unsigned>(tiles), Threads, 0, stream>>>(
       c, params, tile_counts, scratch.candidates.data(), scratch.count.data());
   HEATKIT_CUDA_CHECK_LAUNCH("one_pass_tick_kernel");
 }
@@ -389,6 +476,13 @@ void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
     case TickTile::k256x8: launch_one_pass_tick<256, 8>(c, params, scratch, stream); break;
     case TickTile::k128x8: launch_one_pass_tick<128, 8>(c, params, scratch, stream); break;
     case TickTile::k512x2: launch_one_pass_tick<512, 2>(c, params, scratch, stream); break;
+    case TickTile::k256x2_pairs: launch_one_pass_tick<256, 2, 2>(c, params, scratch, stream); break;
+    case TickTile::k256x4_streaming:
+      launch_one_pass_tick<256, 4, 1, true>(c, params, scratch, stream);
+      break;
+    case TickTile::k256x2_pairs_streaming:
+      launch_one_pass_tick<256, 2, 2, true>(c, params, scratch, stream);
+      break;
   }
 }
 

@@ -60,9 +60,19 @@ void enqueue_gather_candidates(const CounterColumns& c, PassScratch& scratch,
 // tick's own and 16 per candidate; no decision bytes, no second pass. The
 // price is candidate room for every slot (16 bytes per counter), since the
 // count is not known before the pass.
-// Tile shapes of the one-pass tick, threads x rows (slots per thread). The
-// default is the store's; the others are there for the benchmarks to compare.
-enum class TickTile { k256x4, k256x8, k128x8, k512x2 };
+// Shapes of the one-pass tick: threads x rows (slots per thread); `pairs`:
+// two adjacent slots per thread and row, read and written with 16-byte
+// accesses; `streaming`: evict-first cache hints on the columns. The default
+// is the store's; the others are there for the benchmarks to compare.
+enum class TickTile {
+  k256x4,
+  k256x8,
+  k128x8,
+  k512x2,
+  k256x2_pairs,
+  k256x4_streaming,
+  k256x2_pairs_streaming,
+};
 inline constexpr TickTile kDefaultTickTile = TickTile::k256x4;
 void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
                            PassScratch& scratch, cudaStream_t stream,

@@ -441,8 +441,10 @@ TEST_P(DeviceStoreTest, two_pass_tick_matches_scalar_reference) {
 // The one-pass tick with each tile shape (the store runs the default one).
 TEST_P(DeviceStoreTest, one_pass_tick_with_every_tile_shape_matches_scalar_reference) {
   if (GetParam() != DevicePasses::kCudaKernels) GTEST_SKIP() << "a cuda-only pass";
-  for (const gpu::TickTile tile : {gpu::TickTile::k256x4, gpu::TickTile::k256x8,
-                                   gpu::TickTile::k128x8, gpu::TickTile::k512x2}) {
+  for (const gpu::TickTile tile :
+       {gpu::TickTile::k256x4, gpu::TickTile::k256x8, gpu::TickTile::k128x8,
+        gpu::TickTile::k512x2, gpu::TickTile::k256x2_pairs, gpu::TickTile::k256x4_streaming,
+        gpu::TickTile::k256x2_pairs_streaming}) {
     SCOPED_TRACE("tile shape " + std::to_string(static_cast<int>(tile)));
     const auto tick = [tile](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
       DeviceCounterStore store(DevicePasses::kCudaKernels);
@@ -462,7 +464,7 @@ TEST_P(DeviceStoreTest, one_pass_tick_with_every_tile_shape_matches_scalar_refer
       store.download(c.view());
     };
     std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
-    for (const std::size_t n : {127u, 128u, 1023u, 1024u, 1025u, 2047u, 2048u, 2049u, 300'007u})
+    for (const std::size_t n : {1u, 2u, 3u, 127u, 128u, 511u, 512u, 513u, 1023u, 1024u, 1025u, 2047u, 2048u, 2049u, 300'007u})
       sizes.push_back(n);
     expect_tick_matches_scalar_on_random_columns(tick, sizes);
     expect_candidates_when_none_and_all_qualify(4097, tick);
