@@ -28,7 +28,7 @@ namespace heatkit::gpu {
 
 // Which code runs the bulk passes over the device columns.
 enum class DevicePasses {
-  kCudaKernels,  // `cuda`: one fused decay+gate kernel, CUB DeviceSelect compaction
+  kCudaKernels,  // `cuda`: cuda/device_passes.h, one kernel: decay, gate, compaction
   kThrust,       // `thrust`: cuda/thrust_passes.h on thrust::cuda::par.on(stream)
 };
 

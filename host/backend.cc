@@ -71,7 +71,7 @@ constexpr BackendEntry kBackends[] = {
      &thrust_omp_not_built,
 #endif
      &make_thrust_omp},
-    {"cuda", "hand-written CUDA kernels over device columns (fused decay+gate, CUB compaction)",
+    {"cuda", "hand-written CUDA kernels over device columns (one pass: decay, gate, compaction)",
      &cuda_unavailable_reason, &make_cuda},
     {"thrust", "Thrust algorithms on the CUDA device system over device columns (several passes)",
      &cuda_unavailable_reason, &make_thrust},
