@@ -654,6 +654,13 @@ TickParams tick_params(std::int64_t now) {
   return p;
 }
 
+// Refills every counter of `columns` with the steady state at `now`.
+void fill_steady_state(DeviceColumns& columns, std::int64_t now) {
+  fill_steady_state_kernel<<<blocks_for(columns.size), kBlockSize, 0, ctx().s()>>>(columns.view(),
+                                                                                    now);
+  HEATKIT_CUDA_CHECK_LAUNCH("fill_steady_state_kernel");
+}
+
 // The tick rows' steady state (header comment), shared by tick_kernels and
 // tick_transfer at one size. Each tick is committed before the next.
 struct TickWorkload {
@@ -683,8 +690,7 @@ struct TickWorkload {
   }
 
   void refresh() {
-    fill_steady_state_kernel<<<blocks_for(n), kBlockSize, 0, ctx().s()>>>(columns.view(), now);
-    HEATKIT_CUDA_CHECK_LAUNCH("fill_steady_state_kernel");
+    fill_steady_state(columns, now);
     refreshed_at = now;
   }
   TickParams next_params() {
@@ -747,8 +753,8 @@ struct StoreWorkload {
     refresh();
   }
   static std::size_t prepare(std::size_t n) {
-    // Columns and the pass scratch (decisions, selected slots, ~6% candidates).
-    require_device_memory((kColumnBytesPerCounter + 1 + 4 + 16 * 0.07) * static_cast<double>(n) +
+    // Columns and the one-pass tick's candidate room (16 B per counter).
+    require_device_memory((kColumnBytesPerCounter + 16) * static_cast<double>(n) +
                               64.0 * static_cast<double>(gpu::DeviceCounterStore::kMaxPendingOps),
                           "the tick_store workload");
     return n;
@@ -831,8 +837,7 @@ struct BumpWorkload {
     return n;
   }
   void refresh() {
-    fill_steady_state_kernel<<<blocks_for(n), kBlockSize, 0, ctx().s()>>>(columns.view(), now);
-    HEATKIT_CUDA_CHECK_LAUNCH("fill_steady_state_kernel");
+    fill_steady_state(columns, now);
     refreshed_at = now;
   }
 };

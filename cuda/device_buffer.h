@@ -1,12 +1,14 @@
-// Owners of device resources: DeviceBuffer<T> (cudaMalloc'd elements, never
-// managed memory), PinnedBuffer<T> and PinnedQueue<T> (page-locked host
-// memory, so copies run at full bus speed and asynchronously), CudaStream,
-// and DeviceScope (the current device for one scope). Both move-only; the destructors release
-// what they own and never throw.
+// Owners of CUDA resources: CudaBuffer<T, Memory> as DeviceBuffer<T>
+// (cudaMalloc'd elements, never managed memory) and PinnedBuffer<T>
+// (page-locked host memory, so copies run at full bus speed and
+// asynchronously), PinnedQueue<T> (a growable pinned array), CudaStream, and
+// DeviceScope (the current device for one scope). All move-only but the
+// scope; the destructors release what they own and never throw.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <new>
@@ -17,26 +19,39 @@
 
 namespace heatkit::gpu {
 
-// `size` elements of T in device memory, uninitialized. Only trivially
-// copyable T: contents move between host and device by byte copies.
-template <class T>
-class DeviceBuffer {
-  static_assert(std::is_trivially_copyable_v<T>, "device buffers hold plain bytes");
+// Where a CudaBuffer's elements live: device memory (cudaMalloc, never
+// managed memory) or page-locked host memory (cudaMallocHost).
+struct DeviceMemory {
+  static constexpr const char* kAllocateCall = "cudaMalloc(&p, bytes)";
+  static cudaError_t allocate(void** p, std::size_t bytes) { return cudaMalloc(p, bytes); }
+  static void release(void* p) noexcept { (void)cudaFree(p); }
+};
+struct PinnedMemory {
+  static constexpr const char* kAllocateCall = "cudaMallocHost(&p, bytes)";
+  static cudaError_t allocate(void** p, std::size_t bytes) { return cudaMallocHost(p, bytes); }
+  static void release(void* p) noexcept { (void)cudaFreeHost(p); }
+};
+
+// `size` elements of T in `Memory`, uninitialized. Only trivially copyable T:
+// contents move between host and device by byte copies.
+template <class T, class Memory>
+class CudaBuffer {
+  static_assert(std::is_trivially_copyable_v<T>, "CUDA buffers hold plain bytes");
 
  public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t size) {
+  CudaBuffer() = default;
+  explicit CudaBuffer(std::size_t size) {
     if (size == 0) return;
     if (size > std::numeric_limits<std::size_t>::max() / sizeof(T))
       throw std::bad_array_new_length();
     void* p = nullptr;
-    HEATKIT_CUDA_CHECK(cudaMalloc(&p, size * sizeof(T)));
+    check_cuda(Memory::allocate(&p, size * sizeof(T)), Memory::kAllocateCall, __FILE__, __LINE__);
     data_ = static_cast<T*>(p);
     size_ = size;
   }
-  DeviceBuffer(DeviceBuffer&& other) noexcept
+  CudaBuffer(CudaBuffer&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept {
+  CudaBuffer& operator=(CudaBuffer&& other) noexcept {
     if (this != &other) {
       release();
       data_ = std::exchange(other.data_, nullptr);
@@ -44,9 +59,9 @@ class DeviceBuffer {
     }
     return *this;
   }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { release(); }
+  CudaBuffer(const CudaBuffer&) = delete;
+  CudaBuffer& operator=(const CudaBuffer&) = delete;
+  ~CudaBuffer() { release(); }
 
   T* data() noexcept { return data_; }
   const T* data() const noexcept { return data_; }
@@ -56,14 +71,14 @@ class DeviceBuffer {
   // Scratch use: at least `size` elements afterwards; contents are lost when
   // it has to grow. Never shrinks, so a steady stream of passes allocates once.
   void reserve_discarding(std::size_t size) {
-    if (size > size_) *this = DeviceBuffer(size);
+    if (size > size_) *this = CudaBuffer(size);
   }
 
  private:
   void release() noexcept {
-    // cudaFree cannot report to anyone from a destructor; a failure here means
+    // Freeing cannot report to anyone from a destructor; a failure here means
     // the context is already broken and the next checked call will say so.
-    if (data_ != nullptr) (void)cudaFree(data_);
+    if (data_ != nullptr) Memory::release(data_);
     data_ = nullptr;
     size_ = 0;
   }
@@ -72,117 +87,46 @@ class DeviceBuffer {
   std::size_t size_ = 0;
 };
 
-// `size` elements of T in page-locked host memory (cudaMallocHost),
-// uninitialized: staging for copies at full bus speed.
 template <class T>
-class PinnedBuffer {
-  static_assert(std::is_trivially_copyable_v<T>, "pinned buffers hold plain bytes");
-
- public:
-  PinnedBuffer() = default;
-  explicit PinnedBuffer(std::size_t size) {
-    if (size == 0) return;
-    if (size > std::numeric_limits<std::size_t>::max() / sizeof(T))
-      throw std::bad_array_new_length();
-    void* p = nullptr;
-    HEATKIT_CUDA_CHECK(cudaMallocHost(&p, size * sizeof(T)));
-    data_ = static_cast<T*>(p);
-    size_ = size;
-  }
-  PinnedBuffer(PinnedBuffer&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept {
-    if (this != &other) {
-      release();
-      data_ = std::exchange(other.data_, nullptr);
-      size_ = std::exchange(other.size_, 0);
-    }
-    return *this;
-  }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  ~PinnedBuffer() { release(); }
-
-  T* data() noexcept { return data_; }
-  const T* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-  // At least `size` elements afterwards; contents are lost when it grows.
-  void reserve_discarding(std::size_t size) {
-    if (size > size_) *this = PinnedBuffer(size);
-  }
-
- private:
-  void release() noexcept {
-    if (data_ != nullptr) (void)cudaFreeHost(data_);
-    data_ = nullptr;
-    size_ = 0;
-  }
-
-  T* data_ = nullptr;
-  std::size_t size_ = 0;
-};
+using DeviceBuffer = CudaBuffer<T, DeviceMemory>;
+// Staging for copies at full bus speed.
+template <class T>
+using PinnedBuffer = CudaBuffer<T, PinnedMemory>;
 
 // A growable array of T in page-locked host memory (cudaMallocHost): the
 // staging queue of a device store. Capacity doubles as it fills, so pushes
 // cost no allocation in steady state; clear() keeps the memory.
 template <class T>
 class PinnedQueue {
-  static_assert(std::is_trivially_copyable_v<T>, "pinned queues hold plain bytes");
-
  public:
   PinnedQueue() = default;
   PinnedQueue(PinnedQueue&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)),
-        size_(std::exchange(other.size_, 0)),
-        capacity_(std::exchange(other.capacity_, 0)) {}
+      : storage_(std::move(other.storage_)), size_(std::exchange(other.size_, 0)) {}
   PinnedQueue& operator=(PinnedQueue&& other) noexcept {
-    if (this != &other) {
-      release();
-      data_ = std::exchange(other.data_, nullptr);
-      size_ = std::exchange(other.size_, 0);
-      capacity_ = std::exchange(other.capacity_, 0);
-    }
+    storage_ = std::move(other.storage_);
+    size_ = std::exchange(other.size_, 0);
     return *this;
   }
-  PinnedQueue(const PinnedQueue&) = delete;
-  PinnedQueue& operator=(const PinnedQueue&) = delete;
-  ~PinnedQueue() { release(); }
 
   void push_back(const T& item) {
-    if (size_ == capacity_) grow(capacity_ == 0 ? 1024 : capacity_ * 2);
-    data_[size_++] = item;
+    if (size_ == storage_.size()) grow(storage_.size() == 0 ? 1024 : storage_.size() * 2);
+    storage_.data()[size_++] = item;
   }
   void clear() noexcept { size_ = 0; }
-  const T* data() const noexcept { return data_; }
+  const T* data() const noexcept { return storage_.data(); }
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
-  std::size_t capacity() const noexcept { return capacity_; }
+  std::size_t capacity() const noexcept { return storage_.size(); }
 
  private:
   void grow(std::size_t capacity) {
-    if (capacity > std::numeric_limits<std::size_t>::max() / sizeof(T))
-      throw std::bad_array_new_length();
-    void* p = nullptr;
-    HEATKIT_CUDA_CHECK(cudaMallocHost(&p, capacity * sizeof(T)));
-    auto* grown = static_cast<T*>(p);
-    for (std::size_t i = 0; i < size_; ++i) grown[i] = data_[i];
-    release_memory();
-    data_ = grown;
-    capacity_ = capacity;
-  }
-  void release_memory() noexcept {
-    if (data_ != nullptr) (void)cudaFreeHost(data_);
-    data_ = nullptr;
-  }
-  void release() noexcept {
-    release_memory();
-    size_ = 0;
-    capacity_ = 0;
+    PinnedBuffer<T> grown(capacity);
+    std::copy_n(storage_.data(), size_, grown.data());
+    storage_ = std::move(grown);
   }
 
-  T* data_ = nullptr;
+  PinnedBuffer<T> storage_;
   std::size_t size_ = 0;
-  std::size_t capacity_ = 0;
 };
 
 // Switches the calling thread to `device` for one scope, and back: a store

@@ -122,7 +122,13 @@ struct DeviceCounterStore::Impl {
     }
   }
 
-  void enqueue(const PendingOp& op) {
+  // Queues `op` once its slot is checked; the ops that set last_update (init,
+  // bump, decay_to) update the host mirror at once.
+  void queue(const PendingOp& op) {
+    check_slot(op.slot);
+    if (op.kind == OpKind::kInit || op.kind == OpKind::kBump || op.kind == OpKind::kDecayTo) {
+      last_update_mirror[op.slot] = op.now;
+    }
     pending.push_back(op);
     if (pending.size() >= kMaxPendingOps) flush();
   }
@@ -266,62 +272,29 @@ void DeviceCounterStore::ensure_slots(std::size_t n) {
 }
 
 void DeviceCounterStore::init(Slot slot, std::int64_t half_life, std::int64_t now) {
-  impl_->check_slot(slot);
-  PendingOp op;
-  op.slot = slot;
-  op.kind = OpKind::kInit;
-  op.now = now;
-  op.half_life = half_life;
-  impl_->last_update_mirror[slot] = now;
-  impl_->enqueue(op);
+  impl_->queue({.slot = slot, .kind = OpKind::kInit, .now = now, .half_life = half_life});
 }
 
 void DeviceCounterStore::clear(Slot slot) {
-  impl_->check_slot(slot);
-  PendingOp op;
-  op.slot = slot;
-  op.kind = OpKind::kClear;
-  impl_->enqueue(op);
+  impl_->queue({.slot = slot, .kind = OpKind::kClear});
 }
 
 void DeviceCounterStore::bump(Slot slot, std::int64_t now) {
-  impl_->check_slot(slot);
-  PendingOp op;
-  op.slot = slot;
-  op.kind = OpKind::kBump;
-  op.now = now;
-  impl_->last_update_mirror[slot] = now;
-  impl_->enqueue(op);
+  impl_->queue({.slot = slot, .kind = OpKind::kBump, .now = now});
 }
 
 void DeviceCounterStore::decay_to(Slot slot, std::int64_t now) {
-  impl_->check_slot(slot);
-  PendingOp op;
-  op.slot = slot;
-  op.kind = OpKind::kDecayTo;
-  op.now = now;
-  impl_->last_update_mirror[slot] = now;
-  impl_->enqueue(op);
+  impl_->queue({.slot = slot, .kind = OpKind::kDecayTo, .now = now});
 }
 
 void DeviceCounterStore::record(Slot slot, Decision kind, double rate) {
   impl_->check_slot(slot);
   if (kind == Decision::kSuppress) return;  // records nothing, as on the host
-  PendingOp op;
-  op.slot = slot;
-  op.kind = OpKind::kRecord;
-  op.decision = kind;
-  op.rate = rate;
-  impl_->enqueue(op);
+  impl_->queue({.slot = slot, .kind = OpKind::kRecord, .decision = kind, .rate = rate});
 }
 
 void DeviceCounterStore::set_in_flight(Slot slot, bool in_flight) {
-  impl_->check_slot(slot);
-  PendingOp op;
-  op.slot = slot;
-  op.kind = OpKind::kSetInFlight;
-  op.in_flight = in_flight;
-  impl_->enqueue(op);
+  impl_->queue({.slot = slot, .kind = OpKind::kSetInFlight, .in_flight = in_flight});
 }
 
 CounterState DeviceCounterStore::read(Slot slot) const {
