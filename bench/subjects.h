@@ -93,6 +93,11 @@ class HeatkitSubject {
   Emissions tick(const Policy& policy, std::int64_t now) {
     return registry_.tick(policy, instant_from_ns(now));
   }
+  // A tick into the caller's vector, reusing its memory (how a loop that
+  // ticks every second would call it).
+  void tick(const Policy& policy, std::int64_t now, Emissions& out) {
+    registry_.tick(policy, instant_from_ns(now), out);
+  }
   void commit(const Emissions& emissions) { registry_.commit(emissions); }
   std::size_t size() const { return registry_.size(); }
 
@@ -138,6 +143,8 @@ class PortSubject {
     registry_.entry(key, kHalfLife, now).last_emitted = rate;
   }
   Emissions tick(const Policy& policy, std::int64_t now) { return registry_.tick(policy, now); }
+  // The port returns a fresh vector per tick, as the seed does.
+  void tick(const Policy& policy, std::int64_t now, Emissions& out) { out = registry_.tick(policy, now); }
   void commit(const Emissions& emissions) { registry_.commit(emissions); }
   std::size_t size() const { return registry_.size(); }
 

@@ -236,15 +236,21 @@ class ConcurrentHeatRegistry {
   // come in shard order, then slot order: the same for any thread count.
   // Throws InvalidPolicy before any shard changes.
   Emissions tick(const Policy& policy, Instant now) {
+    Emissions out;
+    tick(policy, now, out);
+    return out;
+  }
+  // The same into `out`, replacing its contents and reusing its memory, as
+  // BasicHeatRegistry's. `out` is untouched when the policy is invalid.
+  void tick(const Policy& policy, Instant now, Emissions& out) {
     validate_or_throw(policy);
     std::vector<Emissions> parts(shard_count_);
-    walk_shards([&](std::size_t s, Shard& r) { parts[s] = r.tick(policy, now); });
+    walk_shards([&](std::size_t s, Shard& r) { r.tick(policy, now, parts[s]); });
     std::size_t total = 0;
     for (const Emissions& p : parts) total += p.size();
-    Emissions out;
+    out.clear();
     out.reserve(total);
     for (Emissions& p : parts) out.insert(out.end(), p.begin(), p.end());
-    return out;
   }
 
   // Routes each emission to its key's shard (keeping their order there), then

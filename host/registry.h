@@ -26,6 +26,7 @@
 #include "host/huge_page_allocator.h"
 #include "host/lru_order.h"
 #include "host/slot_index.h"
+#include "host/thread_pool.h"
 #include "kernels/policy.h"
 #include "kernels/random.h"
 #include "kernels/time.h"
@@ -122,6 +123,7 @@ class BasicHeatRegistry {
   explicit BasicHeatRegistry(RegistryOptions options)
       : cap_(options.cap),
         track_in_flight_(options.track_in_flight.value_or(KeyTraits<Key>::kTrackInFlightByDefault)),
+        threads_(options.threads),
         store_(make_store(options.backend)) {
     store_->set_threads(options.threads);
     host_columns_ = store_->host_columns();
@@ -147,7 +149,10 @@ class BasicHeatRegistry {
   std::string_view backend() const noexcept { return store_->backend(); }
   // Threads for the tick and prune passes (0 = every hardware thread). The
   // candidates and their order are the same for any thread count.
-  void set_threads(unsigned threads) { store_->set_threads(threads); }
+  void set_threads(unsigned threads) {
+    store_->set_threads(threads);
+    threads_ = threads;
+  }
   const RegistryStats& stats() const noexcept { return stats_; }
 
   // Get-or-create the counter for `key`. A new key at the cap first evicts the
@@ -217,13 +222,20 @@ class BasicHeatRegistry {
   // slot order. Mutates no last_emitted. With in-flight tracking on, skips
   // counters in flight and marks every returned one. Throws InvalidPolicy.
   Emissions tick(const Policy& policy, Instant now) {
+    Emissions out;
+    tick(policy, now, out);
+    return out;
+  }
+  // The same into `out`, replacing its contents: a caller that ticks in a
+  // loop with one vector reuses its memory instead of faulting in a fresh
+  // result every tick. `out` is untouched when the policy is invalid.
+  void tick(const Policy& policy, Instant now, Emissions& out) {
     validate_or_throw(policy);
     candidates_.clear();
     store_->tick(tick_params(policy, to_ns(now), track_in_flight_), candidates_);
     lru_.on_tick(to_ns(now));
-    Emissions out = emissions_of(candidates_);
+    emissions_of(candidates_, out);
     trim_scratch(candidates_, candidates_idle_);
-    return out;
   }
 
   // Records each emission on its counter (if still present) and clears its
@@ -385,25 +397,44 @@ class BasicHeatRegistry {
     return index_.find(key, KeyTraits<Key>::hash(key), keys_.data());
   }
 
-  // The tick's result: each candidate with its key, in slot order. The keys
-  // of candidates a few places ahead are fetched while one is converted, and
-  // a large result asks for huge pages before it is first written (a mass
-  // withdrawal's result is as big as the columns; with base pages, faulting
-  // it in costs more than filling it).
-  Emissions emissions_of(const std::vector<Candidate>& candidates) const {
-    constexpr std::size_t kKeyAhead = 64;
-    Emissions out;
-    out.reserve(candidates.size());
-    advise_huge_pages(out.data(), out.capacity() * sizeof(typename Emissions::value_type));
+  // The tick's result: each candidate with its key, in slot order, in `out`.
+  // Looking up the keys is most of the cost (a read of the key column at
+  // every twentieth slot or so, which the hardware prefetcher cannot follow),
+  // so a large result is converted on the pass threads, each its own range.
+  // A result larger than `out` can hold asks for huge pages before it is
+  // first written (a mass withdrawal's result is as big as the columns; with
+  // base pages, faulting it in costs more than filling it).
+  void emissions_of(const std::vector<Candidate>& candidates, Emissions& out) const {
     const std::size_t n = candidates.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + kKeyAhead < n) __builtin_prefetch(&keys_[candidates[i + kKeyAhead].slot]);
-      const Candidate& c = candidates[i];
-      out.emplace_back(keys_[c.slot], c.kind == Decision::kEmit ? HeatEmission::emit(c.rate)
-                                                                : HeatEmission::withdraw());
+    if (out.capacity() < n) {
+      Emissions().swap(out);
+      out.reserve(n);
+      advise_huge_pages(out.data(), out.capacity() * sizeof(typename Emissions::value_type));
     }
-    return out;
+    const auto emission = [&](const Candidate& c) {
+      return std::pair{keys_[c.slot], c.kind == Decision::kEmit ? HeatEmission::emit(c.rate)
+                                                                : HeatEmission::withdraw()};
+    };
+    const std::size_t parts =
+        std::min<std::size_t>(resolve_threads(threads_), n / kMinEmissionsPerThread);
+    if (parts <= 1) {
+      out.clear();
+      for (const Candidate& c : candidates) out.push_back(emission(c));
+      return;
+    }
+    // Truncating keeps the elements a reused `out` already has: only growth
+    // writes defaults that the parts then overwrite.
+    out.resize(n);
+    const auto convert = [&](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) out[i] = emission(candidates[i]);
+    };
+    const std::size_t per_part = (n + parts - 1) / parts;
+    ThreadPool::shared().run(parts, static_cast<unsigned>(parts), [&](std::size_t k) {
+      convert(k * per_part, std::min(n, (k + 1) * per_part));
+    });
   }
+  // Below this many candidates per thread, waking the pool costs more than it saves.
+  static constexpr std::size_t kMinEmissionsPerThread = std::size_t{1} << 14;
 
   // Scratch grown by a rare mass emission or prune is given back once it has
   // stayed mostly unused for kScratchPatience calls in a row, so the
@@ -465,6 +496,7 @@ class BasicHeatRegistry {
 
   std::size_t cap_;
   bool track_in_flight_;
+  unsigned threads_;  // for the bulk passes; 0 = every hardware thread
   std::unique_ptr<CounterStore> store_;
   std::optional<CounterColumns> host_columns_;  // store_->host_columns(), refreshed on growth
   HugePageVector<Key> keys_;  // huge pages: a look-up compares a random key

@@ -324,6 +324,7 @@ struct Simulation::State {
   std::vector<std::uint64_t> bits;
   std::vector<std::uint32_t> ranks;
   std::vector<std::int64_t> read_times;
+  HeatRegistry::Emissions candidates;  // each tick's result, its memory reused
   HeatRegistry::Emissions committed;
 };
 
@@ -477,10 +478,10 @@ TickReport Simulation::step() {
   report.counts.counters_ticked = report.counters_ticked;
   s.counters_peak = std::max(s.counters_peak, report.counters_ticked);
   const auto t0 = Clock::now();
-  const HeatRegistry::Emissions candidates = s.registry.tick(s.policy, instant_from_ns(report.now_ns));
+  s.registry.tick(s.policy, instant_from_ns(report.now_ns), s.candidates);
   const auto t1 = Clock::now();
   s.committed.clear();
-  for (const auto& candidate : candidates) {
+  for (const auto& candidate : s.candidates) {
     const bool emit = candidate.second.is_emit();
     if (commit_fails(seed, tick, candidate.first, s.config.commit_failure_rate)) {
       s.registry.rollback(candidate.first);

@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
+#include <span>
 #include <thread>
 #include <vector>
 
 #include "host/backend.h"
+#include "host/concurrent_registry.h"
+#include "kernels/policy.h"
 #include "host/thread_pool.h"
 #include "test_support.h"
 
@@ -116,6 +120,75 @@ TEST(MultiThreadedTick, thrust_omp_u64_candidates_and_prune_independent_of_threa
   });
   if (!built) GTEST_SKIP() << "thrust-omp is not built here (HEATKIT_ENABLE_THRUST_OMP=OFF)";
   tick_is_independent_of_thread_count<std::uint64_t>("thrust-omp");
+}
+
+// tick(policy, now, out) gives exactly tick(policy, now) whatever `out`
+// held before (here: a stale tick's result, bigger or smaller than the new
+// one), with the keys looked up on one thread or split across several, and
+// leaves `out` as it was when the policy is invalid. `Registry` is
+// BasicHeatRegistry or ConcurrentHeatRegistry.
+template <class Registry, class Key>
+void bump_one(Registry& r, const Key& key, Instant now) {
+  r.bump_batch(std::span<const Key>(&key, 1), 10s, now);
+}
+
+template <class Registry>
+void tick_into_reused_vector_matches_a_fresh_tick(unsigned threads) {
+  using Key = typename Registry::key_type;
+  constexpr std::size_t kKeys = 100'000;
+  const auto build = [&] {
+    RegistryOptions o;
+    o.cap = 0;
+    o.backend = "highway";
+    o.threads = threads;
+    auto r = std::make_unique<Registry>(o);
+    for (std::size_t i = 0; i < kKeys; ++i) bump_one(*r, make_key<Key>(i), t0() + std::chrono::milliseconds(i % 991));
+    return r;
+  };
+  auto fresh = build();
+  auto reused = build();
+  const Policy policy;
+  typename Registry::Emissions out(3);  // stale contents that must not survive
+  out[1].first = make_key<Key>(kKeys + 1);
+  const auto step = [&](Instant now) {
+    const auto expected = fresh->tick(policy, now);
+    reused->tick(policy, now, out);
+    EXPECT_EQ(out, expected) << "tick at +" << (now - t0()).count() << " ns";
+    fresh->commit(expected);
+    reused->commit(out);
+    return expected.size();
+  };
+  EXPECT_GT(step(t0() + 1s), kKeys / 2);  // every key emits: `out` grows
+  EXPECT_EQ(step(t0() + 2s), 0u);         // nothing: `out` empties
+  for (std::size_t i = 0; i < kKeys; i += 3) {  // rate ~0.8 -> ~3.8: twice the last emission
+    for (int b = 0; b < 3; ++b) {
+      bump_one(*fresh, make_key<Key>(i), t0() + 3s);
+      bump_one(*reused, make_key<Key>(i), t0() + 3s);
+    }
+  }
+  const std::size_t some = step(t0() + 4s);  // a third re-emits: `out` shrinks from its capacity
+  EXPECT_GT(some, kKeys / 4);
+  EXPECT_LT(some, kKeys / 2);
+  EXPECT_GT(step(t0() + 600s), kKeys / 2);  // mass withdrawal: `out` grows past its old size
+
+  const auto before = out;
+  Policy bad;
+  bad.emit_threshold_ratio = 0.5f;
+  EXPECT_THROW(reused->tick(bad, t0() + 700s, out), InvalidPolicy);
+  EXPECT_EQ(out, before);
+}
+
+TEST(MultiThreadedTick, tick_into_reused_vector_u64_one_thread) {
+  tick_into_reused_vector_matches_a_fresh_tick<HeatRegistry>(1);
+}
+TEST(MultiThreadedTick, tick_into_reused_vector_u64_three_threads) {
+  tick_into_reused_vector_matches_a_fresh_tick<HeatRegistry>(3);
+}
+TEST(MultiThreadedTick, tick_into_reused_vector_blob_three_threads) {
+  tick_into_reused_vector_matches_a_fresh_tick<BlobHeatRegistry>(3);
+}
+TEST(MultiThreadedTick, tick_into_reused_vector_sharded_u64_three_threads) {
+  tick_into_reused_vector_matches_a_fresh_tick<ConcurrentHeatRegistry<std::uint64_t>>(3);
 }
 
 }  // namespace
