@@ -313,42 +313,71 @@ class BasicHeatRegistry {
     std::int64_t now(std::size_t i) const noexcept { return reads[i].now; }
   };
 
-  // How far ahead of the read being bumped each prefetch stage works, in
+  // How far ahead of the read being looked up each prefetch stage works, in
   // reads. The second stage needs the bucket line the first asked for, so
-  // they are spaced by a few reads (about one memory latency of bumps).
+  // they are spaced by a few reads (about one memory latency of look-ups).
   static constexpr std::size_t kHashAhead = 16;  // hash; prefetch the home bucket
   static constexpr std::size_t kSlotAhead = 8;   // guess the slot; prefetch its key, columns, LRU position
-  static constexpr std::size_t kRing = 32;       // > kHashAhead, a power of two
+  static constexpr std::size_t kRing = 32;       // > kHashAhead + 1, a power of two
+  // Reads looked up before any of them is bumped (see bump_each).
+  static constexpr std::size_t kLookupBlock = 16;
 
-  // The batch loop. Prefetches are hints only: the bump of read i does the
-  // same find-or-insert as entry(), on lines the stages have fetched (the
-  // slot guessed from the bucket's tag is the one found, but for a tag
-  // collision or a key inserted or evicted since).
+  // The batch loop, in blocks of kLookupBlock reads: first every read of the
+  // block is looked up, then the block's bumps are applied in order. Looking
+  // up changes nothing, so where every key of the block is present this is
+  // exactly bumping each in turn; a block with a key to create is bumped one
+  // read at a time instead (creation may evict), from its first read. Why
+  // split: a look-up is a short chain of loads that the core overlaps with
+  // the next ones, while a bump's decay (a division and an exp2, some 100
+  // instructions waiting on the lines) fills the reorder window and stops
+  // that overlap; done apart, the look-ups run back to back and the bumps
+  // find their lines already fetched. Prefetches are hints only: the
+  // look-up of read i is index_.find itself, on lines the stages have
+  // fetched (the slot guessed from the bucket's tag is the one found, but
+  // for a tag collision or a key inserted or evicted since).
   template <class Source>
   void bump_each(const Source& src, std::int64_t half_life) {
     const std::size_t n = src.size();
     std::array<std::uint64_t, kRing> hashes;
     constexpr std::size_t kMask = kRing - 1;
-
-    const auto stage_hash = [&](std::size_t j) {
-      hashes[j & kMask] = src.hash(j);
-      index_.prefetch(hashes[j & kMask]);
+    std::size_t hashed = 0;   // reads [0, hashed) have been through stage_hash
+    std::size_t guessed = 0;  // ... and [0, guessed) through stage_slot
+    // Stages every read up to the given distances ahead of read i.
+    const auto stage_ahead_of = [&](std::size_t i) {
+      for (const std::size_t to = std::min(n, i + kHashAhead + 1); hashed < to; ++hashed) {
+        hashes[hashed & kMask] = src.hash(hashed);
+        index_.prefetch(hashes[hashed & kMask]);
+      }
+      for (const std::size_t to = std::min(n, i + kSlotAhead + 1); guessed < to; ++guessed) {
+        const Slot slot = index_.probable_slot(hashes[guessed & kMask]);
+        if (slot == kNoSlot) continue;
+        __builtin_prefetch(&keys_[slot]);
+        if (host_columns_) prefetch_for_bump(*host_columns_, slot, !mixed_half_lives_);
+        lru_.prefetch(slot);
+      }
     };
-    const auto stage_slot = [&](std::size_t j) {
-      const Slot slot = index_.probable_slot(hashes[j & kMask]);
-      if (slot == kNoSlot) return;
-      __builtin_prefetch(&keys_[slot]);
-      if (host_columns_) prefetch_for_bump(*host_columns_, slot, !mixed_half_lives_);
-      lru_.prefetch(slot);
-    };
 
-    for (std::size_t j = 0; j < std::min(n, kHashAhead); ++j) stage_hash(j);
-    for (std::size_t j = 0; j < std::min(n, kSlotAhead); ++j) stage_slot(j);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + kHashAhead < n) stage_hash(i + kHashAhead);
-      if (i + kSlotAhead < n) stage_slot(i + kSlotAhead);
-      const std::int64_t now = src.now(i);
-      bump_slot(find_or_insert(src.key(i), hashes[i & kMask], half_life, now), now);
+    std::array<Slot, kLookupBlock> slots;
+    for (std::size_t begin = 0; begin < n; begin += kLookupBlock) {
+      const std::size_t end = std::min(n, begin + kLookupBlock);
+      std::size_t found = begin;
+      for (; found < end; ++found) {
+        stage_ahead_of(found);
+        const Slot slot = index_.find(src.key(found), hashes[found & kMask], keys_.data());
+        if (slot == kNoSlot) break;
+        slots[found - begin] = slot;
+      }
+      if (found == end) {
+        for (std::size_t i = begin; i < end; ++i) bump_slot(slots[i - begin], src.now(i));
+        continue;
+      }
+      // A key to create: one read at a time (the ring may no longer hold
+      // the hashes of the block's first reads).
+      for (std::size_t i = begin; i < end; ++i) {
+        stage_ahead_of(i);
+        const std::int64_t now = src.now(i);
+        bump_slot(find_or_insert(src.key(i), src.hash(i), half_life, now), now);
+      }
     }
   }
 
@@ -411,23 +440,27 @@ class BasicHeatRegistry {
       out.reserve(n);
       advise_huge_pages(out.data(), out.capacity() * sizeof(typename Emissions::value_type));
     }
-    const auto emission = [&](const Candidate& c) {
-      return std::pair{keys_[c.slot], c.kind == Decision::kEmit ? HeatEmission::emit(c.rate)
-                                                                : HeatEmission::withdraw()};
-    };
     const std::size_t parts =
         std::min<std::size_t>(resolve_threads(threads_), n / kMinEmissionsPerThread);
+    // Truncating keeps the elements a reused `out` already has: only growth
+    // writes defaults that the conversion then overwrites. Writing through
+    // plain pointers (rather than push_back, whose end pointer might alias
+    // the keys) lets the loads of the next keys go ahead of the stores.
+    out.resize(n);
+    const Candidate* from = candidates.data();
+    const Key* keys = keys_.data();
+    auto* to = out.data();
+    const auto convert = [=](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        const Candidate& c = from[i];
+        to[i].first = keys[c.slot];
+        to[i].second = c.kind == Decision::kEmit ? HeatEmission::emit(c.rate) : HeatEmission::withdraw();
+      }
+    };
     if (parts <= 1) {
-      out.clear();
-      for (const Candidate& c : candidates) out.push_back(emission(c));
+      convert(0, n);
       return;
     }
-    // Truncating keeps the elements a reused `out` already has: only growth
-    // writes defaults that the parts then overwrite.
-    out.resize(n);
-    const auto convert = [&](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) out[i] = emission(candidates[i]);
-    };
     const std::size_t per_part = (n + parts - 1) / parts;
     ThreadPool::shared().run(parts, static_cast<unsigned>(parts), [&](std::size_t k) {
       convert(k * per_part, std::min(n, (k + 1) * per_part));
