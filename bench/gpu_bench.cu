@@ -1002,6 +1002,23 @@ void bench_tick_thrust(benchmark::State& state) {
   references().add(ref_key("tick_kernels/thrust", n), state.iterations(), per_tick);
 }
 
+// Times copy(stream), one transfer, once per iteration after an untimed
+// warm-up; returns the seconds timed. A pageable copy first waits for the
+// stream and returns only once done, so its stream is not held (holding it
+// would stall the copy); a pinned one is asynchronous and timed held.
+template <class Copy>
+double time_transfers(benchmark::State& state, bool pinned, Copy&& copy) {
+  copy(ctx().s());  // warm-up
+  ctx().stream.synchronize();
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const double t = time_on_stream(pinned ? kAsyncTransfer : kWaitingTransfer, copy);
+    state.SetIterationTime(t);
+    seconds += t;
+  }
+  return seconds;
+}
+
 // tick_transfer: the candidates of one fresh tick, copied back again and again.
 void bench_tick_transfer(benchmark::State& state, bool pinned) {
   const std::size_t n = counters_of(state);
@@ -1022,15 +1039,7 @@ void bench_tick_transfer(benchmark::State& state, bool pinned) {
   auto copy = [&](cudaStream_t s) {
     HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, s));
   };
-  copy(ctx().s());  // warm-up
-  ctx().stream.synchronize();
-  double seconds = 0.0;
-  for (auto _ : state) {
-    // A pageable copy returns only once done: holding the stream would stall it.
-    const double t = time_on_stream(pinned ? kAsyncTransfer : kWaitingTransfer, copy);
-    state.SetIterationTime(t);
-    seconds += t;
-  }
+  const double seconds = time_transfers(state, pinned, copy);
   const double iterations = iterations_of(state);
   state.counters["ns_per_counter"] = seconds * 1e9 / (iterations * static_cast<double>(n));
   state.counters["GBps"] = static_cast<double>(bytes) * iterations / seconds / 1e9;
@@ -1089,15 +1098,7 @@ void bench_bump_batch_upload(benchmark::State& state, bool pinned) {
     HEATKIT_CUDA_CHECK(
         cudaMemcpyAsync(w.op_scratch.ops.data(), host, bytes, cudaMemcpyHostToDevice, s));
   };
-  copy(ctx().s());  // warm-up
-  ctx().stream.synchronize();
-  double seconds = 0.0;
-  for (auto _ : state) {
-    // A pageable copy first waits for the stream: it must not be held.
-    const double t = time_on_stream(pinned ? kAsyncTransfer : kWaitingTransfer, copy);
-    state.SetIterationTime(t);
-    seconds += t;
-  }
+  const double seconds = time_transfers(state, pinned, copy);
   report_bumps(state, seconds);
   state.counters["GBps"] = static_cast<double>(bytes) * iterations_of(state) / seconds / 1e9;
 }
