@@ -322,11 +322,11 @@ class BasicHeatRegistry {
   // Reads looked up before any of them is bumped (see bump_each).
   static constexpr std::size_t kLookupBlock = 16;
 
-  // The batch loop, in blocks of kLookupBlock reads: first every read of the
-  // block is looked up, then the block's bumps are applied in order. Looking
-  // up changes nothing, so where every key of the block is present this is
-  // exactly bumping each in turn; a block with a key to create is bumped one
-  // read at a time instead (creation may evict), from its first read. Why
+  // The batch loop, in blocks of kLookupBlock reads: first the block's reads
+  // are looked up, up to the first absent key, then those reads are bumped in
+  // order. Looking up changes nothing, so this is exactly bumping each in
+  // turn; the rest of a block with a key to create is bumped one read at a
+  // time (a creation may evict). Why
   // split: a look-up is a short chain of loads that the core overlaps with
   // the next ones, while a bump's decay (a division and an exp2, some 100
   // instructions waiting on the lines) fills the reorder window and stops
@@ -367,16 +367,14 @@ class BasicHeatRegistry {
         if (slot == kNoSlot) break;
         slots[found - begin] = slot;
       }
-      if (found == end) {
-        for (std::size_t i = begin; i < end; ++i) bump_slot(slots[i - begin], src.now(i));
-        continue;
-      }
-      // A key to create: one read at a time (the ring may no longer hold
-      // the hashes of the block's first reads).
-      for (std::size_t i = begin; i < end; ++i) {
+      // Nothing has changed since the look-ups: the reads before the first
+      // absent key bump the slots found. From that key on (a creation may
+      // evict), one read at a time.
+      for (std::size_t i = begin; i < found; ++i) bump_slot(slots[i - begin], src.now(i));
+      for (std::size_t i = found; i < end; ++i) {
         stage_ahead_of(i);
         const std::int64_t now = src.now(i);
-        bump_slot(find_or_insert(src.key(i), src.hash(i), half_life, now), now);
+        bump_slot(find_or_insert(src.key(i), hashes[i & kMask], half_life, now), now);
       }
     }
   }
