@@ -10,13 +10,14 @@
 // and reused, with no division or polynomial),
 // or a short polynomial 2^-h for h in [0, 64] (round, degree-11 polynomial,
 // exponent add), about 1e-15 relative error.
-// The gate in vector form decides only what it can decide with a margin:
-// vectors whose counters all emitted before and whose rates all lie well
-// inside the quiet band (the common case) are suppressed with two products and
-// three comparisons; in the others, sure emissions (ratio exceeded by 1e-12
-// relative) and withdrawals are taken as they are, and every remaining lane
-// that might be a candidate is decided by emission_decision itself, so the
-// decisions are those of the reference, threshold ties included.
+// The gate in vector form only sorts lanes: a lane whose counter emitted
+// before and whose rate lies well inside the quiet band (two products, three
+// comparisons) is suppressed by every row of the gate; every other lane that
+// might be a candidate is marked in a bit mask, and the scalar
+// emission_decision decides it, so the decisions are those of the reference,
+// threshold ties included. The tick runs in blocks of 256 counters: pass 1
+// decays and stores the masks without branching on them, pass 2 walks the
+// set bits while the block's lines are still in L1.
 
 // Per-target include guard (Highway's HWY_TARGET_TOGGLE idiom).
 #if defined(HEATKIT_KERNELS_HIGHWAY_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -99,32 +100,6 @@ class CandidateSink {
   Candidate buffer_[kBlock];
 };
 
-// Appends the lanes set in emit_bits / withdraw_bits (lane j -> slot i + j)
-// with that decision, and decides the lanes in undecided_bits with the scalar
-// gate (the tick is enabled here). In-flight lanes are skipped when
-// the tick skips them.
-HWY_INLINE void AppendLanes(const CounterColumns& c, std::size_t i, std::uint64_t emit_bits,
-                            std::uint64_t withdraw_bits, std::uint64_t undecided_bits,
-                            const TickParams& p, CandidateSink& out) {
-  std::uint64_t bits = emit_bits | withdraw_bits | undecided_bits;
-  while (bits != 0) {
-    const unsigned j = static_cast<unsigned>(__builtin_ctzll(bits));
-    bits &= bits - 1;
-    const std::size_t slot = i + j;
-    if (p.skip_in_flight && (c.flags[slot] & kInFlight)) continue;
-    Decision dec = Decision::kWithdraw;
-    if ((emit_bits >> j) & 1u) {
-      dec = Decision::kEmit;
-    } else if ((undecided_bits >> j) & 1u) {
-      dec = emission_decision(c.rate[slot], (c.flags[slot] & kHasEmitted) != 0,
-                              c.last_emitted[slot], true, p.ratio);
-      if (dec == Decision::kSuppress) continue;
-    }
-    if (p.mark_in_flight) c.flags[slot] |= kInFlight;
-    out.push(static_cast<std::uint32_t>(slot), dec, dec == Decision::kEmit ? c.rate[slot] : 0.0);
-  }
-}
-
 template <class D>
 HWY_INLINE std::uint64_t MaskBits(D d, hn::Mask<D> m) {
   uint8_t bytes[8] = {0};
@@ -173,6 +148,31 @@ HWY_INLINE void MarkInFlight(std::uint8_t* flags) {
   std::memcpy(flags, &word, kLanes);
 }
 
+// The lane offsets of the bits set in `word`, which holds the mask bytes of
+// eight vectors of kLanes lanes (bit j of byte b: lane b * kLanes + j),
+// `first` being the offset of the word's first lane; written to `to`, their
+// count returned. Branch-free up to eight bits (at 5% candidates a word of
+// eight AVX-512 vectors holds three on average): eight offsets are written
+// whatever the count, so `to` must have room for eight past the last one.
+template <std::size_t kLanes>
+HWY_INLINE std::size_t LaneOffsets(std::uint64_t word, std::uint32_t first, std::uint32_t* to) {
+  const auto count = static_cast<std::size_t>(__builtin_popcountll(word));
+  const auto offset_of_lowest = [first](std::uint64_t w) {
+    // The top bit keeps ctz defined on an empty word; its offset is never counted.
+    const auto b = static_cast<std::uint32_t>(__builtin_ctzll(w | (std::uint64_t{1} << 63)));
+    return first + (b >> 3) * static_cast<std::uint32_t>(kLanes) + (b & 7u);
+  };
+  for (std::size_t k = 0; k < 8; ++k) {
+    to[k] = offset_of_lowest(word);
+    word &= word - 1;
+  }
+  for (std::size_t k = 8; HWY_UNLIKELY(k < count); ++k) {
+    to[k] = offset_of_lowest(word);
+    word &= word - 1;
+  }
+  return count;
+}
+
 inline void TickColumns(const CounterColumns& columns, const TickParams& p,
                         std::vector<Candidate>& out) {
   // A local copy: the rare paths store flags through a u8 pointer (which may
@@ -181,7 +181,8 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
   const hn::ScalableTag<double> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::RebindToUnsigned<decltype(d)> du;
-  const std::size_t N = hn::Lanes(d);
+  constexpr std::size_t N = hn::MaxLanes(decltype(d)());
+  static_assert(N >= 1 && N <= 8, "a vector's mask fits in one byte");
   const std::size_t n = c.size;
 
   // The factor shared by every lane of a vector whose counters were all last
@@ -196,7 +197,6 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
   const auto v_zero = hn::Zero(d);
   const auto v_eps = hn::Set(d, kRateEpsilon);
   const auto v_max_h = hn::Set(d, kMaxHalfLives);
-  const auto v_inf = hn::Set(d, HUGE_VAL);
   const auto v_has = hn::Set(du, std::uint64_t{kHasEmitted});
   // The quiet band: a counter that has emitted, whose decayed rate lies in
   // (last_emitted * quiet_low, last_emitted * quiet_high), is suppressed by
@@ -207,113 +207,141 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
   // gives an empty band (every positive rate emits), NaN bounds never match.
   const auto v_quiet_low = hn::Set(d, (1.0 + 1e-12) / p.ratio);
   const auto v_quiet_high = hn::Set(d, p.ratio * (1.0 - 1e-12));
-  // Operands above v_normal_min keep their products with the bounds normal
-  // (no precision lost to underflow); products that overflow to infinity
-  // compare the right way.
   const auto v_normal_min =
       hn::Set(d, 4.0 * std::numeric_limits<double>::min() * std::max(1.0, p.ratio));
-  // A sure emission: one quotient of the ratio test is above the ratio by a
-  // margin of 1e-12 relative.
-  const auto v_emit_high = hn::Set(d, p.ratio * (1.0 + 1e-12));
   CandidateSink sink(out);
 
-  std::size_t i = 0;
-  for (; i + N <= n; i += N) {
-    const auto rate = hn::LoadU(d, c.rate + i);
-    const auto lu = hn::LoadU(di, c.last_update + i);
-    const auto hl = hn::LoadU(di, c.half_life + i);
+  // Blocks of kBlockLanes counters (8 KB of columns: they stay in L1 until
+  // the block's candidates are decided). StoreMaskBits writes 8 bytes and
+  // LaneOffsets reads the masks 8 at a time: the arrays have slack.
+  constexpr std::size_t kBlockLanes = 256;
+  constexpr std::size_t kBlockVectors = kBlockLanes / N;
+  alignas(8) std::uint8_t masks[kBlockVectors + 8];
+  std::uint32_t offsets[kBlockLanes + 8];
 
-    // Elapsed time, saturating at 0. A difference that overflows int64 (only
-    // with instants far apart near the ends of the range) goes to the scalar path.
-    const auto later = hn::Gt(v_now, lu);
-    const auto diff = hn::Sub(v_now, lu);
-    const auto overflow = hn::And(later, hn::Lt(diff, hn::Zero(di)));
-    hn::Vec<decltype(d)> decayed;
-    if (HWY_UNLIKELY(!hn::AllFalse(di, overflow))) {
-      for (std::size_t j = i; j < i + N; ++j) {
-        c.rate[j] = decayed_rate(c.rate[j], c.last_update[j], p.now, c.half_life[j]);
-      }
-      decayed = hn::LoadU(d, c.rate + i);
-    } else {
-      bool all_shared = hn::AllTrue(di, hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl)));
-      if (!all_shared) {
-        const std::int64_t lu0 = hn::GetLane(lu);
-        const std::int64_t hl0 = hn::GetLane(hl);
-        const auto v_lu0 = hn::Set(di, lu0);
-        const auto v_hl0 = hn::Set(di, hl0);
-        if (hl0 > 0 && hn::AllTrue(di, hn::And(hn::Eq(lu, v_lu0), hn::Eq(hl, v_hl0)))) {
-          const double h0 = half_lives(lu0, p.now, hl0);
-          if (h0 <= kMaxHalfLives) {
-            v_shared_lu = v_lu0;
-            v_shared_hl = v_hl0;
-            v_shared_factor = hn::Set(d, decay_factor(h0));
-            all_shared = true;
+  std::size_t i = 0;
+  while (i + N <= n) {
+    const std::size_t block = i;
+    const std::size_t vectors = std::min(kBlockVectors, (n - i) / N);
+    // Pass 1 over the block: decay, and one byte per vector with a bit for
+    // every lane that may be a candidate, stored without a branch on it.
+    for (std::size_t v = 0; v < vectors; ++v, i += N) {
+      const auto rate = hn::LoadU(d, c.rate + i);
+      const auto lu = hn::LoadU(di, c.last_update + i);
+      const auto hl = hn::LoadU(di, c.half_life + i);
+
+      // Elapsed time, saturating at 0. A difference that overflows int64 (only
+      // with instants far apart near the ends of the range) goes to the scalar path.
+      const auto later = hn::Gt(v_now, lu);
+      const auto diff = hn::Sub(v_now, lu);
+      const auto overflow = hn::And(later, hn::Lt(diff, hn::Zero(di)));
+      hn::Vec<decltype(d)> decayed;
+      if (HWY_UNLIKELY(!hn::AllFalse(di, overflow))) {
+        for (std::size_t j = i; j < i + N; ++j) {
+          c.rate[j] = decayed_rate(c.rate[j], c.last_update[j], p.now, c.half_life[j]);
+        }
+        decayed = hn::LoadU(d, c.rate + i);
+      } else {
+        bool all_shared = hn::AllTrue(di, hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl)));
+        if (!all_shared) {
+          const std::int64_t lu0 = hn::GetLane(lu);
+          const std::int64_t hl0 = hn::GetLane(hl);
+          const auto v_lu0 = hn::Set(di, lu0);
+          const auto v_hl0 = hn::Set(di, hl0);
+          if (hl0 > 0 && hn::AllTrue(di, hn::And(hn::Eq(lu, v_lu0), hn::Eq(hl, v_hl0)))) {
+            const double h0 = half_lives(lu0, p.now, hl0);
+            if (h0 <= kMaxHalfLives) {
+              v_shared_lu = v_lu0;
+              v_shared_hl = v_hl0;
+              v_shared_factor = hn::Set(d, decay_factor(h0));
+              all_shared = true;
+            }
           }
         }
+        if (all_shared) {
+          // Every lane within 64 half-lives, half-life > 0: only the epsilon
+          // clamp and rate 0 (kept as it is, sign included) remain.
+          const auto r = hn::Mul(rate, v_shared_factor);
+          decayed = hn::IfThenElse(hn::Eq(rate, v_zero), rate, hn::IfThenZeroElse(hn::Lt(r, v_eps), r));
+        } else {
+          const auto elapsed = hn::IfThenElseZero(later, diff);
+          const auto h = hn::Div(hn::ConvertTo(d, elapsed), hn::ConvertTo(d, hl));
+          const auto too_old = hn::Gt(h, v_max_h);  // false for NaN (half_life 0, no elapsed)
+          // Clamp into [0, 64] (NaN and inf lanes are replaced below anyway).
+          const auto h_clamped = hn::Min(hn::Max(hn::IfThenElseZero(hn::Eq(h, h), h), v_zero), v_max_h);
+          const auto factor = Exp2Neg(d, h_clamped);
+          auto r = hn::Mul(rate, factor);
+          r = hn::IfThenZeroElse(hn::Lt(r, v_eps), r);
+          r = hn::IfThenZeroElse(too_old, r);
+          // Half-life 0 or rate 0: the rate is kept as it is.
+          const auto keep = hn::Or(hn::RebindMask(d, hn::Eq(hl, hn::Zero(di))), hn::Eq(rate, v_zero));
+          decayed = hn::IfThenElse(keep, rate, r);
+        }
+        hn::StoreU(decayed, d, c.rate + i);
       }
-      if (all_shared) {
-        // Every lane within 64 half-lives, half-life > 0: only the epsilon
-        // clamp and rate 0 (kept as it is, sign included) remain.
-        const auto r = hn::Mul(rate, v_shared_factor);
-        decayed = hn::IfThenElse(hn::Eq(rate, v_zero), rate, hn::IfThenZeroElse(hn::Lt(r, v_eps), r));
-      } else {
-        const auto elapsed = hn::IfThenElseZero(later, diff);
-        const auto h = hn::Div(hn::ConvertTo(d, elapsed), hn::ConvertTo(d, hl));
-        const auto too_old = hn::Gt(h, v_max_h);  // false for NaN (half_life 0, no elapsed)
-        // Clamp into [0, 64] (NaN and inf lanes are replaced below anyway).
-        const auto h_clamped = hn::Min(hn::Max(hn::IfThenElseZero(hn::Eq(h, h), h), v_zero), v_max_h);
-        const auto factor = Exp2Neg(d, h_clamped);
-        auto r = hn::Mul(rate, factor);
-        r = hn::IfThenZeroElse(hn::Lt(r, v_eps), r);
-        r = hn::IfThenZeroElse(too_old, r);
-        // Half-life 0 or rate 0: the rate is kept as it is.
-        const auto keep = hn::Or(hn::RebindMask(d, hn::Eq(hl, hn::Zero(di))), hn::Eq(rate, v_zero));
-        decayed = hn::IfThenElse(keep, rate, r);
-      }
-      hn::StoreU(decayed, d, c.rate + i);
-    }
-    hn::StoreU(v_now, di, c.last_update + i);
-    if (!p.enabled) continue;
+      hn::StoreU(v_now, di, c.last_update + i);
 
-    // Steady state: most vectors are quiet, decided by two products and
-    // three comparisons (in-flight lanes need no test: they are skipped).
-    const auto prev = hn::LoadU(d, c.last_emitted + i);
-    if (HWY_LIKELY(AllHaveEmitted<hn::MaxLanes(decltype(d)())>(c.flags + i))) {
-      const auto prev_normal = hn::Gt(prev, v_normal_min);
+      // A lane that has emitted is a possible candidate unless quiet; one
+      // that has not, when its rate is positive. In steady state every lane
+      // has emitted.
+      const auto prev = hn::LoadU(d, c.last_emitted + i);
       const auto quiet = hn::And(hn::And(hn::Gt(decayed, hn::Mul(prev, v_quiet_low)),
                                          hn::Lt(decayed, hn::Mul(prev, v_quiet_high))),
-                                 prev_normal);
-      if (HWY_LIKELY(hn::AllTrue(d, quiet))) continue;
-      // Every lane has emitted: sure emissions and withdrawals are decided
-      // here, the rest (near the threshold, NaN, negative, tiny) by the
-      // scalar gate, lane by lane.
-      const auto decayed_normal = hn::And(hn::Gt(decayed, v_normal_min), hn::Lt(decayed, v_inf));
-      const auto emit = hn::And(hn::And(prev_normal, decayed_normal),
-                                hn::Or(hn::Ge(decayed, hn::Mul(prev, v_emit_high)),
-                                       hn::Ge(prev, hn::Mul(decayed, v_emit_high))));
-      const auto withdraw = hn::And(hn::Eq(decayed, v_zero), hn::Gt(prev, v_zero));
-      const auto undecided = hn::Not(hn::Or(hn::Or(quiet, emit), withdraw));
-      if (hn::AllTrue(d, withdraw) && NoneInFlight<hn::MaxLanes(decltype(d)())>(c.flags + i)) {
-        // Every lane withdraws (after a quiet gap, all of them do).
-        sink.push_withdrawals(static_cast<std::uint32_t>(i), N);
-        if (p.mark_in_flight) MarkInFlight<hn::MaxLanes(decltype(d)())>(c.flags + i);
-        continue;
+                                 hn::Gt(prev, v_normal_min));
+      hn::Mask<decltype(d)> possible;
+      if (HWY_LIKELY(AllHaveEmitted<N>(c.flags + i))) {
+        possible = hn::Not(quiet);
+      } else {
+        const auto has = hn::RebindMask(d, hn::Ne(hn::And(LoadFlags(d, c.flags + i), v_has), hn::Zero(du)));
+        possible = hn::Or(hn::AndNot(has, hn::Gt(decayed, v_zero)), hn::AndNot(quiet, has));
       }
-      AppendLanes(c, i, MaskBits(d, emit), MaskBits(d, withdraw), MaskBits(d, undecided), p, sink);
+      hn::StoreMaskBits(d, possible, masks + v);
+    }
+    if (!p.enabled) continue;
+
+    // Pass 2 over the block's possible candidates, their lines still in L1:
+    // the scalar gate decides each one (so decisions are the reference's,
+    // threshold ties included). A branch per vector on "any candidate here"
+    // instead mispredicts on a third of the vectors at 5% candidates, and
+    // each mispredict also throws away the loads in flight.
+    std::memset(masks + vectors, 0, 8);
+    std::uint64_t words[kBlockVectors / 8 + 1];
+    std::size_t possible_lanes = 0;
+    for (std::size_t v = 0; v < vectors; v += 8) {
+      std::memcpy(&words[v / 8], masks + v, sizeof(std::uint64_t));
+      possible_lanes += static_cast<std::size_t>(__builtin_popcountll(words[v / 8]));
+    }
+    // The gate for one possible candidate.
+    const auto decide = [&](std::size_t slot) {
+      const std::uint8_t f = c.flags[slot];
+      if (p.skip_in_flight && (f & kInFlight)) return;
+      const double r = c.rate[slot];
+      const Decision dec = emission_decision(r, (f & kHasEmitted) != 0, c.last_emitted[slot], true, p.ratio);
+      if (dec == Decision::kSuppress) return;
+      if (p.mark_in_flight) c.flags[slot] = static_cast<std::uint8_t>(f | kInFlight);
+      sink.push(static_cast<std::uint32_t>(slot), dec, dec == Decision::kEmit ? r : 0.0);
+    };
+    if (HWY_UNLIKELY(possible_lanes == vectors * N)) {
+      // Every lane may be a candidate: after a quiet gap every counter
+      // withdraws, and whole vectors of sure withdrawals go in one run.
+      for (std::size_t v = 0, at = block; v < vectors; ++v, at += N) {
+        const auto withdraw = hn::And(hn::Eq(hn::LoadU(d, c.rate + at), v_zero),
+                                      hn::Gt(hn::LoadU(d, c.last_emitted + at), v_zero));
+        if (hn::AllTrue(d, withdraw) && AllHaveEmitted<N>(c.flags + at) &&
+            (!p.skip_in_flight || NoneInFlight<N>(c.flags + at))) {
+          sink.push_withdrawals(static_cast<std::uint32_t>(at), N);
+          if (p.mark_in_flight) MarkInFlight<N>(c.flags + at);
+        } else {
+          for (std::size_t j = at; j < at + N; ++j) decide(j);
+        }
+      }
       continue;
     }
-
-    // Some lane has not emitted yet (new or empty slots): it emits when its
-    // rate is positive and finite. Lanes that might be candidates go to the
-    // scalar gate; quiet lanes that have emitted and lanes at rate <= 0 that
-    // have not are suppressed.
-    const auto has = hn::RebindMask(d, hn::Ne(hn::And(LoadFlags(d, c.flags + i), v_has), hn::Zero(du)));
-    const auto quiet = hn::And(hn::And(hn::Gt(decayed, hn::Mul(prev, v_quiet_low)),
-                                       hn::Lt(decayed, hn::Mul(prev, v_quiet_high))),
-                               hn::Gt(prev, v_normal_min));
-    const auto possible = hn::Or(hn::AndNot(has, hn::Gt(decayed, v_zero)), hn::AndNot(quiet, has));
-    if (hn::AllFalse(d, possible)) continue;
-    AppendLanes(c, i, 0, 0, MaskBits(d, possible), p, sink);
+    std::size_t count = 0;
+    for (std::size_t v = 0; v < vectors; v += 8) {
+      count += LaneOffsets<N>(words[v / 8], static_cast<std::uint32_t>(v * N), offsets + count);
+    }
+    for (std::size_t k = 0; k < count; ++k) decide(block + offsets[k]);
   }
   // Tail: fewer than one vector left; the scalar step itself, in place.
   for (; i < n; ++i) {

@@ -134,8 +134,10 @@ inline std::vector<TickParams> param_variants() {
 }
 
 // Awkward sizes: empty, one, one less/equal/more than each vector width, a
-// few vectors plus a tail, and a large column.
-inline const std::size_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 1000, 65'537};
+// few vectors plus a tail, around the Highway tick's blocks of 256 counters,
+// and a large column.
+inline const std::size_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33,
+                                     255, 256, 257, 1000, 65'537};
 
 // A backend's passes under test, over host columns it may copy elsewhere and
 // back (the device stores upload, run and download).
