@@ -450,6 +450,11 @@ class BasicHeatRegistry {
     auto* to = out.data();
     const auto convert = [=](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) {
+        // The keys are read ascending but sparsely, which the hardware
+        // prefetcher does not follow: ask for them kKeysAhead candidates
+        // early, into L2 (locality 1; a prefetch into L1 holds one of its
+        // few miss buffers and gained nothing).
+        if (i + kKeysAhead < end) __builtin_prefetch(keys + from[i + kKeysAhead].slot, 0, 1);
         const Candidate& c = from[i];
         to[i].first = keys[c.slot];
         to[i].second = c.kind == Decision::kEmit ? HeatEmission::emit(c.rate) : HeatEmission::withdraw();
@@ -464,6 +469,8 @@ class BasicHeatRegistry {
       convert(k * per_part, std::min(n, (k + 1) * per_part));
     });
   }
+  // How far ahead the conversion prefetches keys: about 1.4 us of candidates.
+  static constexpr std::size_t kKeysAhead = 160;
   // Below this many candidates per thread, waking the pool costs more than it saves.
   static constexpr std::size_t kMinEmissionsPerThread = std::size_t{1} << 14;
 
