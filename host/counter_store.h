@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "host/huge_page_allocator.h"
+#include "host/prefetch.h"
 #include "kernels/counter_math.h"
 
 namespace heatkit {
@@ -91,9 +92,9 @@ inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now,
 // Asks for the cache lines a bump of `slot` reads and writes (the half-life
 // too unless the caller knows it).
 inline void prefetch_for_bump(const CounterColumns& c, Slot slot, bool half_life_known = false) noexcept {
-  __builtin_prefetch(c.rate + slot, 1);
-  __builtin_prefetch(c.last_update + slot, 1);
-  if (!half_life_known) __builtin_prefetch(c.half_life + slot, 0);
+  prefetch_for_write(c.rate + slot);
+  prefetch_for_write(c.last_update + slot);
+  if (!half_life_known) prefetch_for_read(c.half_life + slot);
 }
 
 // The bulk passes of a host-memory backend: free functions over columns.

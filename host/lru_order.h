@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "host/huge_page_allocator.h"
+#include "host/prefetch.h"
 
 namespace heatkit {
 
@@ -92,7 +93,7 @@ class LruOrder {
   // Cache hint for a batch that will bump `slot` soon: the line a bump writes.
   // Any slot below the slot count may be passed; nothing changes.
   void prefetch(Slot slot) const noexcept {
-    if (slot < position_.size()) __builtin_prefetch(&position_[slot], 1);
+    if (slot < position_.size()) prefetch_for_write(&position_[slot]);
   }
 
   bool contains(Slot slot) const noexcept {

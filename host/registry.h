@@ -25,6 +25,7 @@
 #include "host/heat_counter.h"
 #include "host/huge_page_allocator.h"
 #include "host/lru_order.h"
+#include "host/prefetch.h"
 #include "host/slot_index.h"
 #include "host/thread_pool.h"
 #include "kernels/policy.h"
@@ -316,9 +317,9 @@ class BasicHeatRegistry {
   // How far ahead of the read being looked up each prefetch stage works, in
   // reads. The second stage needs the bucket line the first asked for, so
   // they are spaced by a few reads (about one memory latency of look-ups).
-  static constexpr std::size_t kHashAhead = 16;  // hash; prefetch the home bucket
-  static constexpr std::size_t kSlotAhead = 8;   // guess the slot; prefetch its key, columns, LRU position
-  static constexpr std::size_t kRing = 32;       // > kHashAhead + 1, a power of two
+  static constexpr std::size_t kHashAhead = 32;  // hash; prefetch the home bucket
+  static constexpr std::size_t kSlotAhead = 16;  // guess the slot; prefetch its key, columns, LRU position
+  static constexpr std::size_t kRing = 64;       // > kHashAhead + 1, a power of two
   // Reads looked up before any of them is bumped (see bump_each).
   static constexpr std::size_t kLookupBlock = 16;
 
@@ -351,7 +352,7 @@ class BasicHeatRegistry {
       for (const std::size_t to = std::min(n, i + kSlotAhead + 1); guessed < to; ++guessed) {
         const Slot slot = index_.probable_slot(hashes[guessed & kMask]);
         if (slot == kNoSlot) continue;
-        __builtin_prefetch(&keys_[slot]);
+        prefetch_for_read(&keys_[slot]);
         if (host_columns_) prefetch_for_bump(*host_columns_, slot, !mixed_half_lives_);
         lru_.prefetch(slot);
       }
@@ -451,10 +452,8 @@ class BasicHeatRegistry {
     const auto convert = [=](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) {
         // The keys are read ascending but sparsely, which the hardware
-        // prefetcher does not follow: ask for them kKeysAhead candidates
-        // early, into L2 (locality 1; a prefetch into L1 holds one of its
-        // few miss buffers and gained nothing).
-        if (i + kKeysAhead < end) __builtin_prefetch(keys + from[i + kKeysAhead].slot, 0, 1);
+        // prefetcher does not follow: ask for them kKeysAhead candidates early.
+        if (i + kKeysAhead < end) prefetch_for_read(keys + from[i + kKeysAhead].slot);
         const Candidate& c = from[i];
         to[i].first = keys[c.slot];
         to[i].second = c.kind == Decision::kEmit ? HeatEmission::emit(c.rate) : HeatEmission::withdraw();

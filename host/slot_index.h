@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "host/huge_page_allocator.h"
+#include "host/prefetch.h"
 
 namespace heatkit {
 
@@ -45,7 +46,7 @@ class SlotIndex {
   // line of 16), so its key and columns can be fetched before the key is
   // compared.
   void prefetch(std::uint64_t hash) const noexcept {
-    if (!buckets_.empty()) __builtin_prefetch(&buckets_[hash & mask_]);
+    if (!buckets_.empty()) prefetch_for_read(&buckets_[hash & mask_]);
   }
   std::uint32_t probable_slot(std::uint64_t hash) const noexcept {
     if (buckets_.empty()) return kNoSlot;
