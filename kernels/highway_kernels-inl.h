@@ -212,11 +212,13 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
   CandidateSink sink(out);
 
   // Blocks of kBlockLanes counters (8 KB of columns: they stay in L1 until
-  // the block's candidates are decided). StoreMaskBits writes 8 bytes and
-  // LaneOffsets reads the masks 8 at a time: the arrays have slack.
+  // the block's candidates are decided). One mask byte per vector, read back
+  // eight at a time as words; StoreMaskBits writes 8 bytes, LaneOffsets
+  // writes 8 offsets whatever it finds: the arrays have slack.
   constexpr std::size_t kBlockLanes = 256;
   constexpr std::size_t kBlockVectors = kBlockLanes / N;
-  alignas(8) std::uint8_t masks[kBlockVectors + 8];
+  std::uint64_t mask_words[kBlockVectors / 8 + 2];
+  auto* const masks = reinterpret_cast<std::uint8_t*>(mask_words);
   std::uint32_t offsets[kBlockLanes + 8];
 
   std::size_t i = 0;
@@ -304,12 +306,11 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
     // threshold ties included). A branch per vector on "any candidate here"
     // instead mispredicts on a third of the vectors at 5% candidates, and
     // each mispredict also throws away the loads in flight.
-    std::memset(masks + vectors, 0, 8);
-    std::uint64_t words[kBlockVectors / 8 + 1];
+    std::memset(masks + vectors, 0, 8);  // the last word's bytes past the block
+    const std::size_t words = (vectors + 7) / 8;
     std::size_t possible_lanes = 0;
-    for (std::size_t v = 0; v < vectors; v += 8) {
-      std::memcpy(&words[v / 8], masks + v, sizeof(std::uint64_t));
-      possible_lanes += static_cast<std::size_t>(__builtin_popcountll(words[v / 8]));
+    for (std::size_t w = 0; w < words; ++w) {
+      possible_lanes += static_cast<std::size_t>(__builtin_popcountll(mask_words[w]));
     }
     // The gate for one possible candidate.
     const auto decide = [&](std::size_t slot) {
@@ -338,8 +339,8 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
       continue;
     }
     std::size_t count = 0;
-    for (std::size_t v = 0; v < vectors; v += 8) {
-      count += LaneOffsets<N>(words[v / 8], static_cast<std::uint32_t>(v * N), offsets + count);
+    for (std::size_t w = 0; w < words; ++w) {
+      count += LaneOffsets<N>(mask_words[w], static_cast<std::uint32_t>(w * 8 * N), offsets + count);
     }
     for (std::size_t k = 0; k < count; ++k) decide(block + offsets[k]);
   }
