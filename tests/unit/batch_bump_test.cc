@@ -253,9 +253,9 @@ TEST_P(BatchBump, timed_batch_equals_bumping_each_in_turn_with_time_going_backwa
 }
 
 // Keys that are nearly all resident: with the universe within the cap, after
-// the first rounds whole blocks of a batch are present, so the batch looks
-// them all up before bumping any (registry.h, bump_each); a universe a bit
-// over the cap mixes in blocks with a key to create (and evict for).
+// the first rounds nearly every read is bumped on the slot its stage guessed
+// (registry.h, bump_each); a universe a bit over the cap mixes in keys to
+// create (and evict for), after which the later reads are guessed again.
 TEST_P(BatchBump, batch_of_mostly_resident_keys_equals_bumping_each_in_turn) {
   run_batches_against_sequential<std::uint64_t>(
       {GetParam(), 200, 200, 100, BatchKind::kOneInstant, 41, 150});
@@ -278,6 +278,61 @@ TEST_P(BatchBump, batch_that_grows_the_registry_equals_bumping_each_in_turn) {
       {GetParam(), 0, 20'000, 3'000, BatchKind::kOneInstant, 31, 12});
   run_batches_against_sequential<BlobKey>(
       {GetParam(), 0, 20'000, 3'000, BatchKind::kTimed, 32, 12});
+}
+
+// mix64 (KeyTraits<u64>::hash) undone, to make u64 keys with chosen hashes.
+constexpr std::uint64_t inverse_mod_2_64(std::uint64_t odd) {
+  std::uint64_t x = odd;  // Newton: each step doubles the correct low bits
+  for (int i = 0; i < 6; ++i) x *= 2 - odd * x;
+  return x;
+}
+constexpr std::uint64_t undo_xorshift(std::uint64_t y, int shift) {
+  std::uint64_t x = y;  // x = y ^ (x >> shift) settles after 64 / shift rounds
+  for (int i = 0; i < 64; i += shift) x = y ^ (x >> shift);
+  return x;
+}
+constexpr std::uint64_t key_with_hash(std::uint64_t hash) {
+  std::uint64_t x = undo_xorshift(hash, 31);
+  x *= inverse_mod_2_64(0x94d049bb133111ebULL);
+  x = undo_xorshift(x, 27);
+  x *= inverse_mod_2_64(0xbf58476d1ce4e5b9ULL);
+  return undo_xorshift(x, 30);
+}
+static_assert(mix64(key_with_hash(0x0123456789abcdefULL)) == 0x0123456789abcdefULL);
+
+// Keys whose hashes agree in their low 16 bits (the home bucket of any index
+// up to 65,536 buckets) and their top 32 (the tag, whatever the slot width):
+// the index tells them apart only by comparing keys, and the batch's guess
+// from the bucket line (the first tag match) is the same slot for all of
+// them. Each key must still bump its own counter, as single bumps do.
+TEST_P(BatchBump, keys_sharing_home_bucket_and_tag_bump_their_own_counters) {
+  std::vector<std::uint64_t> universe;
+  for (std::uint64_t j = 0; j < 40; ++j) {
+    universe.push_back(key_with_hash(0x5eedc0de00000000ULL | (j + 1) << 16 | 0x2a));
+  }
+  for (std::uint64_t j = 0; j < 40; ++j) universe.push_back(key_of<std::uint64_t>(j));
+  for (const std::size_t cap : {std::size_t{0}, std::size_t{24}}) {
+    RegistryOptions options;
+    options.cap = cap;
+    options.backend = GetParam();
+    HeatRegistry batched(options);
+    HeatRegistry sequential(options);
+    Rng rng(cap + 5);
+    Instant now = t0();
+    for (int round = 0; round < 60; ++round) {
+      now += Duration(static_cast<std::int64_t>(rng.below(2'000'000'000)));
+      std::vector<std::uint64_t> keys;
+      for (std::uint64_t i = rng.below(50); i > 0; --i) {
+        // Mostly the colliding keys, some of them repeatedly.
+        keys.push_back(universe[rng.chance(70) ? rng.below(40) : rng.below(universe.size())]);
+      }
+      batched.bump_batch(keys, 30s, now);
+      for (const std::uint64_t k : keys) sequential.entry(k, 30s, now).bump(now);
+      const std::string d = difference(batched, sequential, universe);
+      ASSERT_TRUE(d.empty()) << "cap " << cap << ", round " << round << ": " << d;
+    }
+    EXPECT_GT(batched.size(), 20u) << "cap " << cap << ": the colliding keys were not resident";
+  }
 }
 
 TEST(BatchBumpEdges, empty_batch_changes_nothing) {
