@@ -234,7 +234,8 @@ class ConcurrentHeatRegistry {
   // BasicHeatRegistry::tick on every shard, each under its lock (so bumps to
   // the other shards go on), on up to set_threads() threads. The candidates
   // come in shard order, then slot order: the same for any thread count.
-  // Throws InvalidPolicy before any shard changes.
+  // Throws InvalidPolicy before any shard changes. Ticks from several threads
+  // at once take turns (each still sees every shard as it is then).
   Emissions tick(const Policy& policy, Instant now) {
     Emissions out;
     tick(policy, now, out);
@@ -242,15 +243,45 @@ class ConcurrentHeatRegistry {
   }
   // The same into `out`, replacing its contents and reusing its memory, as
   // BasicHeatRegistry's. `out` is untouched when the policy is invalid.
+  //
+  // Each shard converts its candidates into its own part under its lock (its
+  // keys may change once the lock is released), then the parts are copied
+  // into `out` at their offsets, on the walking threads for a large result.
+  // The parts are kept across ticks: fresh ones would fault in pages as
+  // large as the result on every tick. That scratch is why ticks take turns.
   void tick(const Policy& policy, Instant now, Emissions& out) {
     validate_or_throw(policy);
-    std::vector<Emissions> parts(shard_count_);
+    const std::lock_guard turn(tick_mutex_);
+    std::vector<Emissions>& parts = tick_parts_;
+    if (parts.size() != shard_count_) parts.resize(shard_count_);
     walk_shards([&](std::size_t s, Shard& r) { r.tick(policy, now, parts[s]); });
-    std::size_t total = 0;
-    for (const Emissions& p : parts) total += p.size();
-    out.clear();
-    out.reserve(total);
-    for (Emissions& p : parts) out.insert(out.end(), p.begin(), p.end());
+    std::vector<std::size_t>& offsets = tick_offsets_;
+    offsets.assign(shard_count_ + 1, 0);
+    for (std::size_t s = 0; s < shard_count_; ++s) offsets[s + 1] = offsets[s] + parts[s].size();
+    const std::size_t total = offsets[shard_count_];
+    if (out.capacity() < total) {
+      Emissions().swap(out);  // nothing in it is kept: no reallocation copy
+      out.reserve(total);
+      advise_huge_pages(out.data(), out.capacity() * sizeof(typename Emissions::value_type));
+    }
+    out.resize(total);
+    const auto copy_part = [&](std::size_t s) {
+      std::copy(parts[s].begin(), parts[s].end(), out.begin() + static_cast<std::ptrdiff_t>(offsets[s]));
+    };
+    const unsigned threads = resolve_threads(threads_.load(std::memory_order_relaxed));
+    if (threads > 1 && shard_count_ > 1 && total >= kMinEmissionsForThreads) {
+      ThreadPool::shared().run(shard_count_, threads, copy_part);
+    } else {
+      for (std::size_t s = 0; s < shard_count_; ++s) copy_part(s);
+    }
+    // A part grown by a rare mass emission is given back once ticks use
+    // little of it again.
+    std::size_t bytes = parts.capacity() * sizeof(Emissions) + offsets.capacity() * sizeof(std::size_t);
+    for (Emissions& part : parts) {
+      if (part.capacity() > 4096 && part.size() < part.capacity() / 8) Emissions().swap(part);
+      bytes += part.capacity() * sizeof(typename Emissions::value_type);
+    }
+    tick_scratch_bytes_.store(bytes, std::memory_order_relaxed);
   }
 
   // Routes each emission to its key's shard (keeping their order there), then
@@ -275,7 +306,7 @@ class ConcurrentHeatRegistry {
   }
   MemoryUsage memory_usage() const {
     MemoryUsage total;
-    total.other = shard_count_ * sizeof(Locked);
+    total.other = shard_count_ * sizeof(Locked) + tick_scratch_bytes_.load(std::memory_order_relaxed);
     for (std::size_t s = 0; s < shard_count_; ++s) {
       const std::lock_guard lock(shards_[s].mutex);
       const MemoryUsage m = shards_[s].registry.memory_usage();
@@ -409,6 +440,8 @@ class ConcurrentHeatRegistry {
   }
 
   static constexpr std::size_t kMinCountersForThreads = std::size_t{1} << 15;
+  // Below this many emissions a tick copies its parts on the calling thread.
+  static constexpr std::size_t kMinEmissionsForThreads = std::size_t{1} << 15;
 
   std::size_t cap_;
   std::atomic<unsigned> threads_;
@@ -416,6 +449,11 @@ class ConcurrentHeatRegistry {
   int shard_shift_ = 0;  // 64 - log2(shard_count_); 0 for a single shard
   std::size_t shard_cap_ = 0;
   std::unique_ptr<Locked[]> shards_;
+  // tick's scratch, kept across ticks; tick_mutex_ gives it to one tick at a time.
+  std::mutex tick_mutex_;
+  std::vector<Emissions> tick_parts_;        // per shard: its candidates with their keys
+  std::vector<std::size_t> tick_offsets_;    // where each part starts in the result
+  std::atomic<std::size_t> tick_scratch_bytes_{0};  // for memory_usage(), which takes no tick turn
 };
 
 using ConcurrentHeatRegistry64 = ConcurrentHeatRegistry<std::uint64_t>;
