@@ -259,12 +259,7 @@ class ConcurrentHeatRegistry {
     offsets.assign(shard_count_ + 1, 0);
     for (std::size_t s = 0; s < shard_count_; ++s) offsets[s + 1] = offsets[s] + parts[s].size();
     const std::size_t total = offsets[shard_count_];
-    if (out.capacity() < total) {
-      Emissions().swap(out);  // nothing in it is kept: no reallocation copy
-      out.reserve(total);
-      advise_huge_pages(out.data(), out.capacity() * sizeof(typename Emissions::value_type));
-    }
-    out.resize(total);
+    resize_for_overwrite(out, total);
     const auto copy_part = [&](std::size_t s) {
       std::copy(parts[s].begin(), parts[s].end(), out.begin() + static_cast<std::ptrdiff_t>(offsets[s]));
     };

@@ -88,6 +88,22 @@ struct RegistryStats {
   std::uint64_t pruned = 0;
 };
 
+// Resizes `out` to `n` elements, every one of which the caller overwrites
+// next (a tick's result). Growing past its capacity reallocates it empty (the
+// old elements are not copied) and asks for huge pages before it is first
+// written: a mass withdrawal's result is as big as the columns, and with base
+// pages faulting it in costs more than filling it. Otherwise the elements it
+// has are kept, so only growth writes defaults.
+template <class T>
+void resize_for_overwrite(std::vector<T>& out, std::size_t n) {
+  if (out.capacity() < n) {
+    std::vector<T>().swap(out);
+    out.reserve(n);
+    advise_huge_pages(out.data(), out.capacity() * sizeof(T));
+  }
+  out.resize(n);
+}
+
 template <class Key>
 class BasicHeatRegistry {
  public:
@@ -423,23 +439,14 @@ class BasicHeatRegistry {
   // Looking up the keys is most of the cost (a read of the key column at
   // every twentieth slot or so, which the hardware prefetcher cannot follow),
   // so a large result is converted on the pass threads, each its own range.
-  // A result larger than `out` can hold asks for huge pages before it is
-  // first written (a mass withdrawal's result is as big as the columns; with
-  // base pages, faulting it in costs more than filling it).
   void emissions_of(const std::vector<Candidate>& candidates, Emissions& out) const {
     const std::size_t n = candidates.size();
-    if (out.capacity() < n) {
-      Emissions().swap(out);
-      out.reserve(n);
-      advise_huge_pages(out.data(), out.capacity() * sizeof(typename Emissions::value_type));
-    }
     const std::size_t parts =
         std::min<std::size_t>(resolve_threads(threads_), n / kMinEmissionsPerThread);
-    // Truncating keeps the elements a reused `out` already has: only growth
-    // writes defaults that the conversion then overwrites. Writing through
-    // plain pointers (rather than push_back, whose end pointer might alias
-    // the keys) lets the loads of the next keys go ahead of the stores.
-    out.resize(n);
+    // Writing through plain pointers (rather than push_back, whose end
+    // pointer might alias the keys) lets the loads of the next keys go ahead
+    // of the stores.
+    resize_for_overwrite(out, n);
     const Candidate* from = candidates.data();
     const Key* keys = keys_.data();
     auto* to = out.data();
