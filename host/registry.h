@@ -517,10 +517,17 @@ class BasicHeatRegistry {
     return high_water_++;
   }
 
-  // Doubles the slot count (to the cap at most): columns, keys, LRU, index.
+  // Doubles the slot count: columns, keys, LRU, index. Where doubling would
+  // pass the cap it grows by sixteenths instead (to the cap at most): a jump
+  // straight to the cap can leave nearly half the slots unused (a registry
+  // holding just over a power of two, every shard of a sharded one), at 53
+  // bytes per slot; the few extra copies near the cap cost less than that.
   void grow() {
-    std::size_t n = std::max<std::size_t>(16, 2 * static_cast<std::size_t>(high_water_));
-    if (cap_ > 0) n = std::min(n, std::max<std::size_t>(cap_, high_water_ + 1));
+    const std::size_t used = high_water_;
+    std::size_t n = std::max<std::size_t>(16, 2 * used);
+    if (cap_ > 0 && n > cap_) {
+      n = std::max(used + 1, std::min(cap_, used + std::max<std::size_t>(16, used / 16)));
+    }
     if (n > LruOrder::kMaxSlots) throw std::length_error("heat registry: more than 2^31-2 slots");
     store_->ensure_slots(n);
     host_columns_ = store_->host_columns();

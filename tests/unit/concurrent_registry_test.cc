@@ -703,6 +703,24 @@ TEST(ConcurrentRegistryOptions, default_shard_count_keeps_capped_shards_large) {
             default_shard_count(kDefaultCap));
 }
 
+// The memory budget for the sharded registry as the benchmarks size
+// it (cap n + n/8, the default 8 shards for that cap): about 1,024 keys per
+// shard, just past a power of two in half the shards. Growing such a shard
+// straight to its cap left an eighth of its slots unused (66 bytes per key).
+TEST(ConcurrentRegistryMemory, sharded_registry_at_its_benchmark_cap_fits_64_bytes_per_key) {
+  constexpr std::size_t kKeys = 8192;
+  ASSERT_EQ(default_shard_count(kKeys + kKeys / 8, 2), 8u);
+  ConcurrentHeatRegistry64 r(capped(kKeys + kKeys / 8), 8);
+  std::vector<std::uint64_t> keys(kKeys);
+  for (std::uint64_t k = 0; k < kKeys; ++k) keys[k] = k;
+  r.bump_batch(keys, 60s, t0());
+  ASSERT_EQ(r.size(), kKeys) << "no shard reached its cap";
+  const MemoryUsage m = r.memory_usage();
+  EXPECT_LE(static_cast<double>(m.total()) / kKeys, 64.0)
+      << "columns " << m.columns << ", keys " << m.keys << ", index " << m.index << ", lru "
+      << m.lru << ", other " << m.other;
+}
+
 TEST(ConcurrentRegistryOptions, unknown_backend_is_reported) {
   RegistryOptions o;
   o.backend = "no-such-backend";

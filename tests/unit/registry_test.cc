@@ -648,6 +648,27 @@ TEST(RegistryBackend, default_backend_is_highway_and_scalar_reference_is_listed_
   }
 }
 
+// Doubling to the cap from just past a power of two would leave nearly half
+// the slots unused; past half the cap the registry grows by sixteenths, and
+// still reaches the cap exactly.
+TEST(RegistryMemory, growth_past_half_the_cap_goes_by_sixteenths) {
+  constexpr std::size_t kCap = 5000;
+  auto r = HeatRegistry::with_cap(kCap);
+  const Instant base = t0();
+  std::uint64_t key = 0;
+  for (; key < 4096; ++key) r.entry(key, 60s, base);
+  EXPECT_EQ(r.store().slot_count(), 4096u) << "doubling below half the cap";
+  r.entry(key++, 60s, base);
+  EXPECT_EQ(r.store().slot_count(), 4096u + 4096u / 16) << "not 5000";
+  for (; key < kCap; ++key) r.entry(key, 60s, base);
+  EXPECT_EQ(r.store().slot_count(), kCap);
+  EXPECT_EQ(r.size(), kCap);
+  r.entry(key++, 60s, base);  // evicts: the registry stays at the cap
+  EXPECT_EQ(r.size(), kCap);
+  EXPECT_EQ(r.store().slot_count(), kCap) << "never past the cap";
+  EXPECT_FALSE(r.contains(0)) << "the oldest went";
+}
+
 // The memory budget (not a timing): 64 bytes per counter at a cap of
 // one million, everything the registry owns included.
 TEST(RegistryMemory, u64_registry_at_a_million_fits_64_bytes_per_counter) {
