@@ -39,28 +39,37 @@ class SlotIndex {
     }
   }
 
-  // Cache hints for a batch of look-ups. `prefetch`: the key's home bucket.
-  // `probable_slot`, once that line has arrived: the first slot of the probe
-  // run whose tag matches, the slot `find` will almost surely return for a
-  // present key (kNoSlot when none does, or the run leaves the home bucket's
-  // line of 16), so its key and columns can be fetched before the key is
-  // compared.
-  void prefetch(std::uint64_t hash) const noexcept {
-    if (!buckets_.empty()) prefetch_for_read(&buckets_[hash & mask_]);
+  // Cache hints for a batch of look-ups. `prefetch`: the key's home bucket
+  // line (`line` 0), or the line `line` lines after it. `guess`, once those
+  // lines have arrived: the first slot of the probe run whose tag matches,
+  // scanning the first `lines` lines from the home bucket's; that is the slot
+  // `find` will almost surely return for a present key, so its key and
+  // columns can be fetched before the key is compared. No slot when there is
+  // no match in those lines; `run_goes_on` then says whether the run leaves
+  // them (a later line may hold the key: worth fetching and guessing again)
+  // or ends in them (the key is absent).
+  struct Guess {
+    std::uint32_t slot = kNoSlot;
+    bool run_goes_on = false;
+  };
+  void prefetch(std::uint64_t hash, std::size_t line = 0) const noexcept {
+    if (!buckets_.empty()) prefetch_for_read(&buckets_[((hash & mask_) + line * kPerLine) & mask_]);
   }
-  std::uint32_t probable_slot(std::uint64_t hash) const noexcept {
-    if (buckets_.empty()) return kNoSlot;
-    constexpr std::size_t kPerLine = 64 / sizeof(std::uint32_t);
+  Guess guess(std::uint64_t hash, std::size_t lines = 1) const noexcept {
+    if (buckets_.empty()) return {};
     const std::uint32_t tag = tag_of(hash);
-    const std::size_t home = hash & mask_;
-    const std::size_t line_end = std::min(buckets_.size(), (home | (kPerLine - 1)) + 1);
-    for (std::size_t b = home; b < line_end; ++b) {
-      const std::uint32_t word = buckets_[b];
-      if (word == kEmpty) return kNoSlot;
-      if ((word & ~slot_mask_) == tag) return word & slot_mask_;
+    std::size_t b = hash & mask_;
+    for (std::size_t line = 0; line < lines; ++line) {
+      for (const std::size_t line_end = (b | (kPerLine - 1)) + 1; b < line_end; ++b) {
+        const std::uint32_t word = buckets_[b];
+        if (word == kEmpty) return {};
+        if ((word & ~slot_mask_) == tag) return {word & slot_mask_, false};
+      }
+      b &= mask_;  // after the table's last line comes its first
     }
-    return kNoSlot;
+    return {kNoSlot, true};
   }
+  std::uint32_t probable_slot(std::uint64_t hash) const noexcept { return guess(hash).slot; }
 
   // Makes room for `n` keys without further growth.
   void reserve(std::size_t n, const Key* keys) {
@@ -107,6 +116,7 @@ class SlotIndex {
 
  private:
   static constexpr std::uint32_t kEmpty = UINT32_MAX;  // a slot is never all ones in its bits
+  static constexpr std::size_t kPerLine = 64 / sizeof(std::uint32_t);  // buckets per cache line
 
   // The tag bits of `hash`, in place above the slot bits.
   std::uint32_t tag_of(std::uint64_t hash) const noexcept {

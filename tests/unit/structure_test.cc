@@ -211,6 +211,48 @@ TEST(SlotIndex, probable_slot_is_the_slot_found_when_the_tag_is_unique) {
   EXPECT_EQ(Index().probable_slot(U64Traits::hash(1)), Index::kNoSlot) << "empty index";
 }
 
+// Hashes chosen by hand: the key is its own hash.
+struct IdentityTraits {
+  static std::uint64_t hash(std::uint64_t key) noexcept { return key; }
+};
+
+TEST(SlotIndex, guess_scans_the_lines_asked_for_and_says_whether_the_run_goes_on) {
+  using Index = SlotIndex<std::uint64_t, IdentityTraits>;
+  Index index;
+  std::vector<std::uint64_t> keys;
+  index.reserve(40, keys.data());
+  ASSERT_EQ(index.bucket_count(), 64u) << "four lines of 16 buckets";
+  // Six keys homed at bucket 13 (distinct tags, in the hash's top half) fill
+  // buckets 13 to 18: the last three spill into the second line. Four homed
+  // at bucket 62 fill 62, 63, 0 and 1: the table's first line follows its last.
+  const auto key_at = [](std::uint64_t tag, std::uint64_t home) { return tag << 40 | home; };
+  for (std::uint64_t j = 0; j < 6; ++j) keys.push_back(key_at(j + 1, 13));
+  for (std::uint64_t j = 0; j < 4; ++j) keys.push_back(key_at(j + 101, 62));
+  for (std::uint32_t s = 0; s < keys.size(); ++s) index.insert(keys[s], s, keys.data());
+  ASSERT_EQ(index.bucket_count(), 64u);
+  for (std::uint32_t s = 0; s < keys.size(); ++s) {
+    SCOPED_TRACE(s);
+    const bool in_home_line = s < 3 || (s >= 6 && s < 8);
+    const Index::Guess one = index.guess(keys[s]);
+    EXPECT_EQ(one.slot, in_home_line ? s : Index::kNoSlot);
+    EXPECT_EQ(one.run_goes_on, !in_home_line) << "no match in the home line, and no empty bucket";
+    const Index::Guess two = index.guess(keys[s], 2);
+    EXPECT_EQ(two.slot, s) << "found in the next line";
+    EXPECT_FALSE(two.run_goes_on);
+    EXPECT_EQ(index.probable_slot(keys[s]), one.slot);
+  }
+  // An absent key: its run ends at an empty bucket (the key is surely absent)
+  // unless it leaves the lines scanned first.
+  const std::uint64_t absent_long_run = key_at(77, 13);
+  EXPECT_TRUE(index.guess(absent_long_run).run_goes_on);
+  EXPECT_EQ(index.guess(absent_long_run, 2).slot, Index::kNoSlot);
+  EXPECT_FALSE(index.guess(absent_long_run, 2).run_goes_on) << "bucket 19 is empty";
+  const std::uint64_t absent_empty_home = key_at(77, 40);
+  EXPECT_EQ(index.guess(absent_empty_home).slot, Index::kNoSlot);
+  EXPECT_FALSE(index.guess(absent_empty_home).run_goes_on);
+  EXPECT_FALSE(Index().guess(5, 2).run_goes_on) << "empty index";
+}
+
 TEST(SlotIndex, slots_beyond_the_bucket_count_widen_the_slot_field) {
   // A small table holding large slot numbers: every insert may take tag bits
   // away, and every key must stay findable through each widening.
