@@ -547,7 +547,9 @@ class BasicHeatRegistry {
   // pass the cap it grows by sixteenths instead (to the cap at most): a jump
   // straight to the cap can leave nearly half the slots unused (a registry
   // holding just over a power of two, every shard of a sharded one), at 53
-  // bytes per slot; the few extra copies near the cap cost less than that.
+  // bytes per slot. The price is about eleven more copies of the arrays
+  // between half the cap and the cap, paid once while filling
+  // (docs/PERFORMANCE.md has the measured fill times).
   void grow() {
     const std::size_t used = high_water_;
     std::size_t n = std::max<std::size_t>(16, 2 * used);

@@ -211,13 +211,8 @@ TEST(SlotIndex, probable_slot_is_the_slot_found_when_the_tag_is_unique) {
   EXPECT_EQ(Index().probable_slot(U64Traits::hash(1)), Index::kNoSlot) << "empty index";
 }
 
-// Hashes chosen by hand: the key is its own hash.
-struct IdentityTraits {
-  static std::uint64_t hash(std::uint64_t key) noexcept { return key; }
-};
-
 TEST(SlotIndex, guess_scans_the_lines_asked_for_and_says_whether_the_run_goes_on) {
-  using Index = SlotIndex<std::uint64_t, IdentityTraits>;
+  using Index = SlotIndex<std::uint64_t, TagTraits>;  // the key is its own hash
   Index index;
   std::vector<std::uint64_t> keys;
   index.reserve(40, keys.data());
