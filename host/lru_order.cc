@@ -21,8 +21,7 @@ inline std::uint32_t count_ones(std::uint64_t x) noexcept {
 // of records kept before it: `kept_before` per 64-record word of the `latest`
 // bitmap, plus the bits below it in its word.
 struct Renumbering {
-  std::uint32_t* positions;
-  std::size_t n;
+  LruPositions positions;
   const std::uint64_t* latest;
   const std::uint32_t* kept_before;
 };
@@ -31,7 +30,7 @@ template <class CountOnes>
 [[gnu::always_inline]] inline void renumber_positions(const Renumbering& r, CountOnes count) {
   constexpr std::uint32_t kNone = UINT32_MAX;
   constexpr std::uint32_t kFlag = 1u << 31;
-  for (std::size_t s = 0; s < r.n; ++s) {
+  for (std::size_t s = 0; s < r.positions.size; ++s) {
     const std::uint32_t v = r.positions[s];
     if (v == kNone) continue;
     const std::uint32_t at = v & ~kFlag;
@@ -64,27 +63,39 @@ void renumber_positions(const Renumbering& r) {
 }  // namespace
 
 void LruOrder::ensure_slots(std::size_t n) {
-  if (n <= position_.size()) return;
+  if (n <= positions_.size) return;
   if (n > kMaxSlots) throw std::length_error("LruOrder: more than 2^31-2 slots");
-  // Exactly n positions and n + slack log records (no doubling slack: the
-  // registry grows geometrically), positions staying below 2^31. The log's
-  // capacity is its compaction point; it exceeds n, so a compaction always
-  // leaves room for the record being appended.
+  // Exactly n positions (no doubling slack: the registry grows geometrically).
   HugePageVector<std::uint32_t> positions;
   positions.reserve(n);
-  positions.assign(position_.begin(), position_.end());
+  positions.assign(owned_positions_.begin(), owned_positions_.end());
   positions.resize(n, kAbsent);
+  grow_log(n);
+  owned_positions_.swap(positions);
+  positions_ = LruPositions{reinterpret_cast<std::byte*>(owned_positions_.data()), sizeof(std::uint32_t), n};
+}
+
+void LruOrder::ensure_slots(std::size_t n, LruPositions positions) {
+  if (n > kMaxSlots) throw std::length_error("LruOrder: more than 2^31-2 slots");
+  if (n > positions_.size) grow_log(n);
+  HugePageVector<std::uint32_t>().swap(owned_positions_);
+  positions_ = positions;
+}
+
+void LruOrder::grow_log(std::size_t n) {
+  // n + slack log records, positions staying below 2^31. The log's capacity
+  // is its compaction point; it exceeds n, so a compaction always leaves room
+  // for the record being appended.
   HugePageVector<Slot> log;
   constexpr std::size_t kPositions = std::size_t{1} << 31;  // position values 0 .. 2^31-1
   log.reserve(std::min(n + std::min(n, max_stale_), kPositions - 1));
   log.assign(log_.begin(), log_.end());
-  position_.swap(positions);
   log_.swap(log);
 }
 
 void LruOrder::on_decay(Slot slot, std::int64_t now, const std::int64_t* last_update) {
-  if (position_[slot] == kAbsent) return;
-  position_[slot] |= kOutOfOrder;
+  if (positions_[slot] == kAbsent) return;
+  positions_[slot] |= kOutOfOrder;
   push_record(slot, now);
   // Repeated decays of the same entries leave stale records behind; keep the
   // heap proportional to the entries.
@@ -95,9 +106,9 @@ void LruOrder::on_tick(std::int64_t now) {
   // Every out-of-order entry has a record here; once in order again, the
   // first of them may precede the cursor.
   for (const Record& r : heap_) {
-    const std::uint32_t v = position_[r.slot];
+    const std::uint32_t v = positions_[r.slot];
     if (v == kAbsent) continue;
-    position_[r.slot] = order_of(v);
+    positions_[r.slot] = order_of(v);
     cursor_ = std::min<std::size_t>(cursor_, order_of(v));
   }
   heap_.clear();
@@ -119,18 +130,18 @@ LruOrder::Slot LruOrder::victim(const std::int64_t* last_update) {
 }
 
 std::size_t LruOrder::memory_bytes() const noexcept {
-  return position_.capacity() * sizeof(std::uint32_t) + log_.capacity() * sizeof(Slot) +
+  return owned_positions_.capacity() * sizeof(std::uint32_t) + log_.capacity() * sizeof(Slot) +
          heap_.capacity() * sizeof(Record);
 }
 
 bool LruOrder::record_valid(const Record& r, const std::int64_t* last_update) const noexcept {
-  const std::uint32_t v = position_[r.slot];
+  const std::uint32_t v = positions_[r.slot];
   return v != kAbsent && (v & kOutOfOrder) != 0 && order_of(v) == r.order &&
          last_update[r.slot] == r.last_update;
 }
 
 void LruOrder::push_record(Slot slot, std::int64_t last_update) {
-  heap_.push_back(Record{last_update, order_of(position_[slot]), slot});
+  heap_.push_back(Record{last_update, order_of(positions_[slot]), slot});
   std::push_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }
 
@@ -143,7 +154,7 @@ void LruOrder::compact() {
   // Heap records are matched to entries by position: keep those that still
   // match, renumber them with their entries below.
   std::erase_if(heap_, [&](const Record& r) {
-    const std::uint32_t v = position_[r.slot];
+    const std::uint32_t v = positions_[r.slot];
     return v == kAbsent || (v & kOutOfOrder) == 0 || order_of(v) != r.order;
   });
   // Without out-of-order entries, every record before the cursor is stale.
@@ -161,7 +172,8 @@ void LruOrder::compact() {
   const std::size_t end = log_.size();
   const std::size_t words = (end + 63) / 64;
   std::vector<std::uint64_t> latest(words, 0);
-  for (const std::uint32_t v : position_) {
+  for (std::size_t s = 0; s < positions_.size; ++s) {
+    const std::uint32_t v = positions_[s];
     if (v == kAbsent) continue;
     const std::uint32_t at = order_of(v);
     latest[at / 64] |= std::uint64_t{1} << (at % 64);
@@ -177,7 +189,7 @@ void LruOrder::compact() {
   }
   // A record's new position is the number of records kept before it.
   static_assert(kAbsent == UINT32_MAX && kOutOfOrder == 1u << 31, "Renumbering's encoding");
-  renumber_positions(Renumbering{position_.data(), position_.size(), latest.data(), kept_before.data()});
+  renumber_positions(Renumbering{positions_, latest.data(), kept_before.data()});
   // The cursor moves to the first kept record at or after it.
   if (cursor_ < end) {
     const std::uint64_t below = latest[cursor_ / 64] & ((std::uint64_t{1} << (cursor_ % 64)) - 1);
@@ -186,7 +198,7 @@ void LruOrder::compact() {
     cursor_ = kept;
   }
   log_.resize(kept);
-  for (Record& r : heap_) r.order = order_of(position_[r.slot]);
+  for (Record& r : heap_) r.order = order_of(positions_[r.slot]);
   // Renumbering kept the order of the records; the erase above broke the heap.
   std::make_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }
@@ -195,7 +207,8 @@ void LruOrder::drop_head(std::size_t head) {
   std::copy(log_.begin() + static_cast<std::ptrdiff_t>(head), log_.end(), log_.begin());
   log_.resize(log_.size() - head);
   const auto shift = static_cast<std::uint32_t>(head);
-  for (std::uint32_t& v : position_) {
+  for (std::size_t s = 0; s < positions_.size; ++s) {
+    std::uint32_t& v = positions_[s];
     if (v != kAbsent) v -= shift;  // no flags: nothing is out of order
   }
   cursor_ -= head;

@@ -29,6 +29,11 @@
 // slots, so at most once per slot-count appends), which drops the stale
 // records and renumbers the rest, keeping their order. Memory: 4 bytes of
 // position per slot and 8 bytes of log, 12 in all.
+//
+// The positions may live in the caller's own per-slot records (the registry
+// keeps each slot's position beside its key, a line every look-up reads
+// anyway, so a bump writes no line of its own for the order): a 4-byte field
+// every `stride` bytes. Standing alone, the order keeps them in an array.
 #pragma once
 
 #include <cstddef>
@@ -36,9 +41,20 @@
 #include <vector>
 
 #include "host/huge_page_allocator.h"
-#include "host/prefetch.h"
 
 namespace heatkit {
+
+// Per-slot LRU positions held in someone else's records: slot s's position
+// is the 4-byte field at first + s * stride (4-byte aligned).
+struct LruPositions {
+  std::byte* first = nullptr;
+  std::size_t stride = sizeof(std::uint32_t);
+  std::size_t size = 0;  // slots [0, size)
+
+  std::uint32_t& operator[](std::size_t slot) const noexcept {
+    return *reinterpret_cast<std::uint32_t*>(first + slot * stride);
+  }
+};
 
 class LruOrder {
  public:
@@ -48,13 +64,22 @@ class LruOrder {
   // this many slots (past 2^30 the log's slack, and so the spacing of
   // compactions, shrinks towards this limit).
   static constexpr std::size_t kMaxSlots = (std::size_t{1} << 31) - 2;
+  // The position of a slot that holds no entry; an owner of the positions
+  // gives its new slots this one.
+  static constexpr std::uint32_t kAbsentPosition = UINT32_MAX;
 
   // The log holds slot_count + min(slot_count, `max_stale`) records before it
   // compacts; tests lower `max_stale` to compact every few appends.
   explicit LruOrder(std::size_t max_stale = SIZE_MAX) : max_stale_(max_stale == 0 ? 1 : max_stale) {}
 
-  // Makes per-slot state for slots [0, n). Throws std::length_error past kMaxSlots.
+  // Makes per-slot state for slots [0, n), the positions in an array of its
+  // own. Throws std::length_error past kMaxSlots.
   void ensure_slots(std::size_t n);
+  // The same with the positions in the caller's records, `positions` (at
+  // least n slots; the slots the order had keep their positions, copied by
+  // the caller, and the new ones hold kAbsentPosition). Call it again
+  // whenever the records move.
+  void ensure_slots(std::size_t n, LruPositions positions);
 
   // A new entry in `slot`, created at `now` (creation counts as a bump).
   void on_insert(Slot slot, std::int64_t now) {
@@ -67,7 +92,7 @@ class LruOrder {
   // creation or its previous bump) and `now` keeps it in order, it already
   // stands where a new one would: only the in-order bound moves.
   void on_bump(Slot slot, std::int64_t now) {
-    const std::uint32_t v = position_[slot];
+    const std::uint32_t v = positions_[slot];
     if (v == kAbsent) return;
     if (v + std::size_t{1} == log_.size() && now >= in_order_max_) {
       in_order_max_ = now;
@@ -79,8 +104,8 @@ class LruOrder {
   void on_decay(Slot slot, std::int64_t now, const std::int64_t* last_update);
   // `slot` left the registry (removed, evicted or pruned).
   void on_erase(Slot slot) {
-    if (position_[slot] == kAbsent) return;
-    position_[slot] = kAbsent;
+    if (positions_[slot] == kAbsent) return;
+    positions_[slot] = kAbsent;
     --size_;
   }
   // A tick set every entry's last_update to `now`.
@@ -90,22 +115,17 @@ class LruOrder {
   // column, exact for every entry.
   Slot victim(const std::int64_t* last_update);
 
-  // Cache hint for a batch that will bump `slot` soon: the line a bump writes.
-  // Any slot below the slot count may be passed; nothing changes.
-  void prefetch(Slot slot) const noexcept {
-    if (slot < position_.size()) prefetch_for_write(&position_[slot]);
-  }
-
   bool contains(Slot slot) const noexcept {
-    return slot < position_.size() && position_[slot] != kAbsent;
+    return slot < positions_.size && positions_[slot] != kAbsent;
   }
   std::size_t size() const noexcept { return size_; }
+  // Bytes held: the log, the heap and the positions when they are its own.
   std::size_t memory_bytes() const noexcept;
 
  private:
-  // position_[slot]: the position of the slot's latest log record in the low
+  // positions_[slot]: the position of the slot's latest log record in the low
   // 31 bits, kOutOfOrder flag on top; kAbsent when the slot holds no entry.
-  static constexpr std::uint32_t kAbsent = UINT32_MAX;
+  static constexpr std::uint32_t kAbsent = kAbsentPosition;
   static constexpr std::uint32_t kOutOfOrder = 1u << 31;
   static constexpr std::int64_t kNoInstant = INT64_MIN;
 
@@ -122,14 +142,14 @@ class LruOrder {
 
   static std::uint32_t order_of(std::uint32_t v) noexcept { return v & ~kOutOfOrder; }
   // Whether the log record at `at` is the latest of a live slot that is in order.
-  bool in_order_at(std::size_t at) const noexcept { return position_[log_[at]] == at; }
+  bool in_order_at(std::size_t at) const noexcept { return positions_[log_[at]] == at; }
   bool record_valid(const Record& r, const std::int64_t* last_update) const noexcept;
 
   void append(Slot slot, std::int64_t now) {
     if (log_.size() == log_.capacity()) compact();
     const bool in_order = now >= in_order_max_;
     const auto at = static_cast<std::uint32_t>(log_.size());
-    position_[slot] = at | (in_order ? 0u : kOutOfOrder);
+    positions_[slot] = at | (in_order ? 0u : kOutOfOrder);
     log_.push_back(slot);
     if (in_order) {
       in_order_max_ = now;
@@ -141,10 +161,13 @@ class LruOrder {
   void push_record(Slot slot, std::int64_t last_update);
   void drop_stale_records(const std::int64_t* last_update);
   void compact();
+  void grow_log(std::size_t n);
   void drop_head(std::size_t head);  // drops records [0, head), all stale
 
   std::size_t max_stale_;
-  HugePageVector<std::uint32_t> position_;  // per slot; huge pages: a bump writes a random one
+  // Per slot: where the positions are (owned_positions_, or the caller's).
+  LruPositions positions_;
+  HugePageVector<std::uint32_t> owned_positions_;  // huge pages: a bump writes a random one
   HugePageVector<Slot> log_;                // bump order; capacity fixed by ensure_slots
   std::size_t cursor_ = 0;       // no in-order entry has a record before it
   // Largest last_update appended in order since the last tick (the tick's

@@ -24,6 +24,7 @@
 #include "host/counter_store.h"
 #include "host/heat_counter.h"
 #include "host/huge_page_allocator.h"
+#include "host/key_records.h"
 #include "host/lru_order.h"
 #include "host/prefetch.h"
 #include "host/slot_index.h"
@@ -185,7 +186,7 @@ class BasicHeatRegistry {
   // Bumps every key at `now`, in order: exactly
   //   for (const Key& k : keys) entry(k, half_life, now).bump(now);
   // duplicates, creations, evictions at the cap and the eviction tie-break
-  // included, only faster: the index, key, column and eviction-order lines of
+  // included, only faster: the index, key record and column lines of
   // the keys a few places ahead are prefetched while the current one is
   // bumped. Throws std::invalid_argument on a negative half-life, before
   // anything changes.
@@ -279,9 +280,9 @@ class BasicHeatRegistry {
   MemoryUsage memory_usage() const noexcept {
     MemoryUsage m;
     m.columns = store_->memory_bytes();
-    m.keys = keys_.capacity() * sizeof(Key);
+    m.keys = keys_.key_bytes();
     m.index = index_.memory_bytes();
-    m.lru = lru_.memory_bytes();
+    m.lru = lru_.memory_bytes() + keys_.position_bytes();
     m.other = free_.capacity() * sizeof(Slot) + candidates_.capacity() * sizeof(Candidate) +
               prunable_.capacity() * sizeof(Slot);
     return m;
@@ -334,7 +335,7 @@ class BasicHeatRegistry {
   // reads. Each stage needs the lines the one before asked for, so they are
   // spaced by a few reads (about one memory latency of look-ups).
   static constexpr std::size_t kHashAhead = 32;   // hash; prefetch the home bucket line
-  static constexpr std::size_t kSlotAhead = 16;   // guess the slot; prefetch its key, columns, LRU position
+  static constexpr std::size_t kSlotAhead = 16;   // guess the slot; prefetch its key record and columns
   static constexpr std::size_t kRetryAhead = 8;   // guess again over two bucket lines (see below)
   static constexpr std::size_t kRing = 64;        // > kHashAhead + 1, a power of two
 
@@ -367,15 +368,14 @@ class BasicHeatRegistry {
     std::size_t hashed = 0;   // reads [0, hashed) have been hashed
     std::size_t guessed = 0;  // ... and [0, guessed) guessed on the current index
     // Keeps the guess for read r and asks for the lines its bump will touch
-    // (the key, the columns, the LRU position). Written out here, not in a
+    // (the key record, the columns). Written out here, not in a
     // function of its own: GCC deems a function that only prefetches free of
     // effects and deletes the calls to it.
     const auto keep_guess = [&](std::size_t r, Slot slot) {
       guesses[r & kMask] = slot;
       if (slot == kNoSlot) return;
-      prefetch_for_read(&keys_[slot]);
+      keys_.prefetch(slot);  // the key, and the LRU position the bump writes
       if (host_columns_) prefetch_for_bump(*host_columns_, slot, !mixed_half_lives_);
-      lru_.prefetch(slot);
     };
     // Stages every read up to the given distances ahead of read i.
     const auto stage_ahead_of = [&](std::size_t i) {
@@ -404,7 +404,7 @@ class BasicHeatRegistry {
       const std::int64_t now = src.now(i);
       Slot slot = guesses[i & kMask];
       if (slot == kNoSlot || !(keys_[slot] == key)) {
-        slot = index_.find(key, hashes[i & kMask], keys_.data());
+        slot = index_.find(key, hashes[i & kMask], keys_);
         if (slot == kNoSlot) {
           slot = insert_new(key, hashes[i & kMask], half_life, now);
           guessed = i + 1;  // the index changed: guess the later reads again
@@ -419,7 +419,7 @@ class BasicHeatRegistry {
   // created (evicting first at the cap) when absent.
   Slot find_or_insert(const Key& key, std::uint64_t hash, std::int64_t half_life,
                       std::int64_t now) {
-    const Slot slot = index_.find(key, hash, keys_.data());
+    const Slot slot = index_.find(key, hash, keys_);
     return slot != kNoSlot ? slot : insert_new(key, hash, half_life, now);
   }
 
@@ -434,8 +434,8 @@ class BasicHeatRegistry {
       mixed_half_lives_ = true;
     }
     const Slot slot = allocate_slot();
-    keys_[slot] = key;
-    index_.insert(hash, slot, keys_.data());
+    keys_.set_key(slot, key);
+    index_.insert(hash, slot, keys_);
     store_->init(slot, half_life, now);
     lru_.on_insert(slot, now);
     return slot;
@@ -458,7 +458,7 @@ class BasicHeatRegistry {
   }
 
   Slot find(const Key& key) const {
-    return index_.find(key, KeyTraits<Key>::hash(key), keys_.data());
+    return index_.find(key, KeyTraits<Key>::hash(key), keys_);
   }
 
   // The tick's result: each candidate with its key, in slot order, in `out`.
@@ -474,13 +474,13 @@ class BasicHeatRegistry {
     // of the stores.
     resize_for_overwrite(out, n);
     const Candidate* from = candidates.data();
-    const Key* keys = keys_.data();
+    const auto keys = keys_.reader();
     auto* to = out.data();
     const auto convert = [=](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) {
         // The keys are read ascending but sparsely, which the hardware
         // prefetcher does not follow: ask for them kKeysAhead candidates early.
-        if (i + kKeysAhead < end) prefetch_for_read(keys + from[i + kKeysAhead].slot);
+        if (i + kKeysAhead < end) keys.prefetch(from[i + kKeysAhead].slot);
         const Candidate& c = from[i];
         to[i].first = keys[c.slot];
         to[i].second = c.kind == Decision::kEmit ? HeatEmission::emit(c.rate) : HeatEmission::withdraw();
@@ -527,7 +527,7 @@ class BasicHeatRegistry {
   }
 
   void erase_slot(Slot slot) {
-    index_.erase(KeyTraits<Key>::hash(keys_[slot]), slot, keys_.data());
+    index_.erase(KeyTraits<Key>::hash(keys_[slot]), slot, keys_);
     lru_.on_erase(slot);
     store_->clear(slot);
     free_.push_back(slot);
@@ -559,13 +559,9 @@ class BasicHeatRegistry {
     if (n > LruOrder::kMaxSlots) throw std::length_error("heat registry: more than 2^31-2 slots");
     store_->ensure_slots(n);
     host_columns_ = store_->host_columns();
-    HugePageVector<Key> grown;
-    grown.reserve(n);
-    grown.assign(keys_.begin(), keys_.end());
-    grown.resize(n);
-    keys_.swap(grown);
-    lru_.ensure_slots(n);
-    index_.reserve(n, keys_.data());
+    keys_.ensure_slots(n);
+    lru_.ensure_slots(n, keys_.lru_positions());
+    index_.reserve(n, keys_);
   }
 
   std::size_t cap_;
@@ -573,7 +569,7 @@ class BasicHeatRegistry {
   unsigned threads_;  // for the bulk passes; 0 = every hardware thread
   std::unique_ptr<CounterStore> store_;
   std::optional<CounterColumns> host_columns_;  // store_->host_columns(), refreshed on growth
-  HugePageVector<Key> keys_;  // huge pages: a look-up compares a random key
+  KeyRecords<Key> keys_;  // each slot's key and LRU position
   Index index_;
   LruOrder lru_;
   std::vector<Slot> free_;

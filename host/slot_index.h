@@ -28,8 +28,10 @@ class SlotIndex {
  public:
   static constexpr std::uint32_t kNoSlot = UINT32_MAX;
 
-  // The slot holding `key`, or kNoSlot. `keys[slot]` is the key of each slot.
-  std::uint32_t find(const Key& key, std::uint64_t hash, const Key* keys) const noexcept {
+  // The slot holding `key`, or kNoSlot. `keys[slot]` is the key of each slot
+  // (`keys`: a pointer to them, or the registry's KeyRecords).
+  template <class Keys>
+  std::uint32_t find(const Key& key, std::uint64_t hash, const Keys& keys) const noexcept {
     if (buckets_.empty()) return kNoSlot;
     const std::uint32_t tag = tag_of(hash);
     for (std::size_t b = hash & mask_;; b = (b + 1) & mask_) {
@@ -72,13 +74,15 @@ class SlotIndex {
   std::uint32_t probable_slot(std::uint64_t hash) const noexcept { return guess(hash).slot; }
 
   // Makes room for `n` keys without further growth.
-  void reserve(std::size_t n, const Key* keys) {
+  template <class Keys>
+  void reserve(std::size_t n, const Keys& keys) {
     const std::size_t wanted = std::bit_ceil(std::max<std::size_t>(16, n + n / 3 + 1));
     if (wanted > buckets_.size()) rehash(wanted, keys);
   }
 
   // Adds `slot` (below kNoSlot), whose key (hashing to `hash`) is not present yet.
-  void insert(std::uint64_t hash, std::uint32_t slot, const Key* keys) {
+  template <class Keys>
+  void insert(std::uint64_t hash, std::uint32_t slot, const Keys& keys) {
     if ((size_ + 1) * 4 > buckets_.size() * 3) reserve(size_ + 1, keys);
     if (slot >= slot_mask_) widen_slots(slot);
     place(hash, slot);
@@ -86,7 +90,8 @@ class SlotIndex {
   }
 
   // Removes `slot`, whose key hashes to `hash`. No-op when absent.
-  void erase(std::uint64_t hash, std::uint32_t slot, const Key* keys) noexcept {
+  template <class Keys>
+  void erase(std::uint64_t hash, std::uint32_t slot, const Keys& keys) noexcept {
     if (buckets_.empty() || slot >= slot_mask_) return;
     const std::uint32_t word = slot | tag_of(hash);
     std::size_t hole = hash & mask_;
@@ -146,7 +151,8 @@ class SlotIndex {
     slot_mask_ = wider;
   }
 
-  void rehash(std::size_t bucket_count, const Key* keys) {
+  template <class Keys>
+  void rehash(std::size_t bucket_count, const Keys& keys) {
     HugePageVector<std::uint32_t> old(bucket_count, kEmpty);
     old.swap(buckets_);
     mask_ = bucket_count - 1;

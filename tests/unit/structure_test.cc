@@ -14,6 +14,7 @@
 
 #include "host/counter_store.h"
 #include "host/heat_counter.h"
+#include "host/key_records.h"
 #include "host/lru_order.h"
 #include "host/registry.h"
 #include "host/slot_index.h"
@@ -268,7 +269,7 @@ TEST(SlotIndex, slots_beyond_the_bucket_count_widen_the_slot_field) {
   // The largest slot there is leaves no tag bits, and is not the empty mark.
   const std::uint32_t top = 0xFFFF'FFFEu;
   Index wide;
-  wide.insert(U64Traits::hash(77), top, nullptr);
+  wide.insert(U64Traits::hash(77), top, static_cast<const std::uint64_t*>(nullptr));
   EXPECT_EQ(wide.size(), 1u);
   EXPECT_EQ(wide.probable_slot(U64Traits::hash(77)), top);
 }
@@ -592,18 +593,28 @@ struct LruModel {
 };
 
 // `max_stale` 0 means LruOrder's default (compact once the log holds twice
-// the slot count).
+// the slot count). With `records`, the positions live in those (12-byte
+// records beside u64 keys, as in the registry) instead of the order's own
+// array, and the records are first sized to half the slots and grown to all
+// of them midway, moving them, as registry growth does.
 void run_lru_against_model(std::size_t max_stale, std::size_t slot_count, std::uint64_t seed,
-                           int steps) {
+                           int steps, KeyRecords<std::uint64_t>* records = nullptr) {
   Rng rng(seed);
   LruOrder lru = max_stale == 0 ? LruOrder() : LruOrder(max_stale);
-  lru.ensure_slots(slot_count);
+  std::size_t usable = slot_count;  // slots the order has been given so far
+  if (records != nullptr) {
+    usable = slot_count / 2;
+    records->ensure_slots(usable);
+    lru.ensure_slots(usable, records->lru_positions());
+  } else {
+    lru.ensure_slots(slot_count);
+  }
   LruModel model(slot_count);
   std::int64_t now = 1000;
 
   auto pick_slot = [&](bool live) -> std::optional<std::uint32_t> {
     std::vector<std::uint32_t> candidates;
-    for (std::uint32_t s = 0; s < slot_count; ++s) {
+    for (std::uint32_t s = 0; s < usable; ++s) {
       if (model.slots[s].live == live) candidates.push_back(s);
     }
     if (candidates.empty()) return std::nullopt;
@@ -611,6 +622,11 @@ void run_lru_against_model(std::size_t max_stale, std::size_t slot_count, std::u
   };
 
   for (int step = 0; step < steps; ++step) {
+    if (records != nullptr && step == steps / 2) {
+      usable = slot_count;
+      records->ensure_slots(usable);
+      lru.ensure_slots(usable, records->lru_positions());
+    }
     // Time: mostly forward in small steps, often repeated, sometimes back.
     const std::uint64_t move = rng.below(10);
     if (move < 4) {
@@ -663,7 +679,7 @@ void run_lru_against_model(std::size_t max_stale, std::size_t slot_count, std::u
     ASSERT_EQ(lru.size(), model.size()) << "seed " << seed << " step " << step << " " << op;
     ASSERT_EQ(lru.victim(model.last_update.data()), model.victim())
         << "seed " << seed << " step " << step << " after " << op;
-    for (std::uint32_t s = 0; s < slot_count; ++s) {
+    for (std::uint32_t s = 0; s < usable; ++s) {
       ASSERT_EQ(lru.contains(s), model.slots[s].live) << "slot " << s << " step " << step;
     }
   }
@@ -788,6 +804,88 @@ TEST(LruOrder, randomized_against_full_scan_across_many_compactions) {
       run_lru_against_model(max_stale, 24, seed, 20'000);
       if (HasFatalFailure()) return;
     }
+  }
+}
+
+TEST(LruOrder, positions_in_key_records_match_the_full_scan_across_growth) {
+  // The registry's arrangement: positions beside the keys, a 12-byte stride,
+  // the records moved by growth midway. Keys stored there stay untouched.
+  for (const std::size_t max_stale : {0u, 1u, 3u}) {
+    for (const std::uint64_t seed : {11u, 12u}) {
+      SCOPED_TRACE(::testing::Message() << "max_stale " << max_stale << " seed " << seed);
+      KeyRecords<std::uint64_t> records;
+      records.ensure_slots(12);
+      for (std::uint32_t s = 0; s < 12; ++s) records.set_key(s, 0xC0FFEE'0000'0000ULL + s);
+      run_lru_against_model(max_stale, 24, seed, 20'000, &records);
+      if (HasFatalFailure()) return;
+      for (std::uint32_t s = 0; s < 12; ++s) {
+        ASSERT_EQ(records[s], 0xC0FFEE'0000'0000ULL + s) << "the order wrote over key " << s;
+      }
+    }
+  }
+}
+
+TEST(LruOrder, with_positions_in_records_holds_only_its_log) {
+  KeyRecords<std::uint64_t> records;
+  records.ensure_slots(1000);
+  LruOrder lru;
+  lru.ensure_slots(1000, records.lru_positions());
+  EXPECT_EQ(lru.memory_bytes(), 1000u * 8) << "two 4-byte log records per slot, no positions";
+  EXPECT_EQ(records.key_bytes() + records.position_bytes(), 1000u * 12);
+}
+
+// ======== KeyRecords ========
+
+TEST(KeyRecords, a_record_is_the_key_and_four_bytes_of_position) {
+  KeyRecords<std::uint64_t> u64;
+  u64.ensure_slots(5);
+  EXPECT_EQ(u64.lru_positions().stride, 12u);
+  KeyRecords<BlobKey> blob;
+  blob.ensure_slots(5);
+  EXPECT_EQ(blob.lru_positions().stride, 36u);
+  EXPECT_EQ(blob.key_bytes(), 5u * 32);
+  EXPECT_EQ(blob.position_bytes(), 5u * 4);
+}
+
+TEST(KeyRecords, growth_keeps_keys_and_positions_and_new_slots_are_absent) {
+  KeyRecords<BlobKey> records;
+  records.ensure_slots(3);
+  for (std::uint32_t s = 0; s < 3; ++s) {
+    EXPECT_EQ(records.lru_positions()[s], LruOrder::kAbsentPosition) << "slot " << s;
+  }
+  BlobKey key{};
+  for (std::uint32_t s = 0; s < 3; ++s) {
+    key.fill(static_cast<std::uint8_t>(0xA0 + s));
+    records.set_key(s, key);
+    records.lru_positions()[s] = 100 + s;
+  }
+  records.ensure_slots(2);  // never shrinks
+  EXPECT_EQ(records.size(), 3u);
+  records.ensure_slots(40'000);  // 1.4 MiB: the huge-page path's neighbour
+  records.ensure_slots(70'000);  // 2.5 MiB: mapped on huge pages
+  ASSERT_EQ(records.size(), 70'000u);
+  for (std::uint32_t s = 0; s < 3; ++s) {
+    key.fill(static_cast<std::uint8_t>(0xA0 + s));
+    EXPECT_EQ(records[s], key) << "slot " << s;
+    EXPECT_EQ(records.reader()[s], key) << "slot " << s;
+    EXPECT_EQ(records.lru_positions()[s], 100 + s) << "slot " << s;
+  }
+  EXPECT_EQ(records.lru_positions()[3], LruOrder::kAbsentPosition);
+  EXPECT_EQ(records.lru_positions()[69'999], LruOrder::kAbsentPosition);
+  EXPECT_EQ(records[69'999], BlobKey{}) << "a new slot's key is zero";
+  records.prefetch(69'999);  // hints only: the last record, both of its lines
+  records.reader().prefetch(69'999);
+}
+
+TEST(KeyRecords, position_writes_leave_the_neighbouring_keys_alone) {
+  KeyRecords<std::uint64_t> records;
+  records.ensure_slots(64);
+  for (std::uint32_t s = 0; s < 64; ++s) records.set_key(s, ~std::uint64_t{0} - s);
+  const LruPositions positions = records.lru_positions();
+  for (std::uint32_t s = 0; s < 64; ++s) positions[s] = 0;
+  for (std::uint32_t s = 0; s < 64; ++s) {
+    EXPECT_EQ(records[s], ~std::uint64_t{0} - s) << "slot " << s;
+    EXPECT_EQ(positions[s], 0u) << "slot " << s;
   }
 }
 
