@@ -77,9 +77,13 @@ void LruOrder::ensure_slots(std::size_t n) {
 
 void LruOrder::ensure_slots(std::size_t n, LruPositions positions) {
   if (n > kMaxSlots) throw std::length_error("LruOrder: more than 2^31-2 slots");
-  if (n > positions_.size) grow_log(n);
-  HugePageVector<std::uint32_t>().swap(owned_positions_);
+  const bool more_slots = n > positions_.size;
+  // The caller's records have moved already: take them before anything can
+  // throw, so that the order never points at freed ones. A log that fails
+  // to grow leaves the order as it was, with the same positions.
   positions_ = positions;
+  HugePageVector<std::uint32_t>().swap(owned_positions_);
+  if (more_slots) grow_log(n);
 }
 
 void LruOrder::grow_log(std::size_t n) {

@@ -71,6 +71,12 @@ class LruOrder {
   // The log holds slot_count + min(slot_count, `max_stale`) records before it
   // compacts; tests lower `max_stale` to compact every few appends.
   explicit LruOrder(std::size_t max_stale = SIZE_MAX) : max_stale_(max_stale == 0 ? 1 : max_stale) {}
+  // Movable (the arrays keep their storage), not copyable: a copy's view
+  // of its positions would still point at the original's.
+  LruOrder(const LruOrder&) = delete;
+  LruOrder& operator=(const LruOrder&) = delete;
+  LruOrder(LruOrder&&) noexcept = default;
+  LruOrder& operator=(LruOrder&&) noexcept = default;
 
   // Makes per-slot state for slots [0, n), the positions in an array of its
   // own. Throws std::length_error past kMaxSlots.

@@ -685,5 +685,41 @@ TEST(RegistryMemory, u64_registry_at_a_million_fits_64_bytes_per_counter) {
   EXPECT_GE(m.keys, kCap * sizeof(std::uint64_t));
 }
 
+
+// The eviction order reads each slot's position through a view of the key
+// records; moving a registry must carry both along, and growth after the
+// move must keep them together.
+TYPED_TEST(BothRegistries, a_moved_registry_keeps_its_keys_and_eviction_order) {
+  const Instant base = t0();
+  auto a = TypeParam::with_cap(3);
+  for (std::uint64_t i = 0; i < 3; ++i) a.entry(this->key(i), 60s, base + std::chrono::seconds(i));
+  TypeParam b(std::move(a));
+  b.entry(this->key(0), 60s, base + 10s).bump(base + 10s);  // key 1 is now the oldest
+  b.entry(this->key(7), 60s, base + 11s);
+  EXPECT_FALSE(b.contains(this->key(1))) << "the oldest, evicted";
+  EXPECT_TRUE(b.contains(this->key(0)));
+  EXPECT_TRUE(b.contains(this->key(2)));
+  auto c = TypeParam::with_cap(3);
+  c.entry(this->key(100), 60s, base);
+  c = std::move(b);
+  EXPECT_FALSE(c.contains(this->key(100))) << "assignment replaced the contents";
+  c.entry(this->key(8), 60s, base + 12s);
+  EXPECT_FALSE(c.contains(this->key(2))) << "the oldest after the assignment, evicted";
+  EXPECT_EQ(c.size(), 3u);
+
+  auto small = TypeParam::with_cap(5000);
+  small.entry(this->key(0), 60s, base);
+  TypeParam moved(std::move(small));
+  for (std::uint64_t i = 1; i < 5000; ++i) moved.entry(this->key(i), 60s, base + std::chrono::seconds(i));
+  moved.entry(this->key(0), 60s, base + 10000s).bump(base + 10000s);  // key 1 is now the oldest
+  moved.entry(this->key(5000), 60s, base + 10001s);
+  EXPECT_FALSE(moved.contains(this->key(1))) << "grown many times after the move, the oldest evicted";
+  EXPECT_TRUE(moved.contains(this->key(0)));
+  EXPECT_TRUE(moved.contains(this->key(2)));
+  std::size_t seen = 0;
+  moved.for_each([&](const auto&, const HeatCounter&) { ++seen; });
+  EXPECT_EQ(seen, 5000u);
+}
+
 }  // namespace
 }  // namespace heatkit
