@@ -5,23 +5,6 @@
 #include "host/thread_pool.h"
 
 namespace heatkit {
-namespace {
-
-// Grows a column to exactly `n` elements (no doubling slack: the registry
-// already grows geometrically and the cap is often the final size).
-template <class T, class Alloc>
-void grow_exact(std::vector<T, Alloc>& column, std::size_t n) {
-  if (n <= column.size()) return;
-  if (n > column.capacity()) {
-    std::vector<T, Alloc> grown;
-    grown.reserve(n);
-    grown.assign(column.begin(), column.end());
-    column.swap(grown);
-  }
-  column.resize(n, T{});
-}
-
-}  // namespace
 
 void HostCounterStore::ensure_slots(std::size_t n) {
   grow_exact(rate_, n);

@@ -129,4 +129,19 @@ class HugePageAllocator {
 template <class T>
 using HugePageVector = std::vector<T, HugePageAllocator<T>>;
 
+// Grows a per-slot array to exactly `n` elements, the new ones `fill`,
+// keeping its contents (no doubling slack: the registry already grows
+// geometrically and the cap is often the final size). Never shrinks.
+template <class T, class Alloc>
+void grow_exact(std::vector<T, Alloc>& column, std::size_t n, const T& fill = T{}) {
+  if (n <= column.size()) return;
+  if (n > column.capacity()) {
+    std::vector<T, Alloc> grown;
+    grown.reserve(n);
+    grown.assign(column.begin(), column.end());
+    column.swap(grown);
+  }
+  column.resize(n, fill);
+}
+
 }  // namespace heatkit

@@ -34,25 +34,14 @@ class KeyRecords {
 
  public:
   // The key of `slot` (whatever was last stored there; zero bytes if never).
-  Key operator[](std::size_t slot) const noexcept {
-    Key key;
-    std::memcpy(&key, records_[slot].key_words, sizeof key);
-    return key;
-  }
+  Key operator[](std::size_t slot) const noexcept { return reader()[slot]; }
   void set_key(std::size_t slot, const Key& key) noexcept {
     std::memcpy(records_[slot].key_words, &key, sizeof key);
   }
 
   // Grows to `n` slots (never shrinks), keeping the records; new ones hold a
   // zero key and LruOrder::kAbsentPosition. Moves the records.
-  void ensure_slots(std::size_t n) {
-    if (n <= records_.size()) return;
-    HugePageVector<Record> grown;
-    grown.reserve(n);
-    grown.assign(records_.begin(), records_.end());
-    grown.resize(n, Record{{}, LruOrder::kAbsentPosition});
-    records_.swap(grown);
-  }
+  void ensure_slots(std::size_t n) { grow_exact(records_, n, Record{{}, LruOrder::kAbsentPosition}); }
 
   // The position fields, for LruOrder::ensure_slots. Invalidated by ensure_slots.
   LruPositions lru_positions() noexcept {

@@ -65,13 +65,8 @@ void renumber_positions(const Renumbering& r) {
 void LruOrder::ensure_slots(std::size_t n) {
   if (n <= positions_.size) return;
   if (n > kMaxSlots) throw std::length_error("LruOrder: more than 2^31-2 slots");
-  // Exactly n positions (no doubling slack: the registry grows geometrically).
-  HugePageVector<std::uint32_t> positions;
-  positions.reserve(n);
-  positions.assign(owned_positions_.begin(), owned_positions_.end());
-  positions.resize(n, kAbsent);
   grow_log(n);
-  owned_positions_.swap(positions);
+  grow_exact(owned_positions_, n, kAbsent);
   positions_ = LruPositions{reinterpret_cast<std::byte*>(owned_positions_.data()), sizeof(std::uint32_t), n};
 }
 
