@@ -347,7 +347,7 @@ __global__ void timed_steps_kernel(CounterColumns c, const std::uint32_t* slots_
     }
     const std::int64_t now = times[order_sorted[j]];
     if (j == 0 || slots_sorted[j - 1] != s) {
-      steps[j] = AffineStep{0.0, decayed_rate(c.rate[s], c.last_update[s], now, c.half_life[s]) + 1.0};
+      steps[j] = AffineStep{0.0, bumped_rate(c.rate[s], c.last_update[s], now, c.half_life[s])};
     } else {
       steps[j] = later_read_step(times[order_sorted[j - 1]], now, c.half_life[s], needs_serial);
     }

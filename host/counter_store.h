@@ -78,14 +78,14 @@ class CounterStore {
 // A bump on host columns, SEMANTICS.md "bump": decay to `now`, then add one.
 // HostCounterStore::bump is this; the registry calls it through host_columns().
 inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now) noexcept {
-  c.rate[slot] = decayed_rate(c.rate[slot], c.last_update[slot], now, c.half_life[slot]) + 1.0;
+  c.rate[slot] = bumped_rate(c.rate[slot], c.last_update[slot], now, c.half_life[slot]);
   c.last_update[slot] = now;
 }
 // The same bump for a caller that knows the slot's half-life (it must equal
 // c.half_life[slot]): one cache line fewer to read.
 inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now,
                          std::int64_t half_life) noexcept {
-  c.rate[slot] = decayed_rate(c.rate[slot], c.last_update[slot], now, half_life) + 1.0;
+  c.rate[slot] = bumped_rate(c.rate[slot], c.last_update[slot], now, half_life);
   c.last_update[slot] = now;
 }
 

@@ -365,8 +365,6 @@ class BasicHeatRegistry {
     std::array<std::size_t, kRing> unfinished;
     std::size_t unfinished_begin = 0, unfinished_end = 0;  // positions in `unfinished`
     constexpr std::size_t kMask = kRing - 1;
-    std::size_t hashed = 0;   // reads [0, hashed) have been hashed
-    std::size_t guessed = 0;  // ... and [0, guessed) guessed on the current index
     // Keeps the guess for read r and asks for the lines its bump will touch
     // (the key record, the columns). Written out here, not in a
     // function of its own: GCC deems a function that only prefetches free of
@@ -377,29 +375,33 @@ class BasicHeatRegistry {
       keys_.prefetch(slot);  // the key, and the LRU position the bump writes
       if (host_columns_) prefetch_for_bump(*host_columns_, slot, !mixed_half_lives_);
     };
-    // Stages every read up to the given distances ahead of read i.
-    const auto stage_ahead_of = [&](std::size_t i) {
-      for (const std::size_t to = std::min(n, i + kHashAhead + 1); hashed < to; ++hashed) {
-        hashes[hashed & kMask] = src.hash(hashed);
-        index_.prefetch(hashes[hashed & kMask]);
-      }
-      for (const std::size_t to = std::min(n, i + kSlotAhead + 1); guessed < to; ++guessed) {
-        const auto guess = index_.guess(hashes[guessed & kMask]);
-        keep_guess(guessed, guess.slot);
-        if (guess.run_goes_on) {
-          index_.prefetch(hashes[guessed & kMask], 1);
-          unfinished[unfinished_end++ & kMask] = guessed;
-        }
-      }
-      for (; unfinished_begin != unfinished_end &&
-             unfinished[unfinished_begin & kMask] <= i + kRetryAhead;
-           ++unfinished_begin) {
-        const std::size_t r = unfinished[unfinished_begin & kMask];
-        keep_guess(r, index_.guess(hashes[r & kMask], 2).slot);
+    const auto hash_read = [&](std::size_t r) {
+      hashes[r & kMask] = src.hash(r);
+      index_.prefetch(hashes[r & kMask]);
+    };
+    const auto guess_read = [&](std::size_t r) {
+      const auto guess = index_.guess(hashes[r & kMask]);
+      keep_guess(r, guess.slot);
+      if (guess.run_goes_on) {
+        index_.prefetch(hashes[r & kMask], 1);
+        unfinished[unfinished_end++ & kMask] = r;
       }
     };
+    // Each stage works a fixed distance ahead of read i, one read per i
+    // (plus a prologue): the loop control of a stage is one predictable
+    // branch per read, where catching up to a moving target cost a tenth of
+    // the instructions of a bump.
+    for (std::size_t r = 0; r < std::min(n, kHashAhead); ++r) hash_read(r);
+    for (std::size_t r = 0; r < std::min(n, kSlotAhead); ++r) guess_read(r);
     for (std::size_t i = 0; i < n; ++i) {
-      stage_ahead_of(i);
+      if (i + kHashAhead < n) hash_read(i + kHashAhead);
+      if (i + kSlotAhead < n) guess_read(i + kSlotAhead);
+      // A read enters `unfinished` kSlotAhead before its bump and is due
+      // kRetryAhead before it, so at most one falls due per read.
+      if (unfinished_begin != unfinished_end && unfinished[unfinished_begin & kMask] <= i + kRetryAhead) {
+        const std::size_t r = unfinished[unfinished_begin++ & kMask];
+        keep_guess(r, index_.guess(hashes[r & kMask], 2).slot);
+      }
       const Key& key = src.key(i);
       const std::int64_t now = src.now(i);
       Slot slot = guesses[i & kMask];
@@ -407,8 +409,10 @@ class BasicHeatRegistry {
         slot = index_.find(key, hashes[i & kMask], keys_);
         if (slot == kNoSlot) {
           slot = insert_new(key, hashes[i & kMask], half_life, now);
-          guessed = i + 1;  // the index changed: guess the later reads again
+          // The index changed (a creation, maybe an eviction): guess the
+          // reads already guessed again.
           unfinished_begin = unfinished_end;
+          for (std::size_t r = i + 1; r < std::min(n, i + kSlotAhead + 1); ++r) guess_read(r);
         }
       }
       bump_slot(slot, now);

@@ -64,6 +64,17 @@ HEATKIT_HD inline double decayed_rate(double rate, std::int64_t last, std::int64
   return apply_decay_factor(rate, decay_factor(h));
 }
 
+// The rate after a bump (SEMANTICS.md "bump"): decayed_rate(...) + 1, the same
+// value with one test fewer on the path every bump takes. A zero rate needs
+// no test of its own here: it decays to zero all the same.
+HEATKIT_HD inline double bumped_rate(double rate, std::int64_t last, std::int64_t now,
+                                     std::int64_t half_life_ns) {
+  if (half_life_ns == 0) return rate + 1.0;
+  const double h = half_lives(last, now, half_life_ns);
+  if (h > kMaxHalfLives) return 1.0;
+  return apply_decay_factor(rate, decay_factor(h)) + 1.0;
+}
+
 // The emission gate (net-mesh `should_emit_heat`), rows in SEMANTICS.md order.
 // `ratio` is the policy's f32 ratio widened to f64.
 HEATKIT_HD inline Decision emission_decision(double rate, bool has_emitted, double last_emitted,

@@ -283,6 +283,38 @@ TEST(CounterMath, decay_factor_is_half_to_the_h) {
   EXPECT_NEAR(decay_factor(0.5), std::sqrt(0.5), 1e-15);
 }
 
+// bumped_rate is the bump path's decayed_rate(...) + 1 with the zero-rate
+// test left out: the same value on every input, zeros, NaN, infinities,
+// zero half-lives, time going backwards and past 64 half-lives included.
+TEST(CounterMath, bumped_rate_is_decayed_rate_plus_one_on_every_input) {
+  const double rates[] = {0.0,  -0.0, 1.0, 0.5, 3e-16, kEpsilon, 1e300, 7.25,
+                          std::numeric_limits<double>::infinity(),
+                          std::numeric_limits<double>::quiet_NaN(), -2.0};
+  const std::int64_t half_lives[] = {0, 1, 1'000, 1'800'000'000'000, INT64_MAX};
+  const std::int64_t instants[] = {INT64_MIN, -5, 0, 1, 999, 1'000, 64'000, 65'000, INT64_MAX};
+  for (const double rate : rates) {
+    for (const std::int64_t half_life : half_lives) {
+      for (const std::int64_t last : instants) {
+        for (const std::int64_t now : instants) {
+          ASSERT_TRUE(test::same_double(bumped_rate(rate, last, now, half_life),
+                                  decayed_rate(rate, last, now, half_life) + 1.0))
+              << rate << " " << last << " " << now << " " << half_life;
+        }
+      }
+    }
+  }
+  test::Rng rng(0xb0b);
+  for (int i = 0; i < 100000; ++i) {
+    const double rate = static_cast<double>(rng.below(1u << 20)) / 1024.0;
+    const auto half_life = static_cast<std::int64_t>(rng.below(1'000'000) + 1);
+    const auto last = static_cast<std::int64_t>(rng.below(1u << 30));
+    const auto now = static_cast<std::int64_t>(rng.below(1u << 30));
+    ASSERT_TRUE(test::same_double(bumped_rate(rate, last, now, half_life),
+                            decayed_rate(rate, last, now, half_life) + 1.0))
+        << rate << " " << last << " " << now << " " << half_life;
+  }
+}
+
 TEST(CounterMath, is_prunable_needs_zero_rate_and_a_non_positive_emission) {
   EXPECT_TRUE(is_prunable(0.0, true, 0.0));
   EXPECT_TRUE(is_prunable(-0.0, true, -0.0));
