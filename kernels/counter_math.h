@@ -54,14 +54,21 @@ HEATKIT_HD inline double apply_decay_factor(double rate, double factor) {
 // 0.5^h for h in [0, 64].
 HEATKIT_HD inline double decay_factor(double h) { return std::exp2(-h); }
 
+// The decay of decayed_rate and bumped_rate once a non-zero half-life is
+// known: 64 half-lives or more clear the rate, otherwise the factor applies.
+HEATKIT_HD inline double decay_by_half_life(double rate, std::int64_t last, std::int64_t now,
+                                            std::int64_t half_life_ns) {
+  const double h = half_lives(last, now, half_life_ns);
+  if (h > kMaxHalfLives) return 0.0;
+  return apply_decay_factor(rate, decay_factor(h));
+}
+
 // The rate `rate` decays to between `last` and `now` (SEMANTICS.md "decay_to").
 // The caller sets last_update = now afterwards, whatever this returns.
 HEATKIT_HD inline double decayed_rate(double rate, std::int64_t last, std::int64_t now,
                                       std::int64_t half_life_ns) {
   if (half_life_ns == 0 || rate == 0.0) return rate;
-  const double h = half_lives(last, now, half_life_ns);
-  if (h > kMaxHalfLives) return 0.0;
-  return apply_decay_factor(rate, decay_factor(h));
+  return decay_by_half_life(rate, last, now, half_life_ns);
 }
 
 // The rate after a bump (SEMANTICS.md "bump"): decayed_rate(...) + 1, the same
@@ -69,10 +76,7 @@ HEATKIT_HD inline double decayed_rate(double rate, std::int64_t last, std::int64
 // no test of its own here: it decays to zero all the same.
 HEATKIT_HD inline double bumped_rate(double rate, std::int64_t last, std::int64_t now,
                                      std::int64_t half_life_ns) {
-  if (half_life_ns == 0) return rate + 1.0;
-  const double h = half_lives(last, now, half_life_ns);
-  if (h > kMaxHalfLives) return 1.0;
-  return apply_decay_factor(rate, decay_factor(h)) + 1.0;
+  return (half_life_ns == 0 ? rate : decay_by_half_life(rate, last, now, half_life_ns)) + 1.0;
 }
 
 // The emission gate (net-mesh `should_emit_heat`), rows in SEMANTICS.md order.
