@@ -23,6 +23,8 @@ OPERATIONS = {
     "bump_zipf": ("ns_per_bump", "ns per bump"),
     "bump_batch_uniform": ("ns_per_bump", "ns per bumped key"),
     "bump_batch_zipf": ("ns_per_bump", "ns per bumped key"),
+    "bump_queued_uniform": ("ns_per_bump", "ns per bump"),
+    "bump_queued_zipf": ("ns_per_bump", "ns per bump"),
     "insert_at_cap": ("ns_per_insert", "ns per insert"),
     "bump_mt_uniform": ("ns_per_bump", "ns per bump (wall / all threads' bumps)"),
     "bump_mt_zipf": ("ns_per_bump", "ns per bump (wall / all threads' bumps)"),

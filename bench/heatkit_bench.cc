@@ -20,6 +20,9 @@
 //   bump_zipf            the same, Zipf(1.1) key choice
 //   bump_batch_uniform   bump_batch of 1,024 resident keys at one instant, uniform
 //   bump_batch_zipf      the same, Zipf(1.1)
+//   bump_queued_uniform  single bumps (entry(key).bump(now), as bump_uniform) on a
+//                        registry with a bump queue of 256 reads (heatkit only)
+//   bump_queued_zipf     the same, Zipf(1.1)
 //   insert_at_cap        new keys into a full registry, each evicting one
 //   bump_mt_uniform, bump_mt_zipf, bump_mt_batch_uniform, bump_mt_batch_zipf
 //                        single and batched bumps from 1 and N threads at once into
@@ -496,13 +499,25 @@ ResidentWorkload<S>& resident_workload(const RowInfo& row, std::size_t n, const 
 
 constexpr std::size_t kBumpsPerIteration = 4096;
 constexpr std::size_t kBatchSize = 1024;  // keys per bump_batch call
+constexpr std::size_t kBumpQueue = 256;   // RegistryOptions::bump_queue of the queued rows
+
+enum class BumpMode { kSingle, kBatched, kQueued };
 
 template <class S>
 void bench_bump(benchmark::State& state, std::string_view op, const RowInfo& row, const Factory<S>& make,
-                KeyChoice choice, bool batched) {
+                KeyChoice choice, BumpMode mode) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const std::vector<std::uint64_t>& sequence = key_sequence(choice, n);
   auto& w = resident_workload(row, n, make, true);
+  const bool batched = mode == BumpMode::kBatched;
+  // The queued rows bump the same resident registry with its queue on; each
+  // timed iteration ends by applying the reads still queued.
+  if constexpr (requires { w.subject->set_bump_queue(kBumpQueue); }) {
+    if (mode == BumpMode::kQueued) w.subject->set_bump_queue(kBumpQueue);
+  } else if (mode == BumpMode::kQueued) {
+    state.SkipWithError("this subject has no bump queue");
+    return;
+  }
   double seconds = 0.0;
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
@@ -519,6 +534,9 @@ void bench_bump(benchmark::State& state, std::string_view op, const RowInfo& row
         w.now += kBumpStep;
       }
     }
+    if constexpr (requires { w.subject->apply_queue(); }) {
+      if (mode == BumpMode::kQueued) w.subject->apply_queue();
+    }
     const double elapsed = seconds_since(start);
     state.SetIterationTime(elapsed);
     seconds += elapsed;
@@ -528,10 +546,14 @@ void bench_bump(benchmark::State& state, std::string_view op, const RowInfo& row
   const double ns = seconds * 1e9 / items;
   state.SetItemsProcessed(static_cast<std::int64_t>(items));
   state.counters["ns_per_bump"] = ns;
-  report_memory(state, w.subject->memory());
-  // Batched bumps are compared with the port's single bumps (it has no batch).
+  report_memory(state, w.subject->memory());  // the queue's included
+  if constexpr (requires { w.subject->set_bump_queue(0); }) {
+    if (mode == BumpMode::kQueued) w.subject->set_bump_queue(0);
+  }
+  // Batched and queued bumps are compared with the port's single bumps (it
+  // has neither).
   const std::string_view single_op = choice == KeyChoice::kUniform ? "bump_uniform" : "bump_zipf";
-  relate(state, batched ? single_op : op, row.is_port, n, 1, ns, false);
+  relate(state, mode != BumpMode::kSingle ? single_op : op, row.is_port, n, 1, ns, false);
 }
 
 // insert_at_cap: the registry holds cap = n counters; each insert is a new
@@ -582,6 +604,8 @@ enum class Operation {
   kBumpZipf,
   kBumpBatchUniform,
   kBumpBatchZipf,
+  kBumpQueuedUniform,
+  kBumpQueuedZipf,
   kInsertAtCap,
 };
 
@@ -608,6 +632,8 @@ constexpr OperationInfo kOperations[] = {
     {Operation::kBumpZipf, "bump_zipf", false, true, false},
     {Operation::kBumpBatchUniform, "bump_batch_uniform", false, false, false},
     {Operation::kBumpBatchZipf, "bump_batch_zipf", false, false, false},
+    {Operation::kBumpQueuedUniform, "bump_queued_uniform", false, false, false},
+    {Operation::kBumpQueuedZipf, "bump_queued_zipf", false, false, false},
     {Operation::kInsertAtCap, "insert_at_cap", false, true, false},
 };
 
@@ -633,16 +659,22 @@ void register_operation(const std::string& impl, const RowInfo& row, const Facto
     case Operation::kTickQuiet: run = [=](benchmark::State& s) { bench_tick_quiet<S>(s, row, make); }; break;
     case Operation::kCommitPrune: run = [=](benchmark::State& s) { bench_commit_prune<S>(s, row, make); }; break;
     case Operation::kBumpUniform:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, false); };
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, BumpMode::kSingle); };
       break;
     case Operation::kBumpZipf:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, false); };
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, BumpMode::kSingle); };
       break;
     case Operation::kBumpBatchUniform:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, true); };
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, BumpMode::kBatched); };
       break;
     case Operation::kBumpBatchZipf:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, true); };
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, BumpMode::kBatched); };
+      break;
+    case Operation::kBumpQueuedUniform:
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, BumpMode::kQueued); };
+      break;
+    case Operation::kBumpQueuedZipf:
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, BumpMode::kQueued); };
       break;
     case Operation::kInsertAtCap: run = [=](benchmark::State& s) { bench_insert_at_cap<S>(s, row, make); }; break;
   }

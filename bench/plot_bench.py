@@ -22,7 +22,7 @@ from bench_results import Results, fmt_count, threads_of
 DEFAULT_OPS = [
     "tick_pass", "tick", "tick_periodic", "tick_quiet", "commit_prune",
     "bump_uniform", "bump_zipf", "bump_batch_uniform",
-    "bump_batch_zipf", "insert_at_cap", "bump_mt_uniform",
+    "bump_batch_zipf", "bump_queued_uniform", "bump_queued_zipf", "insert_at_cap", "bump_mt_uniform",
     "bump_mt_zipf", "bump_mt_batch_uniform", "bump_mt_batch_zipf",
 ]
 FLOOR_OPS = {"tick_pass", "tick", "tick_periodic", "tick_quiet"}

@@ -75,6 +75,8 @@ class HeatkitSubject {
       : registry_(RegistryOptions{cap, false, backend, 1}) {}
 
   void set_threads(unsigned threads) { registry_.set_threads(threads); }
+  void set_bump_queue(std::size_t limit) { registry_.set_bump_queue(limit); }
+  void apply_queue() { registry_.apply_queue(); }
   void touch(std::uint64_t key, std::int64_t now) {
     const Instant t = instant_from_ns(now);
     registry_.entry(key, Duration(kHalfLife), t).bump(t);

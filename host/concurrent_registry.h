@@ -108,6 +108,11 @@ class ConcurrentHeatRegistry {
     shard_count_ = shards;
     shard_shift_ = shards == 1 ? 0 : 64 - std::countr_zero(shards);
     shard_cap_ = cap_ == 0 ? 0 : (cap_ + shards - 1) / shards;
+    if (options.bump_queue != 0) {
+      throw std::invalid_argument(
+          "bump_queue: the concurrent registry applies every read at its call (it must be 0, got " +
+          std::to_string(options.bump_queue) + ")");
+    }
     RegistryOptions per_shard = std::move(options);
     per_shard.cap = shard_cap_;
     per_shard.threads = 1;  // shards are walked in parallel instead
@@ -404,8 +409,7 @@ class ConcurrentHeatRegistry {
       const std::lock_guard lock(shard.mutex);
       const SizeUpdate update{shard};
       shard.registry.bump_each(
-          HashedReads{std::span(grouped).subspan(starts[s], starts[s + 1] - starts[s])},
-          half_life);
+          HashedReads{std::span(grouped).subspan(starts[s], starts[s + 1] - starts[s]), half_life});
     }
     release_if_large(hashes);
     release_if_large(grouped);

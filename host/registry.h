@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -71,6 +72,10 @@ struct RegistryOptions {
   std::optional<bool> track_in_flight;   // unset: on for blob keys, off for u64
   std::string backend = std::string(default_backend());
   unsigned threads = 0;  // threads for tick and prune passes; 0 = every hardware thread
+  // Reads (entry() calls, each with its bump) that may wait in a queue to be
+  // applied together, with bump_batch's prefetching: 0 applies each at once.
+  // See BasicHeatRegistry::set_bump_queue.
+  std::size_t bump_queue = 0;
 };
 
 // Where a registry's bytes go.
@@ -113,28 +118,59 @@ class BasicHeatRegistry {
 
   // A live counter in the registry. Valid until the registry next inserts,
   // removes, evicts, ticks or commits.
+  //
+  // With a bump queue (RegistryOptions::bump_queue) the entry's read may
+  // still wait in the queue: bump() right after entry() joins it to that
+  // read, and anything else applies the queue first and finds the key again
+  // (std::logic_error if it has left the registry since, where an entry used
+  // past its validity would otherwise touch another key's counter).
   class Entry {
    public:
-    void bump(Instant now) { reg_->bump_slot(slot_, to_ns(now)); }
-    void decay_to(Instant now) {
-      reg_->store_->decay_to(slot_, to_ns(now));
-      reg_->lru_.on_decay(slot_, to_ns(now), reg_->store_->last_update_host());
+    void bump(Instant now) {
+      if (ticket_ != kNoTicket && reg_->bump_in_queue(ticket_, to_ns(now))) return;
+      reg_->bump_slot(slot(), to_ns(now));
     }
-    void record_emission(double rate) { reg_->store_->record(slot_, Decision::kEmit, rate); }
-    void record_withdrawal() { reg_->store_->record(slot_, Decision::kWithdraw, 0.0); }
+    void decay_to(Instant now) {
+      const Slot s = slot();
+      reg_->store_->decay_to(s, to_ns(now));
+      reg_->lru_.on_decay(s, to_ns(now), reg_->store_->last_update_host());
+    }
+    void record_emission(double rate) { reg_->store_->record(slot(), Decision::kEmit, rate); }
+    void record_withdrawal() { reg_->store_->record(slot(), Decision::kWithdraw, 0.0); }
 
-    HeatCounter counter() const { return HeatCounter::from_state(reg_->store_->read(slot_)); }
-    double rate() const { return reg_->store_->read(slot_).rate; }
+    HeatCounter counter() const { return HeatCounter::from_state(reg_->store_->read(slot())); }
+    double rate() const { return reg_->store_->read(slot()).rate; }
     std::optional<double> last_emitted() const { return counter().last_emitted(); }
-    Instant last_update() const { return instant_from_ns(reg_->store_->read(slot_).last_update); }
-    Duration half_life() const { return Duration(reg_->store_->read(slot_).half_life); }
-    bool in_flight() const { return reg_->store_->read(slot_).in_flight; }
+    Instant last_update() const { return instant_from_ns(reg_->store_->read(slot()).last_update); }
+    Duration half_life() const { return Duration(reg_->store_->read(slot()).half_life); }
+    bool in_flight() const { return reg_->store_->read(slot()).in_flight; }
 
    private:
     friend class BasicHeatRegistry;
+    static constexpr std::uint64_t kNoTicket = UINT64_MAX;
     Entry(BasicHeatRegistry* reg, Slot slot) : reg_(reg), slot_(slot) {}
+    Entry(BasicHeatRegistry* reg, const Key& key, std::uint64_t ticket)
+        : reg_(reg), ticket_(ticket), key_(key) {}
+    // The counter's slot; for an entry made while reads were queued, once
+    // the queue has been applied.
+    Slot slot() const {
+      if (ticket_ != kNoTicket) {
+        reg_->apply_queue();
+        const Slot s = reg_->find(key_);
+        if (s == kNoSlot) {
+          throw std::logic_error("heat registry: an Entry was used after its key left the registry");
+        }
+        slot_ = s;
+        ticket_ = kNoTicket;
+      }
+      return slot_;
+    }
     BasicHeatRegistry* reg_;
-    Slot slot_;
+    mutable Slot slot_ = 0;
+    // The read's number (reads_queued_ when it was queued) while it may be
+    // queued; kNoTicket once slot_ holds the slot.
+    mutable std::uint64_t ticket_ = kNoTicket;
+    Key key_{};  // the key, to find it once the queue is applied
   };
 
   BasicHeatRegistry() : BasicHeatRegistry(RegistryOptions{}) {}
@@ -142,6 +178,7 @@ class BasicHeatRegistry {
       : cap_(options.cap),
         track_in_flight_(options.track_in_flight.value_or(KeyTraits<Key>::kTrackInFlightByDefault)),
         threads_(options.threads),
+        queue_limit_(options.bump_queue),
         store_(make_store(options.backend)) {
     store_->set_threads(options.threads);
     host_columns_ = store_->host_columns();
@@ -160,8 +197,13 @@ class BasicHeatRegistry {
   BasicHeatRegistry& operator=(BasicHeatRegistry&&) noexcept = default;
 
   std::size_t cap() const noexcept { return cap_; }
-  std::size_t size() const noexcept { return index_.size(); }
-  bool empty() const noexcept { return size() == 0; }
+  // These and every other member below apply the queued reads first, if any
+  // (const members too: see set_bump_queue).
+  std::size_t size() const {
+    apply_queue();
+    return index_.size();
+  }
+  bool empty() const { return size() == 0; }
   bool tracks_in_flight() const noexcept { return track_in_flight_; }
   void set_track_in_flight(bool on) noexcept { track_in_flight_ = on; }
   std::string_view backend() const noexcept { return store_->backend(); }
@@ -171,7 +213,43 @@ class BasicHeatRegistry {
     store_->set_threads(threads);
     threads_ = threads;
   }
-  const RegistryStats& stats() const noexcept { return stats_; }
+  const RegistryStats& stats() const {
+    apply_queue();
+    return stats_;
+  }
+
+  // The bump queue: with `limit` > 0, entry() does not look its key up at
+  // once but queues the read (and a bump() called on the entry right away
+  // joins it), and the queued reads are applied together, by bump_batch's
+  // pipeline, when `limit` are waiting or before any other member runs. A
+  // look-up waits on two dependent cache misses (the index, then the key and
+  // counter lines), which one read at a time cannot overlap with the next
+  // read's; queued, they can: single bumps then cost what batched ones do
+  // (docs/PERFORMANCE.md). The results are exactly those of applying each
+  // read at its call.
+  //
+  // What changes: the work of a read (and its errors, such as a failed
+  // allocation) happens at a later call. A read that throws while the queue
+  // is applied is dropped (its changes may be partial, as when entry()
+  // throws), the reads before it are applied and the later ones stay
+  // queued. Const members apply the queue too, so while reads may be queued
+  // not even const members may be called concurrently (a registry is not
+  // thread-safe anyway; ConcurrentHeatRegistry does not queue). `limit` 0
+  // (the default) applies every read at its call. Applies the queued reads.
+  void set_bump_queue(std::size_t limit) {
+    apply_queue();
+    queue_limit_ = limit;
+    if (limit == 0) std::vector<QueuedRead>().swap(queue_);
+  }
+  std::size_t bump_queue() const noexcept { return queue_limit_; }
+  // Reads waiting in the queue.
+  std::size_t queued_reads() const noexcept { return queue_.size(); }
+  // Applies the queued reads now (every other member does so first anyway).
+  // Const, as the members that call it: a registry with reads queued got
+  // them through entry(), so it is not a const object.
+  void apply_queue() const {
+    if (!queue_.empty()) const_cast<BasicHeatRegistry*>(this)->apply_queued_reads();
+  }
 
   // Get-or-create the counter for `key`. A new key at the cap first evicts the
   // entry with the oldest last_update (earliest bump on ties). An existing
@@ -180,6 +258,11 @@ class BasicHeatRegistry {
   Entry entry(const Key& key, Duration half_life, Instant now) {
     check_half_life(half_life);
     const std::uint64_t hash = KeyTraits<Key>::hash(key);
+    if (queue_limit_ > 0) {
+      if (queue_.size() >= queue_limit_) apply_queue();
+      queue_.push_back(QueuedRead{key, hash, to_ns(half_life), to_ns(now), 0, false});
+      return Entry(this, key, reads_queued_++);
+    }
     return Entry(this, find_or_insert(key, hash, to_ns(half_life), to_ns(now)));
   }
 
@@ -192,45 +275,55 @@ class BasicHeatRegistry {
   // anything changes.
   void bump_batch(std::span<const Key> keys, Duration half_life, Instant now) {
     check_half_life(half_life);
-    bump_each(KeysAt{keys, to_ns(now)}, to_ns(half_life));
+    apply_queue();
+    bump_each(KeysAt{keys, to_ns(now), to_ns(half_life)});
   }
   // Bumps each key at its own instant, in order: exactly
   //   for (const auto& [k, at] : reads) entry(k, half_life, at).bump(at);
   // (instants may go backwards). Throws like the batch above.
   void bump_batch(std::span<const std::pair<Key, Instant>> reads, Duration half_life) {
     check_half_life(half_life);
-    bump_each(TimedReads{reads}, to_ns(half_life));
+    apply_queue();
+    bump_each(TimedReads{reads, to_ns(half_life)});
   }
 
   // A snapshot of `key`'s counter, or nothing.
   std::optional<HeatCounter> get(const Key& key) const {
+    apply_queue();
     const Slot slot = find(key);
     if (slot == kNoSlot) return std::nullopt;
     return HeatCounter::from_state(store_->read(slot));
   }
-  bool contains(const Key& key) const { return find(key) != kNoSlot; }
+  bool contains(const Key& key) const {
+    apply_queue();
+    return find(key) != kNoSlot;
+  }
   // The store slot of `key`'s counter, or nothing: for callers that address
   // the store directly (device workloads, benchmarks). Valid until the key is
   // removed, evicted or pruned.
   std::optional<Slot> slot_of(const Key& key) const {
+    apply_queue();
     const Slot slot = find(key);
     if (slot == kNoSlot) return std::nullopt;
     return slot;
   }
   // Whether `key` is present and marked in flight.
   bool in_flight(const Key& key) const {
+    apply_queue();
     const Slot slot = find(key);
     return slot != kNoSlot && store_->read(slot).in_flight;
   }
 
   // Drops `key`'s counter and its in-flight mark. No-op when absent.
   void remove(const Key& key) {
+    apply_queue();
     if (const Slot slot = find(key); slot != kNoSlot) erase_slot(slot);
   }
 
   // Calls f(key, counter) for every entry, in slot order.
   template <class F>
   void for_each(F&& f) const {
+    apply_queue();
     for (Slot s = 0; s < high_water_; ++s) {
       if (lru_.contains(s)) f(keys_[s], HeatCounter::from_state(store_->read(s)));
     }
@@ -249,6 +342,7 @@ class BasicHeatRegistry {
   // result every tick. `out` is untouched when the policy is invalid.
   void tick(const Policy& policy, Instant now, Emissions& out) {
     validate_or_throw(policy);
+    apply_queue();
     candidates_.clear();
     store_->tick(tick_params(policy, to_ns(now), track_in_flight_), candidates_);
     lru_.on_tick(to_ns(now));
@@ -259,6 +353,7 @@ class BasicHeatRegistry {
   // Records each emission on its counter (if still present) and clears its
   // in-flight mark, then prunes every fully decayed, withdrawn counter.
   void commit(std::span<const std::pair<Key, HeatEmission>> emissions) {
+    apply_queue();
     for (const auto& [key, emission] : emissions) {
       const Slot slot = find(key);
       if (slot == kNoSlot) continue;
@@ -274,17 +369,19 @@ class BasicHeatRegistry {
 
   // Clears `key`'s in-flight mark without committing (the sink failed).
   void rollback(const Key& key) {
+    apply_queue();
     if (const Slot slot = find(key); slot != kNoSlot) store_->set_in_flight(slot, false);
   }
 
-  MemoryUsage memory_usage() const noexcept {
+  MemoryUsage memory_usage() const {
+    apply_queue();
     MemoryUsage m;
     m.columns = store_->memory_bytes();
     m.keys = keys_.key_bytes();
     m.index = index_.memory_bytes();
     m.lru = lru_.memory_bytes() + keys_.position_bytes();
     m.other = free_.capacity() * sizeof(Slot) + candidates_.capacity() * sizeof(Candidate) +
-              prunable_.capacity() * sizeof(Slot);
+              prunable_.capacity() * sizeof(Slot) + queue_.capacity() * sizeof(QueuedRead);
     return m;
   }
 
@@ -292,30 +389,66 @@ class BasicHeatRegistry {
   // Do not grow it (ensure_slots): the registry caches its host columns; nor
   // give a live slot another half-life (init): bumps may use the one every
   // counter shares instead of reading the column.
-  CounterStore& store() noexcept { return *store_; }
+  CounterStore& store() {
+    apply_queue();
+    return *store_;
+  }
 
  private:
   friend class ConcurrentHeatRegistry<Key>;
   using Index = SlotIndex<Key, KeyTraits<Key>>;
   static constexpr Slot kNoSlot = Index::kNoSlot;
 
-  // Batch sources: key(i), hash(i) and now(i) of read i.
-  struct KeysAt {
+  // Batch sources: read i is entry(key(i), half_life(i), now(i)), hashing
+  // to hash(i), then, if bumps(i), a bump at bump_at(i). The batches below
+  // bump every read at its entry's instant with one half-life.
+  struct OneHalfLife {
+    std::int64_t half_life_ns;
+    std::int64_t half_life(std::size_t) const noexcept { return half_life_ns; }
+    static constexpr bool bumps(std::size_t) noexcept { return true; }
+  };
+  struct KeysAt : OneHalfLife {
     std::span<const Key> keys;
     std::int64_t at;
+    KeysAt(std::span<const Key> k, std::int64_t now, std::int64_t half_life)
+        : OneHalfLife{half_life}, keys(k), at(now) {}
     std::size_t size() const noexcept { return keys.size(); }
     const Key& key(std::size_t i) const noexcept { return keys[i]; }
     std::uint64_t hash(std::size_t i) const noexcept { return KeyTraits<Key>::hash(keys[i]); }
     std::int64_t now(std::size_t) const noexcept { return at; }
+    std::int64_t bump_at(std::size_t) const noexcept { return at; }
   };
-  struct TimedReads {
+  struct TimedReads : OneHalfLife {
     std::span<const std::pair<Key, Instant>> reads;
+    TimedReads(std::span<const std::pair<Key, Instant>> r, std::int64_t half_life)
+        : OneHalfLife{half_life}, reads(r) {}
     std::size_t size() const noexcept { return reads.size(); }
     const Key& key(std::size_t i) const noexcept { return reads[i].first; }
     std::uint64_t hash(std::size_t i) const noexcept {
       return KeyTraits<Key>::hash(reads[i].first);
     }
     std::int64_t now(std::size_t i) const noexcept { return to_ns(reads[i].second); }
+    std::int64_t bump_at(std::size_t i) const noexcept { return now(i); }
+  };
+  // A read waiting in the bump queue: entry(key, half_life, created_at), hashing
+  // to `hash`, and its bump at bumped_at if `bumps`.
+  struct QueuedRead {
+    Key key;
+    std::uint64_t hash;
+    std::int64_t half_life;
+    std::int64_t created_at;
+    std::int64_t bumped_at;
+    bool bumps;
+  };
+  struct QueuedReads {
+    std::span<const QueuedRead> reads;
+    std::size_t size() const noexcept { return reads.size(); }
+    const Key& key(std::size_t i) const noexcept { return reads[i].key; }
+    std::uint64_t hash(std::size_t i) const noexcept { return reads[i].hash; }
+    std::int64_t now(std::size_t i) const noexcept { return reads[i].created_at; }
+    std::int64_t half_life(std::size_t i) const noexcept { return reads[i].half_life; }
+    bool bumps(std::size_t i) const noexcept { return reads[i].bumps; }
+    std::int64_t bump_at(std::size_t i) const noexcept { return reads[i].bumped_at; }
   };
   // A read whose key is already hashed (the concurrent registry's batches).
   struct HashedRead {
@@ -323,12 +456,15 @@ class BasicHeatRegistry {
     std::uint64_t hash;
     std::int64_t now;
   };
-  struct HashedReads {
+  struct HashedReads : OneHalfLife {
     std::span<const HashedRead> reads;
+    HashedReads(std::span<const HashedRead> r, std::int64_t half_life)
+        : OneHalfLife{half_life}, reads(r) {}
     std::size_t size() const noexcept { return reads.size(); }
     const Key& key(std::size_t i) const noexcept { return reads[i].key; }
     std::uint64_t hash(std::size_t i) const noexcept { return reads[i].hash; }
     std::int64_t now(std::size_t i) const noexcept { return reads[i].now; }
+    std::int64_t bump_at(std::size_t i) const noexcept { return reads[i].now; }
   };
 
   // How far ahead of the read being looked up each prefetch stage works, in
@@ -356,8 +492,15 @@ class BasicHeatRegistry {
   // in turn; the prefetches are hints only. Scanning the bucket line once,
   // not once to guess and again to look up, took a quarter of the
   // instructions per key off (27 to 21 ns per key with all lines cached here).
+  // `applied`: the reads done so far (all of them on return; those before
+  // the one that threw, if one does).
   template <class Source>
-  void bump_each(const Source& src, std::int64_t half_life) {
+  void bump_each(const Source& src) {
+    std::size_t applied = 0;
+    bump_each(src, applied);
+  }
+  template <class Source>
+  void bump_each(const Source& src, std::size_t& applied) {
     const std::size_t n = src.size();
     std::array<std::uint64_t, kRing> hashes;
     std::array<Slot, kRing> guesses;  // kNoSlot: no guess
@@ -412,14 +555,15 @@ class BasicHeatRegistry {
       if (slot == kNoSlot || !(keys_[slot] == key)) {
         slot = index_.find(key, hashes[i & kMask], keys_);
         if (slot == kNoSlot) {
-          slot = insert_new(key, hashes[i & kMask], half_life, now);
+          slot = insert_new(key, hashes[i & kMask], src.half_life(i), now);
           // The index changed (a creation, maybe an eviction): guess the
           // reads already guessed again.
           unfinished_begin = unfinished_end;
           for (std::size_t r = i + 1; r < std::min(n, i + kSlotAhead + 1); ++r) guess_read(r);
         }
       }
-      bump_slot(slot, now);
+      if (src.bumps(i)) bump_slot(slot, src.bump_at(i));
+      applied = i + 1;
     }
   }
 
@@ -434,8 +578,8 @@ class BasicHeatRegistry {
   // Creates the counter of `key` (absent, hashing to `hash`), evicting first
   // at the cap.
   Slot insert_new(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now) {
-    if (cap_ > 0 && size() >= cap_) evict_one();
-    if (empty()) {
+    if (cap_ > 0 && index_.size() >= cap_) evict_one();
+    if (index_.size() == 0) {
       common_half_life_ = half_life;
       mixed_half_lives_ = false;
     } else if (half_life != common_half_life_) {
@@ -463,6 +607,28 @@ class BasicHeatRegistry {
       store_->bump(slot, now);
     }
     lru_.on_bump(slot, now);
+  }
+
+  void apply_queued_reads() {
+    std::size_t applied = 0;
+    try {
+      bump_each(QueuedReads{queue_}, applied);
+    } catch (...) {
+      // The reads before the one that threw are done; that one is dropped
+      // (as if its entry() had thrown); the later ones stay queued.
+      queue_.erase(queue_.begin(),
+                   queue_.begin() + static_cast<std::ptrdiff_t>(std::min(applied + 1, queue_.size())));
+      throw;
+    }
+    queue_.clear();
+  }
+  // Entry::bump right after its entry(): joins the read `ticket` if it is
+  // the last queued one and has no bump yet.
+  bool bump_in_queue(std::uint64_t ticket, std::int64_t now) noexcept {
+    if (queue_.empty() || ticket + 1 != reads_queued_ || queue_.back().bumps) return false;
+    queue_.back().bumped_at = now;
+    queue_.back().bumps = true;
+    return true;
   }
 
   Slot find(const Key& key) const {
@@ -575,6 +741,9 @@ class BasicHeatRegistry {
   std::size_t cap_;
   bool track_in_flight_;
   unsigned threads_;  // for the bulk passes; 0 = every hardware thread
+  std::size_t queue_limit_;         // RegistryOptions::bump_queue
+  std::vector<QueuedRead> queue_;   // reads not applied yet, in call order
+  std::uint64_t reads_queued_ = 0;  // reads ever queued: the next one's ticket
   std::unique_ptr<CounterStore> store_;
   std::optional<CounterColumns> host_columns_;  // store_->host_columns(), refreshed on growth
   KeyRecords<Key> keys_;  // each slot's key and LRU position

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "host/concurrent_registry.h"
 #include "host/registry.h"
 #include "kernels/random.h"
 #include "tests/unit/test_support.h"
@@ -374,6 +375,248 @@ TEST(BatchBumpEdges, existing_keys_keep_their_half_life) {
   EXPECT_EQ(r.get(k)->half_life(), 10s);
   EXPECT_EQ(r.get(k)->rate(), 1.5) << "decayed one half-life, then bumped";
   EXPECT_EQ(r.get(test::hash(4))->half_life(), 99s);
+}
+
+
+// ---------------------------------------------------------------------------
+// The bump queue (RegistryOptions::bump_queue): a registry that queues reads
+// against one that applies each at its call, under the same random calls:
+// entry() alone and with its bump, bumps at another instant than the
+// entry's, an entry kept while other keys are read and bumped later (and
+// twice), reads of an entry (which apply the queue), decay_to, emissions
+// recorded, removes, batches, ticks and commits. The two are compared only
+// now and then, so the queue also fills up and applies itself in between.
+
+template <class Key>
+void run_queue_against_direct(const std::string& backend, std::size_t cap, std::size_t universe_size,
+                              std::size_t queue, std::uint64_t seed, int steps) {
+  RegistryOptions options;
+  options.cap = cap;
+  options.backend = backend;
+  options.track_in_flight = (seed & 1) != 0;
+  BasicHeatRegistry<Key> direct(options);
+  options.bump_queue = queue;
+  BasicHeatRegistry<Key> queued(options);
+  ASSERT_EQ(queued.bump_queue(), queue);
+  Rng rng(seed);
+  std::vector<Key> universe;
+  for (std::size_t i = 0; i < universe_size; ++i) universe.push_back(key_of<Key>(seed * 100'000 + i));
+  const auto draw_key = [&]() -> const Key& {
+    return rng.chance(30) ? universe[rng.below(std::min<std::size_t>(8, universe.size()))]
+                          : universe[rng.below(universe.size())];
+  };
+  static const Duration kHalfLives[] = {60s, 60s, 60s, 1s, 0s, 3600s};
+  Instant now = t0();
+  const auto wander = [&]() {
+    const std::uint64_t move = rng.below(10);
+    if (move < 5) {
+      now += Duration(static_cast<std::int64_t>(rng.below(300'000'000)));
+    } else if (move < 7) {
+      now -= Duration(static_cast<std::int64_t>(rng.below(100'000'000)));
+    } else if (move == 7) {
+      now += 60s * static_cast<std::int64_t>(rng.below(70));
+    }
+  };
+  const auto context = [&](int step, const char* op) {
+    std::ostringstream out;
+    out << "queue " << queue << ", cap " << cap << ", seed " << seed << ", step " << step << " after " << op;
+    return out.str();
+  };
+  std::uint64_t operations[12] = {};
+
+  for (int step = 0; step < steps; ++step) {
+    wander();
+    const Duration half_life = rng.pick(kHalfLives);
+    const Key& k = draw_key();
+    const std::uint64_t choice = rng.below(100);
+    const char* op = "";
+    if (choice < 45) {
+      op = "entry(k).bump(now)";
+      ++operations[0];
+      direct.entry(k, half_life, now).bump(now);
+      queued.entry(k, half_life, now).bump(now);
+    } else if (choice < 55) {
+      op = "entry(k) alone";
+      ++operations[1];
+      direct.entry(k, half_life, now);
+      queued.entry(k, half_life, now);
+    } else if (choice < 62) {
+      op = "entry(k, t).bump(later)";
+      ++operations[2];
+      const Instant later = now + Duration(static_cast<std::int64_t>(rng.below(2'000'000'000)));
+      direct.entry(k, half_life, now).bump(later);
+      queued.entry(k, half_life, now).bump(later);
+    } else if (choice < 67) {
+      op = "entry(k).bump(); .bump() again";
+      ++operations[3];
+      auto a = direct.entry(k, half_life, now);
+      auto b = queued.entry(k, half_life, now);
+      a.bump(now);
+      b.bump(now);
+      a.bump(now + 1s);
+      b.bump(now + 1s);
+    } else if (choice < 72) {
+      // An entry kept while a resident key is read: no insert, so the entry
+      // stays valid (in the direct registry, by the Entry contract).
+      op = "entry(k) kept, entry(resident) with or without bump(), kept.bump()";
+      ++operations[4];
+      const Key& other = draw_key();
+      auto a = direct.entry(k, half_life, now);
+      auto b = queued.entry(k, half_life, now);
+      if (direct.contains(other)) {
+        if (rng.chance(50)) {
+          direct.entry(other, half_life, now).bump(now);
+          queued.entry(other, half_life, now).bump(now);
+        } else {  // the last queued read is then one without a bump
+          direct.entry(other, half_life, now);
+          queued.entry(other, half_life, now);
+        }
+      }
+      a.bump(now + 2s);
+      b.bump(now + 2s);
+    } else if (choice < 78) {
+      op = "entry(k).counter()";
+      ++operations[5];
+      const HeatCounter a = direct.entry(k, half_life, now).counter();
+      const HeatCounter b = queued.entry(k, half_life, now).counter();
+      ASSERT_TRUE(same_counter(a, b)) << context(step, op) << ": " << counter_text(a) << " vs " << counter_text(b);
+    } else if (choice < 82) {
+      op = "entry(k).decay_to(now)";
+      ++operations[6];
+      direct.entry(k, half_life, now).decay_to(now);
+      queued.entry(k, half_life, now).decay_to(now);
+    } else if (choice < 85) {
+      op = "entry(k).record_emission()";
+      ++operations[7];
+      const double rate = static_cast<double>(rng.below(1000)) / 100.0;
+      direct.entry(k, half_life, now).record_emission(rate);
+      queued.entry(k, half_life, now).record_emission(rate);
+    } else if (choice < 88) {
+      op = "remove(k)";
+      ++operations[8];
+      direct.remove(k);
+      queued.remove(k);
+    } else if (choice < 91) {
+      op = "bump_batch";
+      ++operations[9];
+      std::vector<Key> keys;
+      for (std::uint64_t i = rng.below(40); i > 0; --i) keys.push_back(draw_key());
+      direct.bump_batch(keys, half_life, now);
+      queued.bump_batch(keys, half_life, now);
+    } else if (choice < 95) {
+      op = "tick+commit";
+      ++operations[10];
+      const auto a = direct.tick(Policy{}, now);
+      const auto b = queued.tick(Policy{}, now);
+      ASSERT_TRUE(same_emissions<Key>(a, b)) << context(step, op) << ": tick output differs";
+      std::vector<std::pair<Key, HeatEmission>> committed;
+      for (const auto& item : a) {
+        if (rng.chance(80)) {
+          committed.push_back(item);
+        } else {
+          direct.rollback(item.first);
+          queued.rollback(item.first);
+        }
+      }
+      direct.commit(committed);
+      queued.commit(committed);
+    } else {
+      op = "compare";
+      ++operations[11];
+      if (const std::string d = difference(queued, direct, universe); !d.empty()) {
+        FAIL() << context(step, op) << ": " << d;
+      }
+    }
+  }
+  if (const std::string d = difference(queued, direct, universe); !d.empty()) FAIL() << "at the end: " << d;
+  for (const std::uint64_t count : operations) EXPECT_GT(count, 0u) << "an operation never ran";
+  if (cap > 0 && universe_size > cap) {
+    EXPECT_GT(direct.stats().evictions, 0u) << "no evictions";
+  }
+}
+
+TEST_P(BatchBump, bump_queue_equals_applying_each_read_at_its_call_u64) {
+  for (const std::size_t queue : {std::size_t{1}, std::size_t{3}, std::size_t{64}, std::size_t{256}}) {
+    run_queue_against_direct<std::uint64_t>(GetParam(), 48, 160, queue, 100 + queue, 4000);
+  }
+}
+
+TEST_P(BatchBump, bump_queue_equals_applying_each_read_at_its_call_blob) {
+  for (const std::size_t queue : {std::size_t{2}, std::size_t{64}}) {
+    run_queue_against_direct<BlobKey>(GetParam(), 48, 160, queue, 200 + queue, 4000);
+  }
+}
+
+TEST_P(BatchBump, bump_queue_at_cap_one_and_unbounded_equals_applying_each_read) {
+  run_queue_against_direct<std::uint64_t>(GetParam(), 1, 5, 16, 301, 3000);
+  run_queue_against_direct<std::uint64_t>(GetParam(), 0, 5'000, 256, 302, 6000);
+  run_queue_against_direct<BlobKey>(GetParam(), 0, 5'000, 100, 303, 6000);
+}
+
+TEST(BumpQueue, reads_wait_until_the_queue_is_full_or_something_else_is_called) {
+  RegistryOptions options;
+  options.bump_queue = 4;
+  HeatRegistry r(options);
+  for (std::uint64_t k = 1; k <= 4; ++k) r.entry(k, 60s, t0()).bump(t0());
+  EXPECT_EQ(r.queued_reads(), 4u) << "bump() right after entry() joins its read";
+  r.entry(5, 60s, t0()).bump(t0());
+  EXPECT_EQ(r.queued_reads(), 1u) << "a full queue is applied before the next read joins it";
+  const HeatRegistry& view = r;
+  EXPECT_EQ(view.size(), 5u) << "a const member must apply the queue";
+  EXPECT_EQ(r.queued_reads(), 0u);
+  r.entry(4, 60s, t0() + 60s).bump(t0() + 60s);
+  EXPECT_EQ(r.get(4)->rate(), 1.5) << "decayed one half-life, then bumped";
+  EXPECT_EQ(r.bump_queue(), 4u);
+  r.entry(6, 60s, t0());
+  r.set_bump_queue(0);
+  EXPECT_EQ(r.queued_reads(), 0u) << "set_bump_queue applies the queue";
+  EXPECT_EQ(r.bump_queue(), 0u);
+  r.entry(7, 60s, t0()).bump(t0());
+  EXPECT_EQ(r.queued_reads(), 0u);
+  EXPECT_EQ(r.size(), 7u);
+}
+
+TEST(BumpQueue, queue_counts_in_memory_usage) {
+  RegistryOptions options;
+  options.bump_queue = 1000;
+  HeatRegistry r(options);
+  const std::size_t before = r.memory_usage().other;
+  for (std::uint64_t k = 0; k < 500; ++k) r.entry(k, 60s, t0()).bump(t0());
+  EXPECT_GT(r.memory_usage().other, before) << "the queue's storage is not counted";
+  EXPECT_EQ(r.size(), 500u);
+}
+
+TEST(BumpQueue, negative_half_life_throws_at_the_call_and_queues_nothing) {
+  RegistryOptions options;
+  options.bump_queue = 8;
+  HeatRegistry r(options);
+  r.entry(1, 60s, t0()).bump(t0());
+  EXPECT_THROW(r.entry(2, -1ns, t0()), std::invalid_argument);
+  EXPECT_EQ(r.size(), 1u);
+  EXPECT_FALSE(r.contains(2));
+}
+
+TEST(BumpQueue, entry_used_after_its_key_was_evicted_throws_instead_of_touching_another_key) {
+  RegistryOptions options;
+  options.cap = 1;
+  options.bump_queue = 8;
+  HeatRegistry r(options);
+  auto first = r.entry(1, 60s, t0());
+  r.entry(2, 60s, t0() + 1s).bump(t0() + 1s);  // evicts key 1 when applied
+  EXPECT_THROW(first.bump(t0() + 2s), std::logic_error);
+  EXPECT_EQ(r.get(2)->rate(), 1.0) << "key 2's counter was touched through key 1's entry";
+  EXPECT_FALSE(r.contains(1));
+}
+
+TEST(BumpQueue, concurrent_registry_refuses_a_bump_queue_by_name) {
+  RegistryOptions options;
+  options.bump_queue = 16;
+  try {
+    ConcurrentHeatRegistry<std::uint64_t> r(options);
+    FAIL() << "a bump queue was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("bump_queue"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
