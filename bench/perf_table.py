@@ -37,8 +37,8 @@ def port_reference(results, op, impl, n):
     if op.startswith("bump_mt"):
         base = op.replace("_batch", "")
         return results.value(base, f"port+mutex/t{threads_of(impl)}", n)
-    if op.startswith("bump_batch"):
-        return results.value(op.replace("_batch", ""), "port", n)
+    if op.startswith("bump_batch") or op.startswith("bump_queued"):
+        return results.value(op.replace("_batch", "").replace("_queued", ""), "port", n)
     if op in ("tick_pass", "tick_periodic"):
         return results.value("tick", "port", n)
     return results.value(op, "port", n)
@@ -59,7 +59,7 @@ def cell(results, r):
 def operation_tables(results, out):
     out.append("Medians; ± = coefficient of variation over the repetitions; (Nx) = the port's median "
                "time / this one (the port's `tick` for `tick_pass` and `tick_periodic`, its single bumps "
-               "for batches, `port+mutex` at the same thread count for `bump_mt_*`).")
+               "for batches and queued bumps, `port+mutex` at the same thread count for `bump_mt_*`).")
     out.append("")
     for op in results.ops():
         if op == "cpu_probe":
@@ -208,6 +208,11 @@ def targets(results, backend, out):
     for op in ("bump_uniform", "bump_zipf"):
         v = results.value(op, f"{backend}/t1", BUMP_N)
         rows.append((f"{op}, {BUMP_N:,} resident keys", f"<= {BUMP_NS:.0f} ns", fmt_ns(v), verdict_at_most(v, BUMP_NS)))
+    for op in ("bump_queued_uniform", "bump_queued_zipf"):  # single bumps, RegistryOptions::bump_queue
+        v = results.value(op, f"{backend}/t1", BUMP_N)
+        if v is not None:
+            rows.append((f"{op} (single bumps, bump queue on), {BUMP_N:,} resident keys", f"<= {BUMP_NS:.0f} ns",
+                         fmt_ns(v), verdict_at_most(v, BUMP_NS)))
     for op in ("bump_batch_uniform", "bump_batch_zipf"):
         v = results.value(op, f"{backend}/t1", BUMP_N)
         rows.append((f"{op}, {BUMP_N:,} resident keys", f"<= {BATCH_NS:.0f} ns/key", fmt_ns(v), verdict_at_most(v, BATCH_NS)))
