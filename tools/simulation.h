@@ -10,7 +10,8 @@
 //  - the engine (`Simulation`), which drives a registry with those reads and
 //    counts and times what it does. It knows nothing of the command line.
 //
-// Where the reads are made: on the host, one entry(key).bump(t) per read; or,
+// Where the reads are made: on the host, one entry(key).bump(t) per read
+// (through the registry's bump queue, so they are applied in batches); or,
 // on a device backend (`cuda`, `thrust`) where no eviction can happen, on the
 // device (cuda/device_workload.h): a kernel draws the tick's ranks and times,
 // the host creates only the keys read for the first time (in first-read
@@ -116,7 +117,8 @@ struct SimulationTimes {
   // Drawing ranks and read times; on the device also finding the keys read
   // for the first time and copying them back.
   double read_generation = 0.0;
-  // registry.entry(key, ...).bump(t) for every read; on the device: creating
+  // registry.entry(key, ...).bump(t) for every read, the bump queue applied
+  // at the end of each chunk of 4,096 reads; on the device: creating
   // the new keys on the host, mapping every read to its slot and the bump
   // batch, until it is applied.
   double bump = 0.0;
