@@ -71,7 +71,6 @@ class SlotIndex {
     }
     return {kNoSlot, true};
   }
-  std::uint32_t probable_slot(std::uint64_t hash) const noexcept { return guess(hash).slot; }
 
   // Makes room for `n` keys without further growth.
   template <class Keys>

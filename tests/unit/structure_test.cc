@@ -190,7 +190,7 @@ TEST(SlotIndex, keys_sharing_home_and_tag_are_told_apart_by_the_key) {
   EXPECT_EQ(index.find(keys[2], keys[2], keys), 2u);
 }
 
-TEST(SlotIndex, probable_slot_is_the_slot_found_when_the_tag_is_unique) {
+TEST(SlotIndex, guessed_slot_is_the_slot_found_when_the_tag_is_unique) {
   using Index = SlotIndex<std::uint64_t, U64Traits>;
   std::vector<std::uint64_t> keys;
   Rng rng(21);
@@ -200,7 +200,7 @@ TEST(SlotIndex, probable_slot_is_the_slot_found_when_the_tag_is_unique) {
   for (std::uint32_t s = 0; s < keys.size(); ++s) index.insert(U64Traits::hash(keys[s]), s, keys.data());
   std::size_t agree = 0;
   for (std::uint32_t s = 0; s < keys.size(); ++s) {
-    const std::uint32_t guess = index.probable_slot(U64Traits::hash(keys[s]));
+    const std::uint32_t guess = index.guess(U64Traits::hash(keys[s])).slot;
     if (guess == s) ++agree;
     // A guess is always a slot of the index (safe to prefetch), or none.
     EXPECT_TRUE(guess == Index::kNoSlot || guess < keys.size()) << guess;
@@ -209,7 +209,7 @@ TEST(SlotIndex, probable_slot_is_the_slot_found_when_the_tag_is_unique) {
   // whose probe run leaves its home bucket's cache line (few at this load):
   // a hint that is almost always right.
   EXPECT_GT(agree, keys.size() * 98 / 100);
-  EXPECT_EQ(Index().probable_slot(U64Traits::hash(1)), Index::kNoSlot) << "empty index";
+  EXPECT_EQ(Index().guess(U64Traits::hash(1)).slot, Index::kNoSlot) << "empty index";
 }
 
 TEST(SlotIndex, guess_scans_the_lines_asked_for_and_says_whether_the_run_goes_on) {
@@ -235,7 +235,6 @@ TEST(SlotIndex, guess_scans_the_lines_asked_for_and_says_whether_the_run_goes_on
     const Index::Guess two = index.guess(keys[s], 2);
     EXPECT_EQ(two.slot, s) << "found in the next line";
     EXPECT_FALSE(two.run_goes_on);
-    EXPECT_EQ(index.probable_slot(keys[s]), one.slot);
   }
   // An absent key: its run ends at an empty bucket (the key is surely absent)
   // unless it leaves the lines scanned first.
@@ -271,7 +270,7 @@ TEST(SlotIndex, slots_beyond_the_bucket_count_widen_the_slot_field) {
   Index wide;
   wide.insert(U64Traits::hash(77), top, static_cast<const std::uint64_t*>(nullptr));
   EXPECT_EQ(wide.size(), 1u);
-  EXPECT_EQ(wide.probable_slot(U64Traits::hash(77)), top);
+  EXPECT_EQ(wide.guess(U64Traits::hash(77)).slot, top);
 }
 
 // ======== HostCounterStore ========
