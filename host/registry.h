@@ -197,8 +197,9 @@ class BasicHeatRegistry {
   BasicHeatRegistry& operator=(BasicHeatRegistry&&) noexcept = default;
 
   std::size_t cap() const noexcept { return cap_; }
-  // These and every other member below apply the queued reads first, if any
-  // (const members too: see set_bump_queue).
+  // Every member that reads or changes keys or counters (these two, and
+  // get, tick, commit, the batches, memory_usage, ...) applies the queued
+  // reads first, if any: const members too, see set_bump_queue.
   std::size_t size() const {
     apply_queue();
     return index_.size();
