@@ -68,6 +68,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -637,6 +638,27 @@ constexpr OperationInfo kOperations[] = {
     {Operation::kInsertAtCap, "insert_at_cap", false, true, false},
 };
 
+// The key choice and the way of bumping of each bump operation.
+struct BumpOperation {
+  Operation op;
+  KeyChoice choice;
+  BumpMode mode;
+};
+constexpr BumpOperation kBumpOperations[] = {
+    {Operation::kBumpUniform, KeyChoice::kUniform, BumpMode::kSingle},
+    {Operation::kBumpZipf, KeyChoice::kZipf, BumpMode::kSingle},
+    {Operation::kBumpBatchUniform, KeyChoice::kUniform, BumpMode::kBatched},
+    {Operation::kBumpBatchZipf, KeyChoice::kZipf, BumpMode::kBatched},
+    {Operation::kBumpQueuedUniform, KeyChoice::kUniform, BumpMode::kQueued},
+    {Operation::kBumpQueuedZipf, KeyChoice::kZipf, BumpMode::kQueued},
+};
+const BumpOperation& bump_operation(Operation op) {
+  for (const BumpOperation& b : kBumpOperations) {
+    if (b.op == op) return b;
+  }
+  throw std::logic_error("heatkit_bench: not a bump operation");
+}
+
 benchmark::internal::Benchmark* add_benchmark(const std::string& name, std::int64_t n,
                                               std::function<void(benchmark::State&)> run) {
   return benchmark::RegisterBenchmark(name.c_str(), std::move(run))
@@ -659,23 +681,15 @@ void register_operation(const std::string& impl, const RowInfo& row, const Facto
     case Operation::kTickQuiet: run = [=](benchmark::State& s) { bench_tick_quiet<S>(s, row, make); }; break;
     case Operation::kCommitPrune: run = [=](benchmark::State& s) { bench_commit_prune<S>(s, row, make); }; break;
     case Operation::kBumpUniform:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, BumpMode::kSingle); };
-      break;
     case Operation::kBumpZipf:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, BumpMode::kSingle); };
-      break;
     case Operation::kBumpBatchUniform:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, BumpMode::kBatched); };
-      break;
     case Operation::kBumpBatchZipf:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, BumpMode::kBatched); };
-      break;
     case Operation::kBumpQueuedUniform:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kUniform, BumpMode::kQueued); };
+    case Operation::kBumpQueuedZipf: {
+      const BumpOperation& bump = bump_operation(info.op);
+      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, bump.choice, bump.mode); };
       break;
-    case Operation::kBumpQueuedZipf:
-      run = [=](benchmark::State& s) { bench_bump<S>(s, op, row, make, KeyChoice::kZipf, BumpMode::kQueued); };
-      break;
+    }
     case Operation::kInsertAtCap: run = [=](benchmark::State& s) { bench_insert_at_cap<S>(s, row, make); }; break;
   }
   auto* b = add_benchmark(name, n, std::move(run));

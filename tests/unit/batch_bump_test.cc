@@ -100,6 +100,28 @@ bool same_emissions(const typename BasicHeatRegistry<Key>::Emissions& a,
   return true;
 }
 
+// A tick of both registries at `now`, then a commit of most candidates and a
+// rollback of the rest (the same on both). Empty when the ticks agree, else
+// what differed.
+template <class Key>
+std::string tick_and_commit_both(BasicHeatRegistry<Key>& a, BasicHeatRegistry<Key>& b, Instant now, Rng& rng) {
+  const auto from_a = a.tick(Policy{}, now);
+  const auto from_b = b.tick(Policy{}, now);
+  if (!same_emissions<Key>(from_a, from_b)) return "tick output differs";
+  std::vector<std::pair<Key, HeatEmission>> committed;
+  for (const auto& item : from_a) {
+    if (rng.chance(80)) {
+      committed.push_back(item);
+    } else {
+      a.rollback(item.first);
+      b.rollback(item.first);
+    }
+  }
+  a.commit(committed);
+  b.commit(committed);
+  return {};
+}
+
 enum class BatchKind { kOneInstant, kTimed };
 
 struct RunConfig {
@@ -180,22 +202,8 @@ void run_batches_against_sequential(const RunConfig& config) {
 
     // Now and then a tick and a commit of most of its candidates.
     if (rng.chance(20)) {
-      Policy policy;
-      const auto a = batched.tick(policy, now);
-      const auto b = sequential.tick(policy, now);
-      ASSERT_TRUE(same_emissions<Key>(a, b))
-          << "seed " << config.seed << ", round " << round << ": tick output differs";
-      std::vector<std::pair<Key, HeatEmission>> committed;
-      for (const auto& item : a) {
-        if (rng.chance(80)) {
-          committed.push_back(item);
-        } else {
-          batched.rollback(item.first);
-          sequential.rollback(item.first);
-        }
-      }
-      batched.commit(committed);
-      sequential.commit(committed);
+      const std::string ticked = tick_and_commit_both(batched, sequential, now, rng);
+      ASSERT_TRUE(ticked.empty()) << "seed " << config.seed << ", round " << round << ": " << ticked;
       if (const std::string d = difference(batched, sequential, universe); !d.empty()) {
         FAIL() << "seed " << config.seed << ", round " << round << " after tick+commit: " << d;
       }
@@ -506,20 +514,8 @@ void run_queue_against_direct(const std::string& backend, std::size_t cap, std::
     } else if (choice < 95) {
       op = "tick+commit";
       ++operations[10];
-      const auto a = direct.tick(Policy{}, now);
-      const auto b = queued.tick(Policy{}, now);
-      ASSERT_TRUE(same_emissions<Key>(a, b)) << context(step, op) << ": tick output differs";
-      std::vector<std::pair<Key, HeatEmission>> committed;
-      for (const auto& item : a) {
-        if (rng.chance(80)) {
-          committed.push_back(item);
-        } else {
-          direct.rollback(item.first);
-          queued.rollback(item.first);
-        }
-      }
-      direct.commit(committed);
-      queued.commit(committed);
+      const std::string ticked = tick_and_commit_both(direct, queued, now, rng);
+      ASSERT_TRUE(ticked.empty()) << context(step, op) << ": " << ticked;
     } else {
       op = "compare";
       ++operations[11];
