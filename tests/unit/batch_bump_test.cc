@@ -438,31 +438,32 @@ void run_queue_against_direct(const std::string& backend, std::size_t cap, std::
     const Key& k = draw_key();
     const std::uint64_t choice = rng.below(100);
     const char* op = "";
+    // The same call on both registries.
+    const auto on_both = [&](auto&& call) {
+      call(direct);
+      call(queued);
+    };
     if (choice < 45) {
       op = "entry(k).bump(now)";
       ++operations[0];
-      direct.entry(k, half_life, now).bump(now);
-      queued.entry(k, half_life, now).bump(now);
+      on_both([&](auto& r) { r.entry(k, half_life, now).bump(now); });
     } else if (choice < 55) {
       op = "entry(k) alone";
       ++operations[1];
-      direct.entry(k, half_life, now);
-      queued.entry(k, half_life, now);
+      on_both([&](auto& r) { r.entry(k, half_life, now); });
     } else if (choice < 62) {
       op = "entry(k, t).bump(later)";
       ++operations[2];
       const Instant later = now + Duration(static_cast<std::int64_t>(rng.below(2'000'000'000)));
-      direct.entry(k, half_life, now).bump(later);
-      queued.entry(k, half_life, now).bump(later);
+      on_both([&](auto& r) { r.entry(k, half_life, now).bump(later); });
     } else if (choice < 67) {
       op = "entry(k).bump(); .bump() again";
       ++operations[3];
-      auto a = direct.entry(k, half_life, now);
-      auto b = queued.entry(k, half_life, now);
-      a.bump(now);
-      b.bump(now);
-      a.bump(now + 1s);
-      b.bump(now + 1s);
+      on_both([&](auto& r) {
+        auto e = r.entry(k, half_life, now);
+        e.bump(now);
+        e.bump(now + 1s);
+      });
     } else if (choice < 72) {
       // An entry kept while a resident key is read: no insert, so the entry
       // stays valid (in the direct registry, by the Entry contract).
@@ -471,14 +472,15 @@ void run_queue_against_direct(const std::string& backend, std::size_t cap, std::
       const Key& other = draw_key();
       auto a = direct.entry(k, half_life, now);
       auto b = queued.entry(k, half_life, now);
-      if (direct.contains(other)) {
-        if (rng.chance(50)) {
-          direct.entry(other, half_life, now).bump(now);
-          queued.entry(other, half_life, now).bump(now);
-        } else {  // the last queued read is then one without a bump
-          direct.entry(other, half_life, now);
-          queued.entry(other, half_life, now);
-        }
+      // Asked after k's entry (which may have evicted `other`): reading a
+      // resident key inserts nothing.
+      const bool read_other = direct.contains(other);
+      const bool bump_other = rng.chance(50);  // else the last queued read has no bump
+      if (read_other) {
+        on_both([&](auto& r) {
+          auto o = r.entry(other, half_life, now);
+          if (bump_other) o.bump(now);
+        });
       }
       a.bump(now + 2s);
       b.bump(now + 2s);
@@ -491,26 +493,22 @@ void run_queue_against_direct(const std::string& backend, std::size_t cap, std::
     } else if (choice < 82) {
       op = "entry(k).decay_to(now)";
       ++operations[6];
-      direct.entry(k, half_life, now).decay_to(now);
-      queued.entry(k, half_life, now).decay_to(now);
+      on_both([&](auto& r) { r.entry(k, half_life, now).decay_to(now); });
     } else if (choice < 85) {
       op = "entry(k).record_emission()";
       ++operations[7];
       const double rate = static_cast<double>(rng.below(1000)) / 100.0;
-      direct.entry(k, half_life, now).record_emission(rate);
-      queued.entry(k, half_life, now).record_emission(rate);
+      on_both([&](auto& r) { r.entry(k, half_life, now).record_emission(rate); });
     } else if (choice < 88) {
       op = "remove(k)";
       ++operations[8];
-      direct.remove(k);
-      queued.remove(k);
+      on_both([&](auto& r) { r.remove(k); });
     } else if (choice < 91) {
       op = "bump_batch";
       ++operations[9];
       std::vector<Key> keys;
       for (std::uint64_t i = rng.below(40); i > 0; --i) keys.push_back(draw_key());
-      direct.bump_batch(keys, half_life, now);
-      queued.bump_batch(keys, half_life, now);
+      on_both([&](auto& r) { r.bump_batch(keys, half_life, now); });
     } else if (choice < 95) {
       op = "tick+commit";
       ++operations[10];
