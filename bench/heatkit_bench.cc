@@ -500,9 +500,16 @@ ResidentWorkload<S>& resident_workload(const RowInfo& row, std::size_t n, const 
 
 constexpr std::size_t kBumpsPerIteration = 4096;
 constexpr std::size_t kBatchSize = 1024;  // keys per bump_batch call
-constexpr std::size_t kBumpQueue = 256;   // RegistryOptions::bump_queue of the queued rows
 
 enum class BumpMode { kSingle, kBatched, kQueued };
+
+// Subjects with a bump queue (heatkit's, not the port): only they run the
+// queued rows.
+template <class S>
+concept HasBumpQueue = requires(S& s) {
+  s.set_bump_queue(std::size_t{});
+  s.apply_queue();
+};
 
 template <class S>
 void bench_bump(benchmark::State& state, std::string_view op, const RowInfo& row, const Factory<S>& make,
@@ -513,9 +520,10 @@ void bench_bump(benchmark::State& state, std::string_view op, const RowInfo& row
   const bool batched = mode == BumpMode::kBatched;
   // The queued rows bump the same resident registry with its queue on; each
   // timed iteration ends by applying the reads still queued.
-  if constexpr (requires { w.subject->set_bump_queue(kBumpQueue); }) {
-    if (mode == BumpMode::kQueued) w.subject->set_bump_queue(kBumpQueue);
-  } else if (mode == BumpMode::kQueued) {
+  const bool queued = mode == BumpMode::kQueued;
+  if constexpr (HasBumpQueue<S>) {
+    if (queued) w.subject->set_bump_queue(kSuggestedBumpQueue);
+  } else if (queued) {
     state.SkipWithError("this subject has no bump queue");
     return;
   }
@@ -535,8 +543,8 @@ void bench_bump(benchmark::State& state, std::string_view op, const RowInfo& row
         w.now += kBumpStep;
       }
     }
-    if constexpr (requires { w.subject->apply_queue(); }) {
-      if (mode == BumpMode::kQueued) w.subject->apply_queue();
+    if constexpr (HasBumpQueue<S>) {
+      if (queued) w.subject->apply_queue();
     }
     const double elapsed = seconds_since(start);
     state.SetIterationTime(elapsed);
@@ -548,8 +556,8 @@ void bench_bump(benchmark::State& state, std::string_view op, const RowInfo& row
   state.SetItemsProcessed(static_cast<std::int64_t>(items));
   state.counters["ns_per_bump"] = ns;
   report_memory(state, w.subject->memory());  // the queue's included
-  if constexpr (requires { w.subject->set_bump_queue(0); }) {
-    if (mode == BumpMode::kQueued) w.subject->set_bump_queue(0);
+  if constexpr (HasBumpQueue<S>) {
+    if (queued) w.subject->set_bump_queue(0);
   }
   // Batched and queued bumps are compared with the port's single bumps (it
   // has neither).

@@ -78,6 +78,11 @@ struct RegistryOptions {
   std::size_t bump_queue = 0;
 };
 
+// A bump queue length that pays: on 1M resident keys here, 256 reads were as
+// fast as 1,024 and faster than 64 (docs/PERFORMANCE.md, "Single bump");
+// 12 KiB for u64 keys.
+inline constexpr std::size_t kSuggestedBumpQueue = 256;
+
 // Where a registry's bytes go.
 struct MemoryUsage {
   std::size_t columns = 0;  // the store's counter columns
@@ -401,12 +406,14 @@ class BasicHeatRegistry {
   static constexpr Slot kNoSlot = Index::kNoSlot;
 
   // Batch sources: read i is entry(key(i), half_life(i), now(i)), hashing
-  // to hash(i), then, if bumps(i), a bump at bump_at(i). The batches below
-  // bump every read at its entry's instant with one half-life.
+  // to hash(i), then, if bumps(i), a bump at bump_at(i); applied(k) hears
+  // that the first k reads are done. The batches below bump every read at
+  // its entry's instant with one half-life, and need no progress.
   struct OneHalfLife {
     std::int64_t half_life_ns;
     std::int64_t half_life(std::size_t) const noexcept { return half_life_ns; }
     static constexpr bool bumps(std::size_t) noexcept { return true; }
+    static constexpr void applied(std::size_t) noexcept {}
   };
   struct KeysAt : OneHalfLife {
     std::span<const Key> keys;
@@ -443,6 +450,7 @@ class BasicHeatRegistry {
   };
   struct QueuedReads {
     std::span<const QueuedRead> reads;
+    std::size_t* done;  // reads applied so far, for a read that throws
     std::size_t size() const noexcept { return reads.size(); }
     const Key& key(std::size_t i) const noexcept { return reads[i].key; }
     std::uint64_t hash(std::size_t i) const noexcept { return reads[i].hash; }
@@ -450,6 +458,7 @@ class BasicHeatRegistry {
     std::int64_t half_life(std::size_t i) const noexcept { return reads[i].half_life; }
     bool bumps(std::size_t i) const noexcept { return reads[i].bumps; }
     std::int64_t bump_at(std::size_t i) const noexcept { return reads[i].bumped_at; }
+    void applied(std::size_t k) const noexcept { *done = k; }
   };
   // A read whose key is already hashed (the concurrent registry's batches).
   struct HashedRead {
@@ -493,15 +502,8 @@ class BasicHeatRegistry {
   // in turn; the prefetches are hints only. Scanning the bucket line once,
   // not once to guess and again to look up, took a quarter of the
   // instructions per key off (27 to 21 ns per key with all lines cached here).
-  // `applied`: the reads done so far (all of them on return; those before
-  // the one that threw, if one does).
   template <class Source>
   void bump_each(const Source& src) {
-    std::size_t applied = 0;
-    bump_each(src, applied);
-  }
-  template <class Source>
-  void bump_each(const Source& src, std::size_t& applied) {
     const std::size_t n = src.size();
     std::array<std::uint64_t, kRing> hashes;
     std::array<Slot, kRing> guesses;  // kNoSlot: no guess
@@ -564,7 +566,7 @@ class BasicHeatRegistry {
         }
       }
       if (src.bumps(i)) bump_slot(slot, src.bump_at(i));
-      applied = i + 1;
+      src.applied(i + 1);
     }
   }
 
@@ -613,7 +615,7 @@ class BasicHeatRegistry {
   void apply_queued_reads() {
     std::size_t applied = 0;
     try {
-      bump_each(QueuedReads{queue_}, applied);
+      bump_each(QueuedReads{queue_, &applied});
     } catch (...) {
       // The reads before the one that threw are done; that one is dropped
       // (as if its entry() had thrown); the later ones stay queued.

@@ -25,7 +25,6 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
 // Reads are drawn and applied in chunks this long: the scratch buffers
 // (80 KiB) stay in L2, and the timers run once per chunk, not per read.
 constexpr std::size_t kChunk = 4096;
-constexpr std::size_t kBumpQueue = 256;  // reads; as fast as 1,024 in heatkit_bench, faster than 64
 
 // How many reads ahead the rank loop prefetches: enough to overlap a few
 // cache misses, few enough that the lines are still cached when used.
@@ -300,7 +299,7 @@ struct Simulation::State {
     // Reads on the host go through the registry's bump queue: the same
     // entry(key).bump(t) calls, applied in batches (the results are those of
     // applying each at its call; docs/ARCHITECTURE.md, "The bump queue").
-    registry.set_bump_queue(kBumpQueue);
+    registry.set_bump_queue(kSuggestedBumpQueue);
     bits.resize(kChunk);
     ranks.resize(kChunk);
     read_times.resize(kChunk);

@@ -685,7 +685,6 @@ TEST(RegistryMemory, u64_registry_at_a_million_fits_64_bytes_per_counter) {
   EXPECT_GE(m.keys, kCap * sizeof(std::uint64_t));
 }
 
-
 // The eviction order reads each slot's position through a view of the key
 // records; moving a registry must carry both along, and growth after the
 // move must keep them together.
