@@ -281,6 +281,45 @@ TEST(CounterMath, decay_factor_is_half_to_the_h) {
   EXPECT_EQ(decay_factor(1.0), 0.5);
   EXPECT_EQ(decay_factor(64.0), std::ldexp(1.0, -64));
   EXPECT_NEAR(decay_factor(0.5), std::sqrt(0.5), 1e-15);
+  for (int whole = 0; whole <= 64; ++whole) {
+    EXPECT_EQ(decay_factor(whole), std::ldexp(1.0, -whole)) << "h = " << whole;
+  }
+}
+
+// decay_factor is a table and a short series, not exp2: within 1.5 ulp of
+// the exact 0.5^h (long double's exp2l as the exact value) on random h over
+// [0, 64], on tiny h, and at and around every table step ((j + 1/2) / 64,
+// where the rounding of -64h changes entry), and never increasing in h.
+TEST(CounterMath, decay_factor_is_within_one_and_a_half_ulp_and_never_increases) {
+  double worst_ulps = 0.0;
+  double worst_h = 0.0;
+  const auto check = [&](double h) {
+    const long double exact = exp2l(-static_cast<long double>(h));
+    const double rounded = static_cast<double>(exact);
+    const double ulp = std::nextafter(rounded, 2.0) - rounded;
+    const auto ulps = static_cast<double>(std::fabs((static_cast<long double>(decay_factor(h)) - exact) / ulp));
+    if (ulps > worst_ulps) {
+      worst_ulps = ulps;
+      worst_h = h;
+    }
+  };
+  test::Rng rng(0xDECAF);
+  const auto unit = [&] { return static_cast<double>(rng.engine() >> 11) * 0x1p-53; };  // [0, 1)
+  for (int i = 0; i < 2'000'000; ++i) check(64.0 * unit());
+  for (int i = 0; i < 200'000; ++i) check(1e-3 * unit());
+  double previous = decay_factor(0.0);
+  for (int step = 0; step < 64 * 64; ++step) {
+    const double edge = (step + 0.5) / 64.0;
+    for (const double h : {std::nextafter(edge, 0.0), edge, std::nextafter(edge, 64.0)}) check(h);
+  }
+  for (int i = 1; i <= 64 * 4096; ++i) {
+    const double h = i / 4096.0;
+    const double factor = decay_factor(h);
+    ASSERT_LE(factor, previous) << "h = " << h;
+    previous = factor;
+    check(h);
+  }
+  EXPECT_LE(worst_ulps, 1.5) << "at h = " << worst_h;
 }
 
 // bumped_rate is the bump path's decayed_rate(...) + 1 with the zero-rate
