@@ -62,6 +62,30 @@ void renumber_positions(const Renumbering& r) {
 
 }  // namespace
 
+SlotLog::SlotLog(std::size_t capacity, unsigned width)
+    : bytes_(capacity * width + 1), capacity_(capacity), width_(width),
+      mask_(width == 3 ? 0xFFFFFFu : UINT32_MAX) {
+  data_ = HugePageAllocator<std::byte>().allocate(bytes_);
+}
+
+SlotLog::~SlotLog() {
+  if (data_ != nullptr) HugePageAllocator<std::byte>().deallocate(data_, bytes_);
+}
+
+void SlotLog::swap(SlotLog& other) noexcept {
+  std::swap(data_, other.data_);
+  std::swap(bytes_, other.bytes_);
+  std::swap(size_, other.size_);
+  std::swap(capacity_, other.capacity_);
+  std::swap(width_, other.width_);
+  std::swap(mask_, other.mask_);
+}
+
+void SlotLog::drop_front(std::size_t n) noexcept {
+  std::memmove(data_, data_ + n * width_, (size_ - n) * width_);
+  size_ -= n;
+}
+
 void LruOrder::ensure_slots(std::size_t n) {
   if (n <= positions_.size) return;
   if (n > kMaxSlots) throw std::length_error("LruOrder: more than 2^31-2 slots");
@@ -85,11 +109,14 @@ void LruOrder::grow_log(std::size_t n) {
   // n + slack log records, positions staying below 2^31. The log's capacity
   // is its compaction point; it exceeds n, so a compaction always leaves room
   // for the record being appended.
-  HugePageVector<Slot> log;
+  // Slot numbers below 2^24 fit in 3 bytes, which gives 8/3 records per slot
+  // in the same 8 bytes.
   constexpr std::size_t kPositions = std::size_t{1} << 31;  // position values 0 .. 2^31-1
-  log.reserve(std::min(n + std::min(n, max_stale_), kPositions - 1));
-  log.assign(log_.begin(), log_.end());
-  log_.swap(log);
+  const unsigned width = n <= (std::size_t{1} << 24) ? 3 : 4;
+  const std::size_t slack = width == 3 ? n * 5 / 3 : n;
+  SlotLog log(std::min(n + std::max<std::size_t>(1, std::min(slack, max_stale_)), kPositions - 1), width);
+  for (std::size_t i = 0; i < log_.size(); ++i) log.push_back(log_[i]);
+  log_ = std::move(log);
 }
 
 void LruOrder::on_decay(Slot slot, std::int64_t now, const std::int64_t* last_update) {
@@ -129,7 +156,7 @@ LruOrder::Slot LruOrder::victim(const std::int64_t* last_update) {
 }
 
 std::size_t LruOrder::memory_bytes() const noexcept {
-  return owned_positions_.capacity() * sizeof(std::uint32_t) + log_.capacity() * sizeof(Slot) +
+  return owned_positions_.capacity() * sizeof(std::uint32_t) + log_.bytes() +
          heap_.capacity() * sizeof(Record);
 }
 
@@ -160,7 +187,8 @@ void LruOrder::compact() {
   // When those are a good share of the stale records (entries leave in
   // eviction order, as at the cap), dropping just them is a shift: the rest
   // keep their order and their positions move down by the same amount.
-  if (heap_.empty() && cursor_ >= (log_.size() - size_) / 4) {
+  // (It must drop one at least: the log never grows past its capacity.)
+  if (heap_.empty() && cursor_ > 0 && cursor_ >= (log_.size() - size_) / 4) {
     drop_head(cursor_);
     return;
   }
@@ -183,7 +211,7 @@ void LruOrder::compact() {
   for (std::size_t w = 0; w < words; ++w) {
     kept_before[w] = kept;
     for (std::uint64_t bits = latest[w]; bits != 0; bits &= bits - 1) {
-      log_[kept++] = log_[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))];
+      log_.set(kept++, log_[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))]);
     }
   }
   // A record's new position is the number of records kept before it.
@@ -196,15 +224,14 @@ void LruOrder::compact() {
   } else {
     cursor_ = kept;
   }
-  log_.resize(kept);
+  log_.shrink(kept);
   for (Record& r : heap_) r.order = order_of(positions_[r.slot]);
   // Renumbering kept the order of the records; the erase above broke the heap.
   std::make_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }
 
 void LruOrder::drop_head(std::size_t head) {
-  std::copy(log_.begin() + static_cast<std::ptrdiff_t>(head), log_.end(), log_.begin());
-  log_.resize(log_.size() - head);
+  log_.drop_front(head);
   const auto shift = static_cast<std::uint32_t>(head);
   for (std::size_t s = 0; s < positions_.size; ++s) {
     std::uint32_t& v = positions_[s];

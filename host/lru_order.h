@@ -25,10 +25,13 @@
 // Why a log rather than a linked list: a bump then writes one random line (the
 // slot's position) and appends to a line that is already cached, where moving
 // a list node writes the node and both its neighbours, three random lines.
-// The price is a compaction pass when the log is full (it holds twice the
-// slots, so at most once per slot-count appends), which drops the stale
-// records and renumbers the rest, keeping their order. Memory: 4 bytes of
-// position per slot and 8 bytes of log, 12 in all.
+// The price is a compaction pass when the log is full, which drops the stale
+// records and renumbers the rest, keeping their order. The log has 8 bytes
+// per slot: 2 records of 4 bytes, or, while every slot number fits in 3
+// bytes (below 2^24 slots), 8/3 records of 3 bytes, so that compactions come
+// at most once per 5/3 slot-count appends instead of once per slot count
+// (each costs a few passes over the positions and the log). Memory: 4 bytes
+// of position per slot and 8 bytes of log, 12 in all.
 //
 // The positions may live in the caller's own per-slot records (the registry
 // keeps each slot's position beside its key, a line every look-up reads
@@ -38,6 +41,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <utility>
 #include <vector>
 
 #include "host/huge_page_allocator.h"
@@ -56,6 +61,59 @@ struct LruPositions {
   }
 };
 
+// The log's records: slot numbers of `width` bytes (3 or 4), in one
+// allocation of 8 bytes per slot that is never touched before it is used.
+// A record is read and appended as 4 bytes (a byte of padding ends the
+// allocation); set() writes exactly `width` bytes, so it can overwrite a
+// record in front of others.
+class SlotLog {
+ public:
+  using Slot = std::uint32_t;
+  SlotLog() = default;
+  SlotLog(std::size_t capacity, unsigned width);
+  SlotLog(SlotLog&& other) noexcept { swap(other); }
+  SlotLog& operator=(SlotLog&& other) noexcept {
+    SlotLog(std::move(other)).swap(*this);
+    return *this;
+  }
+  ~SlotLog();
+
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  unsigned width() const noexcept { return width_; }
+  std::size_t bytes() const noexcept { return bytes_; }
+
+  Slot operator[](std::size_t i) const noexcept {
+    std::uint32_t word;
+    std::memcpy(&word, data_ + i * width_, sizeof word);
+    return word & mask_;
+  }
+  void set(std::size_t i, Slot slot) noexcept {
+    if (width_ == 3) {
+      std::memcpy(data_ + i * 3, &slot, 3);  // little-endian: the low three bytes
+    } else {
+      std::memcpy(data_ + i * 4, &slot, 4);
+    }
+  }
+  // Needs size() < capacity(). Its fourth byte lands past the new end.
+  void push_back(Slot slot) noexcept {
+    std::memcpy(data_ + size_ * width_, &slot, sizeof slot);
+    ++size_;
+  }
+  void shrink(std::size_t n) noexcept { size_ = n; }  // n <= size()
+  void drop_front(std::size_t n) noexcept;           // n <= size(): records [n, size) move to 0
+
+ private:
+  void swap(SlotLog& other) noexcept;
+
+  std::byte* data_ = nullptr;
+  std::size_t bytes_ = 0;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+  unsigned width_ = 4;
+  std::uint32_t mask_ = UINT32_MAX;
+};
+
 class LruOrder {
  public:
   using Slot = std::uint32_t;
@@ -68,8 +126,10 @@ class LruOrder {
   // gives its new slots this one.
   static constexpr std::uint32_t kAbsentPosition = UINT32_MAX;
 
-  // The log holds slot_count + min(slot_count, `max_stale`) records before it
-  // compacts; tests lower `max_stale` to compact every few appends.
+  // The log holds slot_count + min(slack, `max_stale`) records before it
+  // compacts, the slack being what 8 bytes per slot leave (slot_count for
+  // 4-byte records, 5/3 of it for 3-byte ones); tests lower `max_stale` to
+  // compact every few appends.
   explicit LruOrder(std::size_t max_stale = SIZE_MAX) : max_stale_(max_stale == 0 ? 1 : max_stale) {}
   // Movable (the arrays keep their storage), not copyable: a copy's view
   // of its positions would still point at the original's.
@@ -174,7 +234,7 @@ class LruOrder {
   // Per slot: where the positions are (owned_positions_, or the caller's).
   LruPositions positions_;
   HugePageVector<std::uint32_t> owned_positions_;  // huge pages: a bump writes a random one
-  HugePageVector<Slot> log_;                // bump order; capacity fixed by ensure_slots
+  SlotLog log_;                             // bump order; capacity fixed by ensure_slots
   std::size_t cursor_ = 0;       // no in-order entry has a record before it
   // Largest last_update appended in order since the last tick (the tick's
   // instant when entries remain); the lowest instant while there is none, so

@@ -711,12 +711,20 @@ TEST(LruOrder, ties_on_last_update_go_to_the_earliest_bump) {
   EXPECT_EQ(lru.victim(lu.data()), 1u) << "a decay to an earlier instant moves it first";
 }
 
+// What an order of n slots (below 2^24, so 3-byte log records) holds: a
+// 4-byte position per slot unless the caller keeps them, and 8 bytes of log
+// per slot: n + 5n/3 records of 3 bytes and a byte of padding.
+std::size_t lru_bytes(std::size_t n, bool own_positions) {
+  return (own_positions ? 4 * n : 0) + 3 * (n + n * 5 / 3) + 1;
+}
+
 TEST(LruOrder, memory_is_twelve_bytes_per_slot_and_bounded) {
   LruOrder lru;
   lru.ensure_slots(1000);
-  EXPECT_EQ(lru.memory_bytes(), 1000u * 12) << "4-byte position, two 4-byte log records";
+  EXPECT_EQ(lru.memory_bytes(), lru_bytes(1000, true)) << "4-byte position, 8/3 records of 3 bytes";
+  EXPECT_LE(lru.memory_bytes(), 1000u * 12);
   EXPECT_THROW(lru.ensure_slots(LruOrder::kMaxSlots + 1), std::length_error);
-  EXPECT_EQ(lru.memory_bytes(), 1000u * 12) << "nothing changed";
+  EXPECT_EQ(lru.memory_bytes(), lru_bytes(1000, true)) << "nothing changed";
 }
 
 TEST(LruOrder, eviction_order_survives_compactions_of_a_large_log) {
@@ -783,7 +791,7 @@ TEST(LruOrder, a_full_order_replacing_its_oldest_keeps_first_in_first_out) {
     }
   }
   EXPECT_EQ(lru.size(), kSlots);
-  EXPECT_EQ(lru.memory_bytes(), kSlots * 12u) << "compaction never grows the log";
+  EXPECT_EQ(lru.memory_bytes(), lru_bytes(kSlots, true)) << "compaction never grows the log";
 }
 
 TEST(LruOrder, randomized_against_full_scan_with_default_limit) {
@@ -824,12 +832,53 @@ TEST(LruOrder, positions_in_key_records_match_the_full_scan_across_growth) {
   }
 }
 
+// Past 2^24 slots a slot number needs 4 bytes: the log widens its records,
+// keeping every record and its order, and its bytes stay 8 per slot (two
+// records). Slot numbers on both sides of 2^24, bumped and decayed across the
+// widening, with compactions before and after it (max_stale 3).
+TEST(LruOrder, slot_numbers_past_three_bytes_widen_the_log_and_keep_the_order) {
+  constexpr std::uint32_t kWide = (1u << 24) + 5;  // needs the fourth byte
+  LruOrder lru(3);
+  lru.ensure_slots(64);
+  std::vector<std::int64_t> lu(std::size_t{1} << 24 | 64, 0);
+  std::vector<std::uint32_t> expected;  // victims to come, oldest first
+  std::int64_t now = 100;
+  for (std::uint32_t s = 0; s < 40; ++s) {
+    lu[s] = ++now;
+    lru.on_insert(s, now);
+    expected.push_back(s);
+  }
+  const auto bump = [&](std::uint32_t s) {
+    lu[s] = ++now;
+    lru.on_bump(s, now);
+    expected.erase(std::find(expected.begin(), expected.end(), s));
+    expected.push_back(s);
+  };
+  for (std::uint32_t s = 0; s < 40; s += 3) bump(s);  // compacts: 40 + 3 records fill the 3-slack log
+  lru.ensure_slots(lu.size());
+  EXPECT_EQ(lru.memory_bytes(), lu.size() * 4 + (lu.size() + 3) * 4 + 1)
+      << "4-byte positions, n + max_stale 4-byte records and the padding byte";
+  lu[kWide] = ++now;
+  lru.on_insert(kWide, now);
+  expected.push_back(kWide);
+  lu[kWide - 1] = ++now;
+  lru.on_insert(kWide - 1, now);
+  expected.push_back(kWide - 1);
+  for (std::uint32_t s = 1; s < 40; s += 4) bump(s);
+  bump(kWide);
+  for (const std::uint32_t want : expected) {
+    ASSERT_EQ(lru.victim(lu.data()), want);
+    lru.on_erase(want);
+  }
+  EXPECT_EQ(lru.victim(lu.data()), LruOrder::kNone);
+}
+
 TEST(LruOrder, with_positions_in_records_holds_only_its_log) {
   KeyRecords<std::uint64_t> records;
   records.ensure_slots(1000);
   LruOrder lru;
   lru.ensure_slots(1000, records.lru_positions());
-  EXPECT_EQ(lru.memory_bytes(), 1000u * 8) << "two 4-byte log records per slot, no positions";
+  EXPECT_EQ(lru.memory_bytes(), lru_bytes(1000, false)) << "8/3 log records of 3 bytes per slot, no positions";
   EXPECT_EQ(records.key_bytes() + records.position_bytes(), 1000u * 12);
 }
 
