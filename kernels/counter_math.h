@@ -72,7 +72,7 @@ inline constexpr double kExp2Sixtyfourths[64] = {
     0x1.ea4afa2a490dap+0, 0x1.efa1bee615a27p+0, 0x1.f50765b6e4540p+0, 0x1.fa7c1819e90d8p+0,
 };
 
-// 0.5^h for h in [0, 64]. On the host, in a few instructions instead of a
+// 0.5^h for h in [0, 64] (callers check h first). On the host, in a few instructions instead of a
 // call of exp2 (which took a sixth of a batched bump's instructions and, being
 // a call, made the caller reload what it keeps in memory): -h = k/64 + r with
 // k an integer and |r| <= 1/128, so 2^-h = 2^(k>>6) * 2^((k&63)/64) * e^(r ln2),
@@ -91,7 +91,8 @@ HEATKIT_HD inline double decay_factor(double h) {
   const double scaled = h * -64.0;  // exact
   const double k_real = (scaled + kRoundToInteger) - kRoundToInteger;
   const double r = (scaled - k_real) * kLn2Over64;  // the subtraction is exact
-  // e^(r ln2) - 1: added to 1 last, as a small correction of the table entry.
+  // e^(r ln2) - 1, applied last as a small correction of the table entry
+  // (entry + entry * series rounds closer than entry * (1 + series)).
   const double series = r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0)))));
   const auto k = static_cast<std::int64_t>(k_real);  // in [-4096, 0]
   const double entry = kExp2Sixtyfourths[k & 63];
