@@ -81,6 +81,15 @@ void SlotLog::swap(SlotLog& other) noexcept {
   std::swap(mask_, other.mask_);
 }
 
+void SlotLog::append_all(const SlotLog& from) noexcept {
+  if (from.width_ == width_) {
+    if (from.size_ > 0) std::memcpy(data_ + size_ * width_, from.data_, from.size_ * width_);
+    size_ += from.size_;
+    return;
+  }
+  for (std::size_t i = 0; i < from.size(); ++i) push_back(from[i]);
+}
+
 void SlotLog::drop_front(std::size_t n) noexcept {
   std::memmove(data_, data_ + n * width_, (size_ - n) * width_);
   size_ -= n;
@@ -115,7 +124,7 @@ void LruOrder::grow_log(std::size_t n) {
   const unsigned width = n <= (std::size_t{1} << 24) ? 3 : 4;
   const std::size_t slack = width == 3 ? n * 5 / 3 : n;
   SlotLog log(std::min(n + std::max<std::size_t>(1, std::min(slack, max_stale_)), kPositions - 1), width);
-  for (std::size_t i = 0; i < log_.size(); ++i) log.push_back(log_[i]);
+  log.append_all(log_);
   log_ = std::move(log);
 }
 

@@ -100,6 +100,9 @@ class SlotLog {
     std::memcpy(data_ + size_ * width_, &slot, sizeof slot);
     ++size_;
   }
+  // Appends every record of `from` (whose size fits): one copy of the
+  // bytes when the widths agree.
+  void append_all(const SlotLog& from) noexcept;
   void shrink(std::size_t n) noexcept { size_ = n; }  // n <= size()
   void drop_front(std::size_t n) noexcept;           // n <= size(): records [n, size) move to 0
 
