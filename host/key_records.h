@@ -51,7 +51,7 @@ class KeyRecords {
 
   // Cache hint for a bump of `slot` soon: its record, read and written (both
   // lines where the record straddles two).
-  void prefetch(std::size_t slot) const noexcept {
+  [[gnu::always_inline]] void prefetch(std::size_t slot) const noexcept {
     const auto* first = reinterpret_cast<const std::byte*>(&records_[slot]);
     prefetch_for_write(first);
     prefetch_for_write(first + sizeof(Record) - 1);
@@ -66,7 +66,9 @@ class KeyRecords {
       std::memcpy(&key, records_[slot].key_words, sizeof key);
       return key;
     }
-    void prefetch(std::size_t slot) const noexcept { prefetch_for_read(&records_[slot]); }
+    [[gnu::always_inline]] void prefetch(std::size_t slot) const noexcept {
+      prefetch_for_read(&records_[slot]);
+    }
 
    private:
     friend class KeyRecords;

@@ -54,10 +54,10 @@ class SlotIndex {
     std::uint32_t slot = kNoSlot;
     bool run_goes_on = false;
   };
-  void prefetch(std::uint64_t hash, std::size_t line = 0) const noexcept {
+  [[gnu::always_inline]] void prefetch(std::uint64_t hash, std::size_t line = 0) const noexcept {
     if (!buckets_.empty()) prefetch_for_read(&buckets_[((hash & mask_) + line * kPerLine) & mask_]);
   }
-  Guess guess(std::uint64_t hash, std::size_t lines = 1) const noexcept {
+  [[gnu::always_inline]] Guess guess(std::uint64_t hash, std::size_t lines = 1) const noexcept {
     if (buckets_.empty()) return {};
     const std::uint32_t tag = tag_of(hash);
     std::size_t b = hash & mask_;

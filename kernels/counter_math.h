@@ -11,9 +11,14 @@
 
 #if defined(__CUDACC__)
 #define HEATKIT_HD __host__ __device__
+#define HEATKIT_HD_FORCE_INLINE __host__ __device__ __forceinline__
 #else
 #define HEATKIT_HD
+#define HEATKIT_HD_FORCE_INLINE [[gnu::always_inline]] inline
 #endif
+// HEATKIT_HD_FORCE_INLINE: the decay every bump runs. GCC inlines it on its
+// own in small translation units but, past its growth limits in a large one
+// (the benchmark's), called it out of line inside the batch bump loop.
 
 namespace heatkit {
 
@@ -82,7 +87,7 @@ inline constexpr double kExp2Sixtyfourths[64] = {
 // (tests/unit/counter_test.cc); glibc's exp2 is within 0.51 ulp, far inside
 // SEMANTICS.md's 1e-12. Devices keep their exp2 (the table would need device
 // memory of its own).
-HEATKIT_HD inline double decay_factor(double h) {
+HEATKIT_HD_FORCE_INLINE double decay_factor(double h) {
 #if defined(__CUDA_ARCH__)
   return exp2(-h);
 #else
@@ -106,8 +111,8 @@ HEATKIT_HD inline double decay_factor(double h) {
 
 // The decay of decayed_rate and bumped_rate once a non-zero half-life is
 // known: 64 half-lives or more clear the rate, otherwise the factor applies.
-HEATKIT_HD inline double decay_by_half_life(double rate, std::int64_t last, std::int64_t now,
-                                            std::int64_t half_life_ns) {
+HEATKIT_HD_FORCE_INLINE double decay_by_half_life(double rate, std::int64_t last, std::int64_t now,
+                                                  std::int64_t half_life_ns) {
   const double h = half_lives(last, now, half_life_ns);
   if (h > kMaxHalfLives) return 0.0;
   return apply_decay_factor(rate, decay_factor(h));
@@ -115,8 +120,8 @@ HEATKIT_HD inline double decay_by_half_life(double rate, std::int64_t last, std:
 
 // The rate `rate` decays to between `last` and `now` (SEMANTICS.md "decay_to").
 // The caller sets last_update = now afterwards, whatever this returns.
-HEATKIT_HD inline double decayed_rate(double rate, std::int64_t last, std::int64_t now,
-                                      std::int64_t half_life_ns) {
+HEATKIT_HD_FORCE_INLINE double decayed_rate(double rate, std::int64_t last, std::int64_t now,
+                                            std::int64_t half_life_ns) {
   if (half_life_ns == 0 || rate == 0.0) return rate;
   return decay_by_half_life(rate, last, now, half_life_ns);
 }
@@ -124,8 +129,8 @@ HEATKIT_HD inline double decayed_rate(double rate, std::int64_t last, std::int64
 // The rate after a bump (SEMANTICS.md "bump"): decayed_rate(...) + 1, the same
 // value with one test fewer on the path every bump takes. A zero rate needs
 // no test of its own here: it decays to zero all the same.
-HEATKIT_HD inline double bumped_rate(double rate, std::int64_t last, std::int64_t now,
-                                     std::int64_t half_life_ns) {
+HEATKIT_HD_FORCE_INLINE double bumped_rate(double rate, std::int64_t last, std::int64_t now,
+                                           std::int64_t half_life_ns) {
   return (half_life_ns == 0 ? rate : decay_by_half_life(rate, last, now, half_life_ns)) + 1.0;
 }
 
