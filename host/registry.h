@@ -350,7 +350,11 @@ class BasicHeatRegistry {
     validate_or_throw(policy);
     apply_queue();
     candidates_.clear();
-    store_->tick(tick_params(policy, to_ns(now), track_in_flight_), candidates_);
+    TickParams params = tick_params(policy, to_ns(now), track_in_flight_);
+    // Every counter holds the common half-life while none differs (cleared
+    // slots are at rate 0): the kernel need not read the column.
+    if (!mixed_half_lives_) params.shared_half_life = common_half_life_;
+    store_->tick(params, candidates_);
     lru_.on_tick(to_ns(now));
     emissions_of(candidates_, out);
     trim_scratch(candidates_, candidates_idle_);

@@ -171,6 +171,13 @@ struct TickParams {
   double ratio = 2.0;            // emit_threshold_ratio widened to f64
   bool skip_in_flight = false;   // in-flight tracking on: skip marked counters
   bool mark_in_flight = false;   // ... and mark every returned one
+  // > 0: the half-life of every counter whose rate is not 0, known to the
+  // caller (a registry whose counters all share one). A kernel may use it
+  // instead of reading the half-life column: the same results, 8 of the 49
+  // bytes per counter a tick moves. Counters at rate 0 keep their rate
+  // whatever their half-life. 0: read the column. The Highway kernel uses
+  // it; the scalar reference and the Thrust and CUDA passes read the column.
+  std::int64_t shared_half_life = 0;
 };
 
 // One tick candidate: the slot, what to do, and the rate to carry (Emit only).

@@ -173,8 +173,11 @@ HWY_INLINE std::size_t LaneOffsets(std::uint64_t word, std::uint32_t first, std:
   return count;
 }
 
-inline void TickColumns(const CounterColumns& columns, const TickParams& p,
-                        std::vector<Candidate>& out) {
+// kSharedHalfLife: p.shared_half_life stands for the half-life column (see
+// TickParams), which the decay then does not read.
+template <bool kSharedHalfLife>
+void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
+                     std::vector<Candidate>& out) {
   // A local copy: the rare paths store flags through a u8 pointer (which may
   // alias anything) and grow `out`, and must not force reloads of the columns.
   const CounterColumns c = columns;
@@ -230,7 +233,7 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
     for (std::size_t v = 0; v < vectors; ++v, i += N) {
       const auto rate = hn::LoadU(d, c.rate + i);
       const auto lu = hn::LoadU(di, c.last_update + i);
-      const auto hl = hn::LoadU(di, c.half_life + i);
+      const auto hl = kSharedHalfLife ? hn::Set(di, p.shared_half_life) : hn::LoadU(di, c.half_life + i);
 
       // Elapsed time, saturating at 0. A difference that overflows int64 (only
       // with instants far apart near the ends of the range) goes to the scalar path.
@@ -353,6 +356,15 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
     }
   }
   sink.flush();
+}
+
+inline void TickColumns(const CounterColumns& columns, const TickParams& p,
+                        std::vector<Candidate>& out) {
+  if (p.shared_half_life > 0) {
+    TickColumnsWith<true>(columns, p, out);
+  } else {
+    TickColumnsWith<false>(columns, p, out);
+  }
 }
 
 inline void CollectPrunableColumns(const CounterColumns& c, std::vector<std::uint32_t>& out) {

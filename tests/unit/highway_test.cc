@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -35,6 +36,14 @@ TEST_P(HighwayKernels, tick_matches_scalar_reference_on_random_columns) {
   expect_tick_matches_scalar_on_random_columns(
       [](Columns& c, const TickParams& p, std::vector<Candidate>& out) { highway::tick(c.view(), p, out); },
       std::vector<std::size_t>(std::begin(kSizes), std::end(kSizes)));
+}
+
+TEST_P(HighwayKernels, tick_told_a_shared_half_life_matches_scalar_reference) {
+  std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
+  sizes.push_back(1'000'000);
+  expect_tick_told_shared_half_life_matches_scalar(
+      [](Columns& c, const TickParams& p, std::vector<Candidate>& out) { highway::tick(c.view(), p, out); },
+      sizes);
 }
 
 TEST_P(HighwayKernels, tick_matches_scalar_reference_on_a_million_counters) {
@@ -194,6 +203,54 @@ TEST_P(HighwayKernels, u64_registry_agrees_with_scalar_backend) {
 
 TEST_P(HighwayKernels, blob_registry_agrees_with_scalar_backend) {
   for (std::uint64_t seed : {4u, 5u}) registry_agrees_with_scalar<BlobKey>("highway", seed, 20'000);
+}
+
+// The registry tells the kernel the half-life its counters share (and the
+// kernel then does not read the column) only while none differs: counters
+// with one half-life, then a second one, then all removed and the slots
+// reused by counters with a third (the free slots left over keep the first
+// two in their column at rate 0). Every tick agrees with the scalar backend.
+TEST_P(HighwayKernels, registry_ticks_agree_as_its_half_lives_go_shared_mixed_and_shared_again) {
+  using namespace std::chrono_literals;
+  RegistryOptions highway_options;
+  highway_options.backend = "highway";
+  RegistryOptions scalar_options;
+  scalar_options.backend = "scalar";
+  HeatRegistry got(highway_options), want(scalar_options);
+  Rng rng(2024);
+  std::int64_t now = 1'000'000'000;
+  const auto both = [&](auto&& op) { op(want); op(got); };
+  const auto tick_and_compare = [&](const char* phase) {
+    SCOPED_TRACE(phase);
+    now += 700'000'000;
+    const Instant t = instant_from_ns(now);
+    const auto a = want.tick(Policy{}, t);
+    const auto b = got.tick(Policy{}, t);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      ASSERT_EQ(a[k].first, b[k].first);
+      ASSERT_EQ(a[k].second.kind, b[k].second.kind);
+      ASSERT_TRUE(rates_agree(a[k].second.rate, b[k].second.rate));
+    }
+    both([&](HeatRegistry& r) { r.commit(&r == &got ? b : a); });
+  };
+  const auto bump_some = [&](std::uint64_t first_key, std::size_t count, Duration half_life) {
+    for (std::size_t k = 0; k < 3 * count; ++k) {
+      const std::uint64_t key = first_key + rng.below(count);
+      now += static_cast<std::int64_t>(rng.below(5'000'000));
+      const Instant t = instant_from_ns(now);
+      both([&](HeatRegistry& r) { r.entry(key, half_life, t).bump(t); });
+    }
+  };
+  bump_some(0, 2'000, 3s);
+  tick_and_compare("one half-life");
+  bump_some(10'000, 500, 7s);
+  tick_and_compare("two half-lives");
+  for (std::uint64_t key = 0; key < 20'000; ++key) both([&](HeatRegistry& r) { r.remove(key); });
+  ASSERT_EQ(got.size(), 0u);
+  bump_some(50'000, 300, 11s);
+  tick_and_compare("a third half-life in reused slots");
+  tick_and_compare("a third half-life, a tick later");
 }
 
 std::string target_name(const ::testing::TestParamInfo<std::int64_t>& info) {

@@ -167,6 +167,49 @@ inline void expect_tick_matches_scalar_on_random_columns(const TickUnderTest& ti
   }
 }
 
+// Random columns that keep TickParams::shared_half_life's promise for
+// kHalfLife: every counter whose rate is not 0 has that half-life; those at
+// rate 0 (cleared slots among them) have 0, kHalfLife or three times it.
+inline Columns shared_half_life_columns(std::size_t n, std::uint64_t seed) {
+  Columns c = random_columns(n, seed);
+  Rng rng(seed + 0x5EED);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (c.rate[i] == 0.0) {
+      c.half_life[i] = static_cast<std::int64_t>(rng.below(3)) * kHalfLife;
+      if (c.half_life[i] == 2 * kHalfLife) c.half_life[i] = 3 * kHalfLife;
+    } else {
+      c.half_life[i] = kHalfLife;
+    }
+  }
+  return c;
+}
+
+// The tick told the shared half-life against scalar::tick not told (it reads
+// the column), on such columns of every size in `sizes`, under every
+// parameter variant (only enabled, ratio 2 above 100,000 slots).
+inline void expect_tick_told_shared_half_life_matches_scalar(const TickUnderTest& tick,
+                                                             const std::vector<std::size_t>& sizes) {
+  std::uint64_t seed = 500;
+  for (const std::size_t n : sizes) {
+    for (const TickParams& p : param_variants()) {
+      if (n > 100'000 && (!p.enabled || p.ratio != 2.0)) continue;
+      SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
+                   " in_flight=" + std::to_string(p.skip_in_flight) +
+                   " ratio=" + std::to_string(p.ratio));
+      Columns want = shared_half_life_columns(n, seed);
+      Columns got = shared_half_life_columns(n, seed);
+      ++seed;
+      TickParams told = p;
+      told.shared_half_life = kHalfLife;
+      std::vector<Candidate> want_out, got_out;
+      scalar::tick(want.view(), p, want_out);
+      tick(got, told, got_out);
+      expect_columns_agree(want, got);
+      expect_candidates_agree(want_out, got_out);
+    }
+  }
+}
+
 // The tick against scalar::tick on n random columns with in-flight tracking
 // on, appended after a candidate the output already holds.
 inline void expect_tick_matches_scalar_on_many_counters(std::size_t n, const TickUnderTest& tick) {
