@@ -30,17 +30,37 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void floor_chunk(
   }
 }
 
+// The same without the half-life column (a run-time `half_life` instead).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void floor_chunk_shared_half_life(
+    double* __restrict rate, std::int64_t* __restrict last_update,
+    const double* __restrict last_emitted, std::int64_t half_life,
+    const std::uint8_t* __restrict flags, std::size_t n, double factor, double zero,
+    std::int64_t mask, std::int64_t now) {
+  for (std::size_t i = 0; i < n; ++i) {
+    rate[i] = rate[i] * factor + last_emitted[i] * zero;
+    const std::int64_t lower = (now - half_life) | (static_cast<std::int64_t>(flags[i]) & mask);
+    last_update[i] = last_update[i] > lower ? last_update[i] : lower;
+  }
+}
+
 }  // namespace
 
-BandwidthFloor::BandwidthFloor(std::size_t n)
-    : rate_(n, 1.0), last_update_(n, 0), last_emitted_(n, 1.0), half_life_(n, 1), flags_(n, 1) {}
+BandwidthFloor::BandwidthFloor(std::size_t n, bool reads_half_life)
+    : rate_(n, 1.0), last_update_(n, 0), last_emitted_(n, 1.0),
+      half_life_(reads_half_life ? n : 0, 1), flags_(n, 1), reads_half_life_(reads_half_life) {}
 
 void BandwidthFloor::pass(unsigned threads) {
   const std::size_t n = size();
   now_ += 1;
   const auto run = [&](std::size_t begin, std::size_t end) {
-    floor_chunk(rate_.data() + begin, last_update_.data() + begin, last_emitted_.data() + begin,
-                half_life_.data() + begin, flags_.data() + begin, end - begin, 1.0, 0.0, 0, now_);
+    if (reads_half_life_) {
+      floor_chunk(rate_.data() + begin, last_update_.data() + begin, last_emitted_.data() + begin,
+                  half_life_.data() + begin, flags_.data() + begin, end - begin, 1.0, 0.0, 0, now_);
+    } else {
+      floor_chunk_shared_half_life(rate_.data() + begin, last_update_.data() + begin,
+                                   last_emitted_.data() + begin, shared_half_life_, flags_.data() + begin,
+                                   end - begin, 1.0, 0.0, 0, now_);
+    }
   };
   const std::size_t wanted = std::min<std::size_t>(resolve_threads(threads), n / kMinSlotsPerThread);
   if (wanted <= 1) {

@@ -4,7 +4,10 @@
 //
 // A tick reads the five counter columns (rate, last_update, last_emitted,
 // half_life: 8 bytes each; flags: 1 byte) and writes two (rate and
-// last_update): 33 bytes read and 16 written per counter. The floor pass reads
+// last_update): 33 bytes read and 16 written per counter. A tick told that
+// every counter shares one half-life (TickParams::shared_half_life, which
+// the registry passes and the Highway kernel uses) does not read half_life:
+// 25 read and 16 written. The floor comes in both forms. The floor pass reads
 // and writes the same columns in place (the writes hit lines the pass has just
 // read, as the tick's do), on 1 or N threads, split like HostCounterStore
 // splits a tick (chunks on whole cache lines, one per thread, small columns on
@@ -20,11 +23,13 @@ namespace heatkit::bench {
 inline constexpr double kFloorBytesRead = 8 + 8 + 8 + 8 + 1;
 inline constexpr double kFloorBytesWritten = 8 + 8;
 inline constexpr double kFloorBytesPerCounter = kFloorBytesRead + kFloorBytesWritten;
+inline constexpr double kFloorSharedHalfLifeBytesPerCounter = kFloorBytesPerCounter - 8;
 
 class BandwidthFloor {
  public:
-  // Columns of n counters, every page touched (so no pass pays a first-touch fault).
-  explicit BandwidthFloor(std::size_t n);
+  // Columns of n counters, every page touched (so no pass pays a first-touch
+  // fault). `reads_half_life` false: the pass leaves out the half-life column.
+  explicit BandwidthFloor(std::size_t n, bool reads_half_life = true);
 
   std::size_t size() const noexcept { return rate_.size(); }
   // One pass over every element on up to `threads` threads (0 = all hardware threads).
@@ -37,6 +42,8 @@ class BandwidthFloor {
   std::vector<std::int64_t> half_life_;
   std::vector<std::uint8_t> flags_;
   std::int64_t now_ = 0;
+  bool reads_half_life_ = true;
+  std::int64_t shared_half_life_ = 1;  // the run-time half-life of the pass without the column
 };
 
 }  // namespace heatkit::bench

@@ -9,6 +9,9 @@
 //   cpu_probe            compute throughput of 1 and N threads just before size n's
 //                        benchmarks (how many cores this machine really gives)
 //   floor                read+write pass over the bytes a tick moves (bench/bandwidth_floor.h)
+//   floor_shared_hl      the same without the half-life column: the bytes of a tick
+//                        told the shared half-life (highway's; every workload here
+//                        has one half-life)
 //   tick_pass            the backend's tick pass alone (CounterStore::tick), heatkit only
 //   tick                 steady-state tick; about 5% of counters are candidates per tick
 //   tick_periodic        the same with a tick period that divides the half-life, so
@@ -29,7 +32,7 @@
 //                        one shared registry (bench/concurrent_bench.h)
 // <impl> is `port`, `<backend>/t<threads>` (e.g. `highway/t1`, `highway/t2`:
 // the registry's tick and prune passes on that many threads), or for the
-// floor `t<threads>`. Operations whose work does not depend on the pass
+// floors `t<threads>`. Operations whose work does not depend on the pass
 // threads (bumps, inserts) run for the /t1 variants and the port only, and
 // not for the reference backend `scalar` (same per-slot code as the others).
 // Bytes per counter: the bump and insert benchmarks' registry holds exactly
@@ -48,7 +51,8 @@
 // one, as the seed does). Counters:
 //   ns_per_counter / ns_per_bump / ns_per_insert   the operation's cost per item
 //   floor_ratio     tick time / the floor's time at the same size and threads
-//                   (median of the floor's repetitions in this run)
+//                   (median of the floor's repetitions in this run; highway's
+//                   ticks against floor_shared_hl, the others' against floor)
 //   port_speedup    the port's time (median, this run) / this time
 //   GBps            floor only: bytes moved per second
 //   bytes_per_counter, *_B   all bytes the structure holds per counter, and by part
@@ -111,8 +115,11 @@ References& references() {
   return refs;
 }
 
-std::string floor_key(std::size_t n, unsigned threads) {
-  return "floor/" + std::to_string(n) + "/" + std::to_string(threads);
+// `reads_half_life` false: the floor without the half-life column, the bytes
+// of a tick told the shared half-life (bench/bandwidth_floor.h).
+std::string floor_key(std::size_t n, unsigned threads, bool reads_half_life = true) {
+  return std::string(reads_half_life ? "floor/" : "floor_shared_hl/") + std::to_string(n) + "/" +
+         std::to_string(threads);
 }
 std::string port_key(std::string_view op, std::size_t n) {
   return "port/" + std::string(op) + "/" + std::to_string(n);
@@ -121,14 +128,14 @@ std::string port_key(std::string_view op, std::size_t n) {
 // Adds port_speedup (and for ticks floor_ratio) to a benchmark's counters;
 // a port run records itself as the reference instead.
 void relate(benchmark::State& state, std::string_view op, bool is_port, std::size_t n,
-            unsigned threads, double ns, bool against_floor) {
+            unsigned threads, double ns, bool against_floor, bool reads_half_life = true) {
   if (is_port) {
     references().add(port_key(op, n), ns);
   } else if (const auto port = references().median(port_key(op, n)); port && ns > 0) {
     state.counters["port_speedup"] = *port / ns;
   }
   if (against_floor) {
-    if (const auto floor = references().median(floor_key(n, threads)); floor && *floor > 0) {
+    if (const auto floor = references().median(floor_key(n, threads, reads_half_life)); floor && *floor > 0) {
       state.counters["floor_ratio"] = ns / *floor;
     }
   }
@@ -153,15 +160,21 @@ struct RowInfo {
   std::string workload;  // rows with the same workload share prepared state ("port", "highway")
   unsigned threads = 1;  // pass threads (resolved, >= 1)
   bool is_port = false;
+  // The backend's tick reads the half-life column even when told the shared
+  // half-life (every backend but highway): its ticks are set beside the
+  // five-column floor, highway's beside the floor without that column.
+  bool tick_reads_half_life = true;
 };
 
 // ---------------------------------------------------------------------------
 // floor: one read+write pass over the columns a tick moves.
 
-void bench_floor(benchmark::State& state, unsigned threads) {
+void bench_floor(benchmark::State& state, unsigned threads, bool reads_half_life) {
   const auto n = static_cast<std::size_t>(state.range(0));
-  auto& floor = workbench().get<BandwidthFloor>("floor/" + std::to_string(n),
-                                                [&] { return std::make_unique<BandwidthFloor>(n); });
+  auto& floor = workbench().get<BandwidthFloor>(
+      std::string(reads_half_life ? "floor/" : "floor_shared_hl/") + std::to_string(n),
+      [&] { return std::make_unique<BandwidthFloor>(n, reads_half_life); });
+  const double bytes = reads_half_life ? kFloorBytesPerCounter : kFloorSharedHalfLifeBytesPerCounter;
   double seconds = 0.0;
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
@@ -174,10 +187,10 @@ void bench_floor(benchmark::State& state, unsigned threads) {
   const double ns = seconds * 1e9 / items;
   state.SetItemsProcessed(static_cast<std::int64_t>(items));
   state.counters["ns_per_counter"] = ns;
-  state.counters["GBps"] = kFloorBytesPerCounter / ns;
-  state.counters["bytes_moved_per_counter"] = kFloorBytesPerCounter;
+  state.counters["GBps"] = bytes / ns;
+  state.counters["bytes_moved_per_counter"] = bytes;
   state.counters["threads"] = threads;
-  references().add(floor_key(n, threads), ns);
+  references().add(floor_key(n, threads, reads_half_life), ns);
 }
 
 // ---------------------------------------------------------------------------
@@ -281,7 +294,9 @@ void bench_tick(benchmark::State& state, const RowInfo& row, const Factory<S>& m
   report_memory(state, w.subject->memory());
   // The port's gate has no vector fast path to fall out of: its `tick` is the
   // reference for both.
-  if (!periodic || !row.is_port) relate(state, "tick", row.is_port, n, row.threads, ns, true);
+  if (!periodic || !row.is_port) {
+    relate(state, "tick", row.is_port, n, row.threads, ns, true, row.tick_reads_half_life);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -325,7 +340,9 @@ void bench_tick_pass(benchmark::State& state, const RowInfo& row) {
   for (auto _ : state) {
     if (w.now - w.refreshed_at > kRefreshAfter) w.refresh();
     w.now += kTickStep;
-    const TickParams params = tick_params(policy, w.now, false);
+    // As a registry over these counters (one half-life) calls the store.
+    TickParams params = tick_params(policy, w.now, false);
+    params.shared_half_life = kHalfLife;
     w.out.clear();
     const Clock::time_point start = Clock::now();
     w.store->tick(params, w.out);
@@ -342,7 +359,7 @@ void bench_tick_pass(benchmark::State& state, const RowInfo& row) {
   state.counters["ns_per_counter"] = ns;
   state.counters["emit_fraction"] = candidates / items;
   state.counters["threads"] = row.threads;
-  relate(state, "tick", false, n, row.threads, ns, true);
+  relate(state, "tick", false, n, row.threads, ns, true, row.tick_reads_half_life);
 }
 
 // ---------------------------------------------------------------------------
@@ -400,7 +417,7 @@ void bench_tick_quiet(benchmark::State& state, const RowInfo& row, const Factory
   state.counters["ns_per_counter"] = ns;
   state.counters["withdraw_fraction"] = withdrawn / items;
   state.counters["threads"] = row.threads;
-  relate(state, "tick_quiet", row.is_port, n, row.threads, ns, true);
+  relate(state, "tick_quiet", row.is_port, n, row.threads, ns, true, row.tick_reads_half_life);
 }
 
 // ---------------------------------------------------------------------------
@@ -725,7 +742,8 @@ Row port_row() {
 }
 
 Row backend_row(const std::string& backend, unsigned threads) {
-  Row row{backend + "/t" + std::to_string(threads), RowInfo{backend, threads, false}, {}};
+  Row row{backend + "/t" + std::to_string(threads), RowInfo{backend, threads, false, backend != "highway"},
+          {}};
   const Factory<HeatkitSubject> make = [backend](std::size_t cap) {
     return std::make_unique<HeatkitSubject>(backend, cap);
   };
@@ -928,7 +946,9 @@ int main(int argc, char** argv) {
   }
   const auto add_floor = [&](std::int64_t n) {
     for (const unsigned t : floor_threads) {
-      add_benchmark("floor/t" + std::to_string(t), n, [t](benchmark::State& s) { bench_floor(s, t); });
+      add_benchmark("floor/t" + std::to_string(t), n, [t](benchmark::State& s) { bench_floor(s, t, true); });
+      add_benchmark("floor_shared_hl/t" + std::to_string(t), n,
+                    [t](benchmark::State& s) { bench_floor(s, t, false); });
     }
   };
   for (const std::int64_t n : kSizes) {

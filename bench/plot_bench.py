@@ -5,7 +5,8 @@
 
 One panel per operation, one line per impl (backend and thread count, the
 port, the multi-threaded rows), log-log; the tick panels also show the
-memory-bandwidth floor at 1 and N threads (grey, dotted). Throughput is items
+memory-bandwidth floors at 1 and N threads (grey; lighter: the floor without
+the half-life column, which highway's ticks do not read). Throughput is items
 per second from the median cost per item: counters per second for ticks,
 commit and the floor; bumps or inserts per second for the rest. The output
 format follows the file name (.svg, .png, .pdf).
@@ -75,13 +76,15 @@ def main():
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, label=impl, **style_for(impl, palette))
         if op in FLOOR_OPS:
-            for impl in results.impls("floor"):
-                points = [(n, results.value("floor", impl, n)) for n in results.sizes(op)]
-                points = [(n, 1e9 / v) for n, v in points if v]
-                if points:
-                    xs, ys = zip(*points)
-                    ax.plot(xs, ys, label=f"floor {impl}", color="0.45",
-                            linestyle=":" if threads_of(impl) == 1 else "-.", linewidth=1.2)
+            for floor_op, color in (("floor", "0.45"), ("floor_shared_hl", "0.7")):
+                for impl in results.impls(floor_op):
+                    points = [(n, results.value(floor_op, impl, n)) for n in results.sizes(op)]
+                    points = [(n, 1e9 / v) for n, v in points if v]
+                    if points:
+                        xs, ys = zip(*points)
+                        label = f"floor {impl}" + ("" if floor_op == "floor" else ", no half-life column")
+                        ax.plot(xs, ys, label=label, color=color,
+                                linestyle=":" if threads_of(impl) == 1 else "-.", linewidth=1.2)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(op, fontsize=10)
