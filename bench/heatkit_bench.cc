@@ -115,11 +115,12 @@ References& references() {
   return refs;
 }
 
-// `reads_half_life` false: the floor without the half-life column, the bytes
-// of a tick told the shared half-life (bench/bandwidth_floor.h).
+// The floor's operation name: `reads_half_life` false, the floor without the
+// half-life column, the bytes of a tick told the shared half-life
+// (bench/bandwidth_floor.h).
+std::string floor_name(bool reads_half_life) { return reads_half_life ? "floor" : "floor_shared_hl"; }
 std::string floor_key(std::size_t n, unsigned threads, bool reads_half_life = true) {
-  return std::string(reads_half_life ? "floor/" : "floor_shared_hl/") + std::to_string(n) + "/" +
-         std::to_string(threads);
+  return floor_name(reads_half_life) + "/" + std::to_string(n) + "/" + std::to_string(threads);
 }
 std::string port_key(std::string_view op, std::size_t n) {
   return "port/" + std::string(op) + "/" + std::to_string(n);
@@ -135,9 +136,8 @@ void relate(benchmark::State& state, std::string_view op, bool is_port, std::siz
     state.counters["port_speedup"] = *port / ns;
   }
   if (against_floor) {
-    if (const auto floor = references().median(floor_key(n, threads, reads_half_life)); floor && *floor > 0) {
-      state.counters["floor_ratio"] = ns / *floor;
-    }
+    const auto floor = references().median(floor_key(n, threads, reads_half_life));
+    if (floor && *floor > 0) state.counters["floor_ratio"] = ns / *floor;
   }
 }
 
@@ -172,7 +172,7 @@ struct RowInfo {
 void bench_floor(benchmark::State& state, unsigned threads, bool reads_half_life) {
   const auto n = static_cast<std::size_t>(state.range(0));
   auto& floor = workbench().get<BandwidthFloor>(
-      std::string(reads_half_life ? "floor/" : "floor_shared_hl/") + std::to_string(n),
+      floor_name(reads_half_life) + "/" + std::to_string(n),
       [&] { return std::make_unique<BandwidthFloor>(n, reads_half_life); });
   const double bytes = reads_half_life ? kFloorBytesPerCounter : kFloorSharedHalfLifeBytesPerCounter;
   double seconds = 0.0;
@@ -742,8 +742,8 @@ Row port_row() {
 }
 
 Row backend_row(const std::string& backend, unsigned threads) {
-  Row row{backend + "/t" + std::to_string(threads), RowInfo{backend, threads, false, backend != "highway"},
-          {}};
+  const bool tick_reads_half_life = backend != "highway";
+  Row row{backend + "/t" + std::to_string(threads), RowInfo{backend, threads, false, tick_reads_half_life}, {}};
   const Factory<HeatkitSubject> make = [backend](std::size_t cap) {
     return std::make_unique<HeatkitSubject>(backend, cap);
   };
@@ -946,9 +946,10 @@ int main(int argc, char** argv) {
   }
   const auto add_floor = [&](std::int64_t n) {
     for (const unsigned t : floor_threads) {
-      add_benchmark("floor/t" + std::to_string(t), n, [t](benchmark::State& s) { bench_floor(s, t, true); });
-      add_benchmark("floor_shared_hl/t" + std::to_string(t), n,
-                    [t](benchmark::State& s) { bench_floor(s, t, false); });
+      for (const bool reads_half_life : {true, false}) {
+        add_benchmark(floor_name(reads_half_life) + "/t" + std::to_string(t), n,
+                      [t, reads_half_life](benchmark::State& s) { bench_floor(s, t, reads_half_life); });
+      }
     }
   };
   for (const std::int64_t n : kSizes) {
