@@ -41,9 +41,9 @@ TEST_P(HighwayKernels, tick_matches_scalar_reference_on_random_columns) {
 TEST_P(HighwayKernels, tick_told_a_shared_half_life_matches_scalar_reference) {
   std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
   sizes.push_back(1'000'000);
-  expect_tick_told_shared_half_life_matches_scalar(
+  expect_tick_matches_scalar_on_random_columns(
       [](Columns& c, const TickParams& p, std::vector<Candidate>& out) { highway::tick(c.view(), p, out); },
-      sizes);
+      sizes, /*told_shared_half_life=*/true);
 }
 
 TEST_P(HighwayKernels, tick_matches_scalar_reference_on_a_million_counters) {

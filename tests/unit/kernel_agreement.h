@@ -144,29 +144,6 @@ inline const std::size_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 
 using TickUnderTest = std::function<void(Columns&, const TickParams&, std::vector<Candidate>&)>;
 using PruneUnderTest = std::function<void(Columns&, std::vector<std::uint32_t>&)>;
 
-// The tick against scalar::tick on random columns of every size in `sizes`,
-// under every parameter variant (only enabled, ratio 2 above 100,000 slots).
-inline void expect_tick_matches_scalar_on_random_columns(const TickUnderTest& tick,
-                                                         const std::vector<std::size_t>& sizes) {
-  std::uint64_t seed = 1;
-  for (const std::size_t n : sizes) {
-    for (const TickParams& p : param_variants()) {
-      if (n > 100'000 && (!p.enabled || p.ratio != 2.0)) continue;  // keep the big sizes few
-      SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
-                   " in_flight=" + std::to_string(p.skip_in_flight) +
-                   " ratio=" + std::to_string(p.ratio));
-      Columns want = random_columns(n, seed);
-      Columns got = random_columns(n, seed);
-      ++seed;
-      std::vector<Candidate> want_out, got_out;
-      scalar::tick(want.view(), p, want_out);
-      tick(got, p, got_out);
-      expect_columns_agree(want, got);
-      expect_candidates_agree(want_out, got_out);
-    }
-  }
-}
-
 // Random columns that keep TickParams::shared_half_life's promise for
 // kHalfLife: every counter whose rate is not 0 has that half-life; those at
 // rate 0 (cleared slots among them) have 0, kHalfLife or three times it.
@@ -184,23 +161,27 @@ inline Columns shared_half_life_columns(std::size_t n, std::uint64_t seed) {
   return c;
 }
 
-// The tick told the shared half-life against scalar::tick not told (it reads
-// the column), on such columns of every size in `sizes`, under every
-// parameter variant (only enabled, ratio 2 above 100,000 slots).
-inline void expect_tick_told_shared_half_life_matches_scalar(const TickUnderTest& tick,
-                                                             const std::vector<std::size_t>& sizes) {
-  std::uint64_t seed = 500;
+// The tick against scalar::tick on random columns of every size in `sizes`,
+// under every parameter variant (only enabled, ratio 2 above 100,000 slots).
+// `told_shared_half_life`: on columns that keep that promise for kHalfLife
+// (shared_half_life_columns), the tick under test is told kHalfLife as
+// TickParams::shared_half_life, the scalar tick (which reads the column) not.
+inline void expect_tick_matches_scalar_on_random_columns(const TickUnderTest& tick,
+                                                         const std::vector<std::size_t>& sizes,
+                                                         bool told_shared_half_life = false) {
+  std::uint64_t seed = told_shared_half_life ? 500 : 1;
+  const auto columns = told_shared_half_life ? shared_half_life_columns : random_columns;
   for (const std::size_t n : sizes) {
     for (const TickParams& p : param_variants()) {
-      if (n > 100'000 && (!p.enabled || p.ratio != 2.0)) continue;
+      if (n > 100'000 && (!p.enabled || p.ratio != 2.0)) continue;  // keep the big sizes few
       SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
                    " in_flight=" + std::to_string(p.skip_in_flight) +
                    " ratio=" + std::to_string(p.ratio));
-      Columns want = shared_half_life_columns(n, seed);
-      Columns got = shared_half_life_columns(n, seed);
+      Columns want = columns(n, seed);
+      Columns got = columns(n, seed);
       ++seed;
       TickParams told = p;
-      told.shared_half_life = kHalfLife;
+      if (told_shared_half_life) told.shared_half_life = kHalfLife;
       std::vector<Candidate> want_out, got_out;
       scalar::tick(want.view(), p, want_out);
       tick(got, told, got_out);
