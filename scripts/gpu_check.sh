@@ -89,7 +89,7 @@ fi
 if wants cpubench && [[ -x "$bin/heatkit_bench" ]]; then
   step "comparison suite, device backends beside highway"
   check heatkit_bench 500 "$bin/heatkit_bench" --heatkit_variants=cuda/t1,thrust/t1,highway/tN \
-    --benchmark_filter="${CPU_BENCH_FILTER:-^(floor|tick_pass|tick|tick_quiet|commit_prune)/}" --benchmark_min_time=0.2 \
+    --benchmark_filter="${CPU_BENCH_FILTER:-^(floor|floor_shared_hl|tick_pass|tick|tick_quiet|commit_prune)/}" --benchmark_min_time=0.2 \
     --benchmark_out="$out/heatkit_bench.json" --benchmark_out_format=json
 fi
 
