@@ -18,16 +18,31 @@ constexpr std::size_t kChunkAlign = 64;
 // run-time values (1.0, 0.0, 0, the pass number), so nothing folds away. It
 // vectorizes; cloned per ISA, because the library builds at the x86-64
 // baseline and the Highway kernels dispatch to the best target at run time.
+// The half-life of element i: from the column, or the one run-time value of
+// the pass without that column.
+inline std::int64_t half_life_at(const std::int64_t* __restrict column, std::size_t i) { return column[i]; }
+inline std::int64_t half_life_at(std::int64_t shared, std::size_t) { return shared; }
+
+template <class HalfLife>
+[[gnu::always_inline]] inline void floor_loop(double* __restrict rate, std::int64_t* __restrict last_update,
+                                              const double* __restrict last_emitted, HalfLife half_life,
+                                              const std::uint8_t* __restrict flags, std::size_t n,
+                                              double factor, double zero, std::int64_t mask,
+                                              std::int64_t now) {
+  for (std::size_t i = 0; i < n; ++i) {
+    rate[i] = rate[i] * factor + last_emitted[i] * zero;
+    const std::int64_t lower =
+        (now - half_life_at(half_life, i)) | (static_cast<std::int64_t>(flags[i]) & mask);
+    last_update[i] = last_update[i] > lower ? last_update[i] : lower;
+  }
+}
+
 __attribute__((target_clones("avx512f", "avx2", "default"))) void floor_chunk(
     double* __restrict rate, std::int64_t* __restrict last_update,
     const double* __restrict last_emitted, const std::int64_t* __restrict half_life,
     const std::uint8_t* __restrict flags, std::size_t n, double factor, double zero,
     std::int64_t mask, std::int64_t now) {
-  for (std::size_t i = 0; i < n; ++i) {
-    rate[i] = rate[i] * factor + last_emitted[i] * zero;
-    const std::int64_t lower = (now - half_life[i]) | (static_cast<std::int64_t>(flags[i]) & mask);
-    last_update[i] = last_update[i] > lower ? last_update[i] : lower;
-  }
+  floor_loop(rate, last_update, last_emitted, half_life, flags, n, factor, zero, mask, now);
 }
 
 // The same without the half-life column (a run-time `half_life` instead).
@@ -36,11 +51,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void floor_chunk_sh
     const double* __restrict last_emitted, std::int64_t half_life,
     const std::uint8_t* __restrict flags, std::size_t n, double factor, double zero,
     std::int64_t mask, std::int64_t now) {
-  for (std::size_t i = 0; i < n; ++i) {
-    rate[i] = rate[i] * factor + last_emitted[i] * zero;
-    const std::int64_t lower = (now - half_life) | (static_cast<std::int64_t>(flags[i]) & mask);
-    last_update[i] = last_update[i] > lower ? last_update[i] : lower;
-  }
+  floor_loop(rate, last_update, last_emitted, half_life, flags, n, factor, zero, mask, now);
 }
 
 }  // namespace
