@@ -124,14 +124,24 @@ class Results:
 
     def floor(self, n, threads, impl=None):
         """The floor's ns per counter at size n on `threads` threads (median):
-        the floor of the bytes `impl`'s tick moves. Highway's tick, told the
-        half-life every counter shares, does not read that column: its floor
-        is floor_shared_hl (runs before that row existed have only floor)."""
-        if impl is not None and impl.startswith("highway/"):
-            shared = self.value("floor_shared_hl", f"t{threads}", n)
-            if shared is not None:
-                return shared
+        the floor of the bytes `impl`'s tick moves, as its tick rows record
+        (floor_bytes 41: floor_shared_hl, without the half-life column; 49:
+        floor)."""
+        if impl is not None and self.floor_bytes(impl, n) == 41:
+            return self.value("floor_shared_hl", f"t{threads}", n)
         return self.value("floor", f"t{threads}", n)
+
+    def floor_bytes(self, impl, n):
+        """The bytes of the floor `impl`'s tick at size n is set beside: its
+        floor_bytes counter; in runs before that counter (a62fc55), 41 for
+        highway where floor_shared_hl was measured, else 49."""
+        r = self.get("tick", impl, n)
+        recorded = r.value("floor_bytes") if r else None
+        if recorded is not None:
+            return recorded
+        if impl.startswith("highway/") and self.sizes("floor_shared_hl"):
+            return 41
+        return 49
 
 
 def fmt_ns(ns):

@@ -10,8 +10,8 @@
 //                        benchmarks (how many cores this machine really gives)
 //   floor                read+write pass over the bytes a tick moves (bench/bandwidth_floor.h)
 //   floor_shared_hl      the same without the half-life column: the bytes of a tick
-//                        told the shared half-life (highway's; every workload here
-//                        has one half-life)
+//                        that uses the shared half-life (every workload here has
+//                        one half-life)
 //   tick_pass            the backend's tick pass alone (CounterStore::tick), heatkit only
 //   tick                 steady-state tick; about 5% of counters are candidates per tick
 //   tick_periodic        the same with a tick period that divides the half-life, so
@@ -51,8 +51,10 @@
 // one, as the seed does). Counters:
 //   ns_per_counter / ns_per_bump / ns_per_insert   the operation's cost per item
 //   floor_ratio     tick time / the floor's time at the same size and threads
-//                   (median of the floor's repetitions in this run; highway's
-//                   ticks against floor_shared_hl, the others' against floor)
+//                   (median of the floor's repetitions in this run), the floor
+//   floor_bytes     of the columns the backend's tick reads: 41 bytes
+//                   (floor_shared_hl) where its tick uses the shared half-life
+//                   (BackendInfo::tick_uses_shared_half_life), else 49 (floor)
 //   port_speedup    the port's time (median, this run) / this time
 //   GBps            floor only: bytes moved per second
 //   bytes_per_counter, *_B   all bytes the structure holds per counter, and by part
@@ -136,6 +138,8 @@ void relate(benchmark::State& state, std::string_view op, bool is_port, std::siz
     state.counters["port_speedup"] = *port / ns;
   }
   if (against_floor) {
+    state.counters["floor_bytes"] =
+        reads_half_life ? kFloorBytesPerCounter : kFloorSharedHalfLifeBytesPerCounter;
     const auto floor = references().median(floor_key(n, threads, reads_half_life));
     if (floor && *floor > 0) state.counters["floor_ratio"] = ns / *floor;
   }
@@ -161,8 +165,9 @@ struct RowInfo {
   unsigned threads = 1;  // pass threads (resolved, >= 1)
   bool is_port = false;
   // The backend's tick reads the half-life column even when told the shared
-  // half-life (every backend but highway): its ticks are set beside the
-  // five-column floor, highway's beside the floor without that column.
+  // half-life (BackendInfo::tick_uses_shared_half_life false): its ticks are
+  // set beside the five-column floor, the others' beside the floor without
+  // that column. Each tick row records its floor's bytes (floor_bytes).
   bool tick_reads_half_life = true;
 };
 
@@ -742,7 +747,10 @@ Row port_row() {
 }
 
 Row backend_row(const std::string& backend, unsigned threads) {
-  const bool tick_reads_half_life = backend != "highway";
+  const auto backends = list_backends();
+  const auto info = std::find_if(backends.begin(), backends.end(),
+                                 [&](const BackendInfo& b) { return b.name == backend; });
+  const bool tick_reads_half_life = info == backends.end() || !info->tick_uses_shared_half_life;
   Row row{backend + "/t" + std::to_string(threads), RowInfo{backend, threads, false, tick_reads_half_life}, {}};
   const Factory<HeatkitSubject> make = [backend](std::size_t cap) {
     return std::make_unique<HeatkitSubject>(backend, cap);

@@ -202,7 +202,7 @@ def targets(results, backend, out):
     floor1 = results.floor(TICK_N, 1, f"{backend}/t1")
     port = results.value("tick", "port", TICK_N)
     r = tick1 / floor1 if tick1 and floor1 else None
-    shared = backend == "highway" and results.value("floor_shared_hl", "t1", TICK_N) is not None
+    shared = results.floor_bytes(f"{backend}/t1", TICK_N) == 41
     floor_name = "floor without the half-life column" if shared else "floor"
     rows.append((f"tick, {TICK_N:,} counters, {backend}/t1 / {floor_name} t1", f"<= {TICK_FLOOR_T1}x",
                  f"{fmt_ratio(r)} ({fmt_ns(tick1)} / {fmt_ns(floor1)})", verdict_at_most(r, TICK_FLOOR_T1)))

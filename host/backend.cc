@@ -18,6 +18,7 @@ struct BackendEntry {
   // Empty when the backend can run here; otherwise why not.
   std::string (*unavailable_reason)();
   std::unique_ptr<CounterStore> (*make)();
+  bool tick_uses_shared_half_life = false;  // BackendInfo's
 };
 
 std::string always_available() { return {}; }
@@ -62,7 +63,8 @@ constexpr BackendEntry kBackends[] = {
      &always_available, []() -> std::unique_ptr<CounterStore> {
        return std::make_unique<HostCounterStore>(
            "highway", HostKernels{&highway::tick, &highway::collect_prunable});
-     }},
+     },
+     true},
     {"thrust-omp",
      "Thrust algorithms on the OpenMP device system over host columns (several passes, CPU cores)",
 #if HEATKIT_HAVE_THRUST_OMP
@@ -101,7 +103,7 @@ std::vector<BackendInfo> list_backends() {
   for (const auto& b : kBackends) {
     std::string reason = b.unavailable_reason();
     out.push_back(BackendInfo{std::string(b.name), std::string(b.description), reason.empty(),
-                              std::move(reason)});
+                              std::move(reason), b.tick_uses_shared_half_life});
   }
   return out;
 }
