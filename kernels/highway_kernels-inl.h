@@ -191,10 +191,19 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
   // The factor shared by every lane of a vector whose counters were all last
   // updated at one instant with one half-life, computed by the scalar
   // function itself and cached until a uniform vector with another pair
-  // comes along. Starts empty (half-life -1 matches no counter).
+  // comes along. The scalar functions are right for any two instants, so a
+  // vector that matches needs no overflow check. Starts empty
+  // (half-life -1 matches no counter); with a shared half-life, whose lanes
+  // need only the instant compared, it starts as what a vector of counters
+  // updated at `now` would cache.
   auto v_shared_lu = hn::Zero(di);
   auto v_shared_hl = hn::Set(di, std::int64_t{-1});
   auto v_shared_factor = hn::Set(d, 1.0);
+  if constexpr (kSharedHalfLife) {
+    v_shared_lu = hn::Set(di, p.now);
+    v_shared_hl = hn::Set(di, p.shared_half_life);
+    v_shared_factor = hn::Set(d, decay_factor(half_lives(p.now, p.now, p.shared_half_life)));
+  }
 
   const auto v_now = hn::Set(di, p.now);
   const auto v_zero = hn::Zero(d);
@@ -235,34 +244,38 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
       const auto lu = hn::LoadU(di, c.last_update + i);
       const auto hl = kSharedHalfLife ? hn::Set(di, p.shared_half_life) : hn::LoadU(di, c.half_life + i);
 
+      // In steady state every lane matches the cached (instant, half-life).
+      bool all_shared =
+          kSharedHalfLife ? hn::AllTrue(di, hn::Eq(lu, v_shared_lu))
+                          : hn::AllTrue(di, hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl)));
       // Elapsed time, saturating at 0. A difference that overflows int64 (only
       // with instants far apart near the ends of the range) goes to the scalar path.
       const auto later = hn::Gt(v_now, lu);
       const auto diff = hn::Sub(v_now, lu);
-      const auto overflow = hn::And(later, hn::Lt(diff, hn::Zero(di)));
+      const bool overflow =
+          !all_shared && HWY_UNLIKELY(!hn::AllFalse(di, hn::And(later, hn::Lt(diff, hn::Zero(di)))));
+      if (!all_shared && !overflow) {
+        const std::int64_t lu0 = hn::GetLane(lu);
+        const std::int64_t hl0 = hn::GetLane(hl);
+        const auto v_lu0 = hn::Set(di, lu0);
+        const auto v_hl0 = hn::Set(di, hl0);
+        if (hl0 > 0 && hn::AllTrue(di, hn::And(hn::Eq(lu, v_lu0), hn::Eq(hl, v_hl0)))) {
+          const double h0 = half_lives(lu0, p.now, hl0);
+          if (h0 <= kMaxHalfLives) {
+            v_shared_lu = v_lu0;
+            v_shared_hl = v_hl0;
+            v_shared_factor = hn::Set(d, decay_factor(h0));
+            all_shared = true;
+          }
+        }
+      }
       hn::Vec<decltype(d)> decayed;
-      if (HWY_UNLIKELY(!hn::AllFalse(di, overflow))) {
+      if (HWY_UNLIKELY(overflow)) {
         for (std::size_t j = i; j < i + N; ++j) {
           c.rate[j] = decayed_rate(c.rate[j], c.last_update[j], p.now, c.half_life[j]);
         }
         decayed = hn::LoadU(d, c.rate + i);
       } else {
-        bool all_shared = hn::AllTrue(di, hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl)));
-        if (!all_shared) {
-          const std::int64_t lu0 = hn::GetLane(lu);
-          const std::int64_t hl0 = hn::GetLane(hl);
-          const auto v_lu0 = hn::Set(di, lu0);
-          const auto v_hl0 = hn::Set(di, hl0);
-          if (hl0 > 0 && hn::AllTrue(di, hn::And(hn::Eq(lu, v_lu0), hn::Eq(hl, v_hl0)))) {
-            const double h0 = half_lives(lu0, p.now, hl0);
-            if (h0 <= kMaxHalfLives) {
-              v_shared_lu = v_lu0;
-              v_shared_hl = v_hl0;
-              v_shared_factor = hn::Set(d, decay_factor(h0));
-              all_shared = true;
-            }
-          }
-        }
         if (all_shared) {
           // Every lane within 64 half-lives, half-life > 0: only the epsilon
           // clamp and rate 0 (kept as it is, sign included) remain.

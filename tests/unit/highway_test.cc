@@ -185,6 +185,51 @@ TEST_P(HighwayKernels, mass_withdrawal_with_scattered_emissions_matches_scalar_r
   }
 }
 
+TEST_P(HighwayKernels, instants_far_apart_decay_like_the_reference) {
+  // last_update and now near the ends of the int64 range, where now -
+  // last_update overflows int64 (the kernel's vector subtraction does; the
+  // reference's unsigned one does not) or is negative (time going backwards).
+  // Runs of one instant make whole vectors share it, so both the vector that
+  // would cache the instant's factor and the ones that would reuse it meet
+  // the overflow. Half-lives long enough that such a gap is only a few of
+  // them keep the expected rates away from 0. With and without the kernel
+  // told the half-life the counters share.
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  const std::int64_t instants[] = {kMin, kMin + 1, kMin / 2, -kNow, 0, kNow - 1'000'000'000, kNow, kMax / 2, kMax};
+  const std::int64_t shared_half_lives[] = {kMax, kMax / 3, kHalfLife};
+  for (const std::int64_t now : {kMax, kMin, kNow, kMin / 2 - 1}) {
+    for (const std::int64_t half_life : shared_half_lives) {
+      for (const bool told_shared : {false, true}) {
+        const std::size_t n = 2053;
+        Columns want(n);
+        Rng rng(static_cast<std::uint64_t>(now) ^ static_cast<std::uint64_t>(half_life));
+        std::int64_t instant = kNow;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (rng.chance(10)) instant = instants[rng.below(std::size(instants))];
+          want.rate[i] = 1.0 + static_cast<double>(rng.below(1000));
+          want.last_update[i] = instant;
+          want.half_life[i] = half_life;
+          want.flags[i] = kLive | kHasEmitted;
+          want.last_emitted[i] = want.rate[i] * (rng.chance(50) ? 1.0 : 0.3);
+        }
+        Columns before = want;
+        Columns got = want;
+        TickParams p;
+        p.now = now;
+        if (told_shared) p.shared_half_life = half_life;
+        std::vector<Candidate> want_out, got_out;
+        scalar::tick(before.view(), p, want_out);
+        highway::tick(got.view(), p, got_out);
+        SCOPED_TRACE(::testing::Message() << "now " << now << " half-life " << half_life << " told "
+                                          << told_shared);
+        expect_columns_agree(before, got);
+        expect_candidates_agree(want_out, got_out);
+      }
+    }
+  }
+}
+
 TEST_P(HighwayKernels, collect_prunable_matches_scalar_reference) {
   expect_prune_matches_scalar_on_random_columns(
       [](Columns& c, std::vector<std::uint32_t>& out) { highway::collect_prunable(c.view(), out); });
