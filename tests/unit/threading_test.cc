@@ -122,6 +122,77 @@ TEST(MultiThreadedTick, thrust_omp_u64_candidates_and_prune_independent_of_threa
   tick_is_independent_of_thread_count<std::uint64_t>("thrust-omp");
 }
 
+// The tick left in parts (one per chunk of the pass) is the merged tick: the
+// parts in order, each slot plus its part's base, give the same candidates
+// and columns, on one thread and split over several, on stores whose parts
+// held a bigger earlier tick's candidates. Some chunks have none.
+void tick_into_parts_matches_the_merged_tick(const char* backend) {
+  constexpr std::size_t kSlots = 200'003;  // six chunks of at least 32K slots, and a ragged last
+  const auto fill = [](CounterStore& store, std::int64_t now) {
+    Rng rng(9);
+    for (std::size_t i = 0; i < kSlots; ++i) {
+      const auto slot = static_cast<Slot>(i);
+      store.init(slot, 10'000'000'000, now - 1'000'000'000);
+      // Slots [40K, 110K) never emitted and at rate 0: no candidates there.
+      if (i >= 40'000 && i < 110'000) continue;
+      store.bump(slot, now - 1'000'000'000);
+      if (rng.chance(80)) store.record(slot, Decision::kEmit, 1.0);
+    }
+  };
+  for (unsigned threads : {1u, 2u, 3u, 6u, 8u}) {
+    auto merged_store = make_store(backend);
+    auto parts_store = make_store(backend);
+    for (auto* store : {merged_store.get(), parts_store.get()}) {
+      store->ensure_slots(kSlots);
+      store->set_threads(threads);
+    }
+    const std::int64_t now = 1'000'000'000'000;
+    TickParts parts;
+    // An earlier mass tick fills every part; it must not leak into the next.
+    TickParams mass;
+    mass.now = now - 1'000'000'000;
+    for (std::size_t i = 0; i < kSlots; ++i) parts_store->init(static_cast<Slot>(i), 1, 0);
+    for (std::size_t i = 0; i < kSlots; ++i) parts_store->record(static_cast<Slot>(i), Decision::kEmit, 1.0);
+    parts_store->tick_into_parts(mass, parts);
+    ASSERT_EQ(parts.size(), kSlots) << "every counter withdraws";
+    fill(*merged_store, now);
+    fill(*parts_store, now);
+
+    TickParams p;
+    p.now = now;
+    std::vector<Candidate> want;
+    merged_store->tick(p, want);
+    parts_store->tick_into_parts(p, parts);
+    std::vector<Candidate> got;
+    for (std::size_t k = 0; k < parts.used; ++k) {
+      for (Candidate c : parts.parts[k]) {
+        c.slot += parts.bases[k];
+        got.push_back(c);
+      }
+    }
+    SCOPED_TRACE(::testing::Message() << backend << ", threads " << threads << ", parts " << parts.used);
+    EXPECT_GT(want.size(), kSlots / 20);
+    EXPECT_EQ(parts.size(), want.size());
+    EXPECT_EQ(got, want);
+    if (threads > 1 && std::string_view(backend) != "thrust-omp") EXPECT_GT(parts.used, 1u);
+    for (std::size_t i = 0; i < kSlots; ++i) {
+      const auto slot = static_cast<Slot>(i);
+      const CounterState a = merged_store->read(slot);
+      const CounterState b = parts_store->read(slot);
+      ASSERT_EQ(a.rate, b.rate) << "slot " << i;
+      ASSERT_EQ(a.last_update, b.last_update) << "slot " << i;
+      ASSERT_EQ(a.in_flight, b.in_flight) << "slot " << i;
+    }
+  }
+}
+
+TEST(MultiThreadedTick, highway_tick_into_parts_matches_the_merged_tick) {
+  tick_into_parts_matches_the_merged_tick("highway");
+}
+TEST(MultiThreadedTick, scalar_tick_into_parts_matches_the_merged_tick) {
+  tick_into_parts_matches_the_merged_tick("scalar");
+}
+
 // tick(policy, now, out) gives exactly tick(policy, now) whatever `out`
 // held before (here: a stale tick's result, bigger or smaller than the new
 // one), with the keys looked up on one thread or split across several, and
