@@ -12,8 +12,7 @@
 //   floor_shared_hl      the same without the half-life column: the bytes of a tick
 //                        that uses the shared half-life (every workload here has
 //                        one half-life)
-//   tick_pass            the backend's tick pass alone, as the registry runs it
-//                        (CounterStore::tick_into_parts), heatkit only
+//   tick_pass            the backend's tick pass alone (CounterStore::tick), heatkit only
 //   tick                 steady-state tick; about 5% of counters are candidates per tick
 //   tick_periodic        the same with a tick period that divides the half-life, so
 //                        every candidate sits on the 2x threshold (heatkit only)
@@ -317,7 +316,7 @@ struct PassWorkload {
   std::size_t n;
   std::int64_t now = kStart;
   std::int64_t refreshed_at = kStart;
-  TickParts out;
+  std::vector<Candidate> out;
 
   PassWorkload(const std::string& backend, std::size_t counters) : store(make_store(backend)), n(counters) {
     store->ensure_slots(n);
@@ -349,16 +348,15 @@ void bench_tick_pass(benchmark::State& state, const RowInfo& row) {
     // As a registry over these counters (one half-life) calls the store.
     TickParams params = tick_params(policy, w.now, false);
     params.shared_half_life = kHalfLife;
+    w.out.clear();
     const Clock::time_point start = Clock::now();
-    w.store->tick_into_parts(params, w.out);
-    benchmark::DoNotOptimize(w.out.parts.data());
+    w.store->tick(params, w.out);
+    benchmark::DoNotOptimize(w.out.data());
     const double elapsed = seconds_since(start);
     state.SetIterationTime(elapsed);
     seconds += elapsed;
     candidates += static_cast<double>(w.out.size());
-    for (std::size_t k = 0; k < w.out.used; ++k) {
-      for (const Candidate& c : w.out.parts[k]) w.store->record(w.out.bases[k] + c.slot, c.kind, c.rate);
-    }
+    for (const Candidate& c : w.out) w.store->record(c.slot, c.kind, c.rate);
   }
   const double items = static_cast<double>(state.iterations()) * static_cast<double>(n);
   const double ns = seconds * 1e9 / items;

@@ -135,26 +135,6 @@ void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& ou
       [](Candidate& item, std::uint32_t base) { item.slot += base; });
 }
 
-void HostCounterStore::tick_into_parts(const TickParams& params, TickParts& out) {
-  if (kernels_.tick_threaded != nullptr) {
-    CounterStore::tick_into_parts(params, out);
-    return;
-  }
-  const CounterColumns c = columns();
-  const ChunkPlan plan = plan_chunks(c.size, threads_);
-  out.reset(plan.chunks);
-  if (plan.chunks == 1) {
-    kernels_.tick(c, params, out.parts[0]);
-    return;
-  }
-  ThreadPool::shared().run(plan.chunks, resolve_threads(threads_), [&](std::size_t k) {
-    const std::size_t begin = k * plan.chunk_size;
-    const std::size_t end = std::min(c.size, begin + plan.chunk_size);
-    out.bases[k] = static_cast<Slot>(begin);
-    kernels_.tick(chunk_of(c, begin, end), params, out.parts[k]);
-  });
-}
-
 void HostCounterStore::collect_prunable(std::vector<Slot>& out) {
   if (kernels_.collect_prunable_threaded != nullptr) {
     kernels_.collect_prunable_threaded(columns(), out, threads_);

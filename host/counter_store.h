@@ -29,47 +29,6 @@ struct CounterState {
   bool in_flight = false;
 };
 
-// A tick's candidates in slot order, in parts: part k holds the candidates
-// of one run of slots, their slots counted from bases[k]. A pass split over
-// threads leaves each chunk's candidates where its thread wrote them, for a
-// caller that copies them anyway (the registry, into its emissions) instead
-// of merging them into one vector first. Reused across ticks.
-struct TickParts {
-  std::vector<std::vector<Candidate>> parts;  // parts[0 .. used): this tick's
-  std::vector<Slot> bases;
-  std::size_t used = 0;
-
-  // Makes `count` empty parts the ones in use (keeping their memory).
-  void reset(std::size_t count) {
-    if (parts.size() < count) parts.resize(count);
-    bases.assign(count, 0);
-    for (std::size_t k = 0; k < count; ++k) parts[k].clear();
-    used = count;
-  }
-  // Candidates in the parts in use.
-  std::size_t size() const noexcept {
-    std::size_t n = 0;
-    for (std::size_t k = 0; k < used; ++k) n += parts[k].size();
-    return n;
-  }
-  std::size_t capacity() const noexcept {
-    std::size_t n = 0;
-    for (const auto& part : parts) n += part.capacity();
-    return n;
-  }
-  // Bytes held, counting every part ever made.
-  std::size_t memory_bytes() const noexcept {
-    return capacity() * sizeof(Candidate) + parts.capacity() * sizeof(parts[0]) +
-           bases.capacity() * sizeof(Slot);
-  }
-  // Gives every part's memory back.
-  void release() {
-    std::vector<std::vector<Candidate>>().swap(parts);
-    std::vector<Slot>().swap(bases);
-    used = 0;
-  }
-};
-
 class CounterStore {
  public:
   virtual ~CounterStore() = default;
@@ -96,13 +55,6 @@ class CounterStore {
   // commit must prune, in slot order.
   virtual void tick(const TickParams& params, std::vector<Candidate>& out) = 0;
   virtual void collect_prunable(std::vector<Slot>& out) = 0;
-  // The same tick with its candidates left in parts, replacing `out`'s
-  // (their concatenation, slots rebased, is what `tick` appends). One part
-  // unless the store splits the pass over threads.
-  virtual void tick_into_parts(const TickParams& params, TickParts& out) {
-    out.reset(1);
-    tick(params, out.parts[0]);
-  }
 
   // The last_update column readable on the host, exact after every call above.
   // The registry's LRU order reads it. Invalidated by ensure_slots.
@@ -182,8 +134,6 @@ class HostCounterStore final : public CounterStore {
 
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;
-  // A part per chunk of a pass split over threads.
-  void tick_into_parts(const TickParams& params, TickParts& out) override;
 
   const std::int64_t* last_update_host() const noexcept override { return last_update_.data(); }
   std::size_t memory_bytes() const noexcept override;

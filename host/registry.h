@@ -18,7 +18,6 @@
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -350,11 +349,12 @@ class BasicHeatRegistry {
   void tick(const Policy& policy, Instant now, Emissions& out) {
     validate_or_throw(policy);
     apply_queue();
+    candidates_.clear();
     TickParams params = tick_params(policy, to_ns(now), track_in_flight_);
     // Every counter holds the common half-life while none differs (cleared
     // slots are at rate 0): the kernel need not read the column.
     if (!mixed_half_lives_) params.shared_half_life = common_half_life_;
-    store_->tick_into_parts(params, candidates_);
+    store_->tick(params, candidates_);
     lru_.on_tick(to_ns(now));
     emissions_of(candidates_, out);
     trim_scratch(candidates_, candidates_idle_);
@@ -390,7 +390,7 @@ class BasicHeatRegistry {
     m.keys = keys_.key_bytes();
     m.index = index_.memory_bytes();
     m.lru = lru_.memory_bytes() + keys_.position_bytes();
-    m.other = free_.capacity() * sizeof(Slot) + candidates_.memory_bytes() +
+    m.other = free_.capacity() * sizeof(Slot) + candidates_.capacity() * sizeof(Candidate) +
               prunable_.capacity() * sizeof(Slot) + queue_.capacity() * sizeof(QueuedRead);
     return m;
   }
@@ -650,24 +650,26 @@ class BasicHeatRegistry {
   // The tick's result: each candidate with its key, in slot order, in `out`.
   // Looking up the keys is most of the cost (a read of the key column at
   // every twentieth slot or so, which the hardware prefetcher cannot follow),
-  // so a large result is converted on the pass threads, each its own range
-  // of the candidates (which may span parts), straight from the parts.
-  void emissions_of(const TickParts& candidates, Emissions& out) const {
+  // so a large result is converted on the pass threads, each its own range.
+  void emissions_of(const std::vector<Candidate>& candidates, Emissions& out) const {
     const std::size_t n = candidates.size();
     const std::size_t parts =
         std::min<std::size_t>(resolve_threads(threads_), n / kMinEmissionsPerThread);
+    // Writing through plain pointers (rather than push_back, whose end
+    // pointer might alias the keys) lets the loads of the next keys go ahead
+    // of the stores.
     resize_for_overwrite(out, n);
+    const Candidate* from = candidates.data();
     const auto keys = keys_.reader();
-    auto* const to = out.data();
-    // Candidates [begin, end) of the concatenated parts.
-    const auto convert = [&candidates, keys, to](std::size_t begin, std::size_t end) {
-      std::size_t first = 0;  // the index of part k's first candidate
-      for (std::size_t k = 0; k < candidates.used && first < end; ++k) {
-        const std::vector<Candidate>& part = candidates.parts[k];
-        const std::size_t lo = std::max(begin, first);
-        const std::size_t hi = std::min(end, first + part.size());
-        if (lo < hi) convert_candidates(part.data() + (lo - first), hi - lo, candidates.bases[k], keys, to + lo);
-        first += part.size();
+    auto* to = out.data();
+    const auto convert = [=](std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end; ++i) {
+        // The keys are read ascending but sparsely, which the hardware
+        // prefetcher does not follow: ask for them kKeysAhead candidates early.
+        if (i + kKeysAhead < end) keys.prefetch(from[i + kKeysAhead].slot);
+        const Candidate& c = from[i];
+        to[i].first = keys[c.slot];
+        to[i].second = c.kind == Decision::kEmit ? HeatEmission::emit(c.rate) : HeatEmission::withdraw();
       }
     };
     if (parts <= 1) {
@@ -678,20 +680,6 @@ class BasicHeatRegistry {
     ThreadPool::shared().run(parts, static_cast<unsigned>(parts), [&](std::size_t k) {
       convert(k * per_part, std::min(n, (k + 1) * per_part));
     });
-  }
-  // Writes `count` candidates, their slots counted from `base`, with their
-  // keys to `to`. Plain pointers (rather than push_back, whose end pointer
-  // might alias the keys) let the loads of the next keys go ahead of the stores.
-  static void convert_candidates(const Candidate* from, std::size_t count, Slot base,
-                                 typename KeyRecords<Key>::Reader keys, std::pair<Key, HeatEmission>* to) {
-    for (std::size_t i = 0; i < count; ++i) {
-      // The keys are read ascending but sparsely, which the hardware
-      // prefetcher does not follow: ask for them kKeysAhead candidates early.
-      if (i + kKeysAhead < count) keys.prefetch(base + from[i + kKeysAhead].slot);
-      const Candidate& c = from[i];
-      to[i].first = keys[base + c.slot];
-      to[i].second = c.kind == Decision::kEmit ? HeatEmission::emit(c.rate) : HeatEmission::withdraw();
-    }
   }
   // How far ahead the conversion prefetches keys: about a microsecond of
   // candidates here, over one memory latency (160 and 320 did alike).
@@ -705,19 +693,14 @@ class BasicHeatRegistry {
   // counters are candidates), while a run of mass ticks reuses it instead of
   // faulting it in again on every tick.
   static constexpr std::uint32_t kScratchPatience = 8;
-  // `scratch`: a vector, or the tick's parts taken together.
-  template <class Scratch>
-  void trim_scratch(Scratch& scratch, std::uint32_t& idle_calls) const {
-    const std::size_t capacity = scratch.capacity();
-    const bool oversized = capacity > 4096 && capacity > store_->slot_count() / 16;
-    if (!oversized || scratch.size() > capacity / 4) {
+  template <class T>
+  void trim_scratch(std::vector<T>& scratch, std::uint32_t& idle_calls) const {
+    const bool oversized =
+        scratch.capacity() > 4096 && scratch.capacity() > store_->slot_count() / 16;
+    if (!oversized || scratch.size() > scratch.capacity() / 4) {
       idle_calls = 0;
     } else if (++idle_calls >= kScratchPatience) {
-      if constexpr (std::is_same_v<Scratch, TickParts>) {
-        scratch.release();
-      } else {
-        Scratch().swap(scratch);
-      }
+      std::vector<T>().swap(scratch);
       idle_calls = 0;
     }
   }
@@ -785,7 +768,7 @@ class BasicHeatRegistry {
   bool mixed_half_lives_ = false;
   Slot high_water_ = 0;  // slots [0, high_water_) have been handed out
   RegistryStats stats_;
-  TickParts candidates_;  // scratch, reused across ticks
+  std::vector<Candidate> candidates_;  // scratch, reused across ticks
   std::vector<Slot> prunable_;         // scratch, reused across commits
   std::uint32_t candidates_idle_ = 0;  // trim_scratch's count of calls that barely used them
   std::uint32_t prunable_idle_ = 0;
