@@ -196,7 +196,8 @@ TEST_P(HighwayKernels, instants_far_apart_decay_like_the_reference) {
   // told the half-life the counters share.
   constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
-  const std::int64_t instants[] = {kMin, kMin + 1, kMin / 2, -kNow, 0, kNow - 1'000'000'000, kNow, kMax / 2, kMax};
+  const std::int64_t instants[] = {kMin, kMin + 1, kMin / 2, -kNow, 0, kNow - 1'000'000'000,
+                                   kNow, kMax / 2, kMax};
   const std::int64_t shared_half_lives[] = {kMax, kMax / 3, kHalfLife};
   for (const std::int64_t now : {kMax, kMin, kNow, kMin / 2 - 1}) {
     for (const std::int64_t half_life : shared_half_lives) {
