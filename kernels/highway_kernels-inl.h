@@ -244,22 +244,22 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
       const auto lu = hn::LoadU(di, c.last_update + i);
       const auto hl = kSharedHalfLife ? hn::Set(di, p.shared_half_life) : hn::LoadU(di, c.half_life + i);
 
-      // In steady state every lane matches the cached (instant, half-life).
+      // In steady state every lane matches the cached (instant, half-life):
+      // no elapsed time, overflow test or polynomial for it.
       bool all_shared =
           kSharedHalfLife ? hn::AllTrue(di, hn::Eq(lu, v_shared_lu))
                           : hn::AllTrue(di, hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl)));
-      // Elapsed time, saturating at 0. A difference that overflows int64 (only
-      // with instants far apart near the ends of the range) goes to the scalar path.
-      const auto later = hn::Gt(v_now, lu);
-      const auto diff = hn::Sub(v_now, lu);
-      const bool overflow =
-          !all_shared && HWY_UNLIKELY(!hn::AllFalse(di, hn::And(later, hn::Lt(diff, hn::Zero(di)))));
-      if (!all_shared && !overflow) {
+      bool overflow = false;
+      if (!all_shared) {
+        // An elapsed time that overflows int64 (only with instants far apart
+        // near the ends of the range) goes to the scalar path.
+        overflow = HWY_UNLIKELY(
+            !hn::AllFalse(di, hn::And(hn::Gt(v_now, lu), hn::Lt(hn::Sub(v_now, lu), hn::Zero(di)))));
         const std::int64_t lu0 = hn::GetLane(lu);
         const std::int64_t hl0 = hn::GetLane(hl);
         const auto v_lu0 = hn::Set(di, lu0);
         const auto v_hl0 = hn::Set(di, hl0);
-        if (hl0 > 0 && hn::AllTrue(di, hn::And(hn::Eq(lu, v_lu0), hn::Eq(hl, v_hl0)))) {
+        if (!overflow && hl0 > 0 && hn::AllTrue(di, hn::And(hn::Eq(lu, v_lu0), hn::Eq(hl, v_hl0)))) {
           const double h0 = half_lives(lu0, p.now, hl0);
           if (h0 <= kMaxHalfLives) {
             v_shared_lu = v_lu0;
@@ -282,7 +282,8 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
           const auto r = hn::Mul(rate, v_shared_factor);
           decayed = hn::IfThenElse(hn::Eq(rate, v_zero), rate, hn::IfThenZeroElse(hn::Lt(r, v_eps), r));
         } else {
-          const auto elapsed = hn::IfThenElseZero(later, diff);
+          // Elapsed time, saturating at 0.
+          const auto elapsed = hn::IfThenElseZero(hn::Gt(v_now, lu), hn::Sub(v_now, lu));
           const auto h = hn::Div(hn::ConvertTo(d, elapsed), hn::ConvertTo(d, hl));
           const auto too_old = hn::Gt(h, v_max_h);  // false for NaN (half_life 0, no elapsed)
           // Clamp into [0, 64] (NaN and inf lanes are replaced below anyway).
