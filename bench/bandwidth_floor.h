@@ -24,6 +24,10 @@ inline constexpr double kFloorBytesRead = 8 + 8 + 8 + 8 + 1;
 inline constexpr double kFloorBytesWritten = 8 + 8;
 inline constexpr double kFloorBytesPerCounter = kFloorBytesRead + kFloorBytesWritten;
 inline constexpr double kFloorSharedHalfLifeBytesPerCounter = kFloorBytesPerCounter - 8;
+// The bytes per counter of the floor with or without the half-life column.
+inline constexpr double floor_bytes_per_counter(bool reads_half_life) {
+  return reads_half_life ? kFloorBytesPerCounter : kFloorSharedHalfLifeBytesPerCounter;
+}
 
 class BandwidthFloor {
  public:

@@ -133,15 +133,11 @@ class Results:
 
     def floor_bytes(self, impl, n):
         """The bytes of the floor `impl`'s tick at size n is set beside: its
-        floor_bytes counter; in runs before that counter (a62fc55), 41 for
-        highway where floor_shared_hl was measured, else 49."""
+        floor_bytes counter (49, the five-column floor, in runs older than
+        that counter)."""
         r = self.get("tick", impl, n)
         recorded = r.value("floor_bytes") if r else None
-        if recorded is not None:
-            return recorded
-        if impl.startswith("highway/") and self.sizes("floor_shared_hl"):
-            return 41
-        return 49
+        return recorded if recorded is not None else 49
 
 
 def fmt_ns(ns):

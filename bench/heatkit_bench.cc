@@ -138,8 +138,7 @@ void relate(benchmark::State& state, std::string_view op, bool is_port, std::siz
     state.counters["port_speedup"] = *port / ns;
   }
   if (against_floor) {
-    state.counters["floor_bytes"] =
-        reads_half_life ? kFloorBytesPerCounter : kFloorSharedHalfLifeBytesPerCounter;
+    state.counters["floor_bytes"] = floor_bytes_per_counter(reads_half_life);
     const auto floor = references().median(floor_key(n, threads, reads_half_life));
     if (floor && *floor > 0) state.counters["floor_ratio"] = ns / *floor;
   }
@@ -179,7 +178,7 @@ void bench_floor(benchmark::State& state, unsigned threads, bool reads_half_life
   auto& floor = workbench().get<BandwidthFloor>(
       floor_name(reads_half_life) + "/" + std::to_string(n),
       [&] { return std::make_unique<BandwidthFloor>(n, reads_half_life); });
-  const double bytes = reads_half_life ? kFloorBytesPerCounter : kFloorSharedHalfLifeBytesPerCounter;
+  const double bytes = floor_bytes_per_counter(reads_half_life);
   double seconds = 0.0;
   for (auto _ : state) {
     const Clock::time_point start = Clock::now();
