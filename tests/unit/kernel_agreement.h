@@ -150,13 +150,9 @@ using PruneUnderTest = std::function<void(Columns&, std::vector<std::uint32_t>&)
 inline Columns shared_half_life_columns(std::size_t n, std::uint64_t seed) {
   Columns c = random_columns(n, seed);
   Rng rng(seed + 0x5EED);
+  const std::int64_t at_rate_zero[] = {0, kHalfLife, 3 * kHalfLife};
   for (std::size_t i = 0; i < n; ++i) {
-    if (c.rate[i] == 0.0) {
-      c.half_life[i] = static_cast<std::int64_t>(rng.below(3)) * kHalfLife;
-      if (c.half_life[i] == 2 * kHalfLife) c.half_life[i] = 3 * kHalfLife;
-    } else {
-      c.half_life[i] = kHalfLife;
-    }
+    c.half_life[i] = c.rate[i] == 0.0 ? at_rate_zero[rng.below(3)] : kHalfLife;
   }
   return c;
 }
