@@ -27,7 +27,6 @@
 #include "cuda/device_ops.h"
 #include "cuda/device_passes.h"
 #include "cuda/thrust_passes.h"
-#include "host/thread_pool.h"
 
 namespace heatkit::gpu {
 namespace {
@@ -77,25 +76,10 @@ struct DeviceCounterStore::Impl {
   DeviceBuffer<std::int64_t> half_life;
   DeviceBuffer<std::uint8_t> flags;
   std::size_t size = 0;
-  std::vector<std::int64_t> last_update_mirror;  // == last_update after every call
-  unsigned threads = 0;                          // for fill_mirror; 0 = all
-
-  // After a tick every last_update is `now`. A 100M-slot mirror is 800 MB:
-  // filled in chunks on the shared pool, while the tick kernel runs.
-  void fill_mirror(std::int64_t now) {
-    constexpr std::size_t kChunk = std::size_t{1} << 20;
-    const std::size_t n = last_update_mirror.size();
-    std::int64_t* const mirror = last_update_mirror.data();
-    if (n <= kChunk) {
-      std::fill(mirror, mirror + n, now);
-      return;
-    }
-    ThreadPool::shared().run((n + kChunk - 1) / kChunk, resolve_threads(threads),
-                             [&](std::size_t chunk) {
-                               const std::size_t begin = chunk * kChunk;
-                               std::fill(mirror + begin, mirror + std::min(n, begin + kChunk), now);
-                             });
-  }
+  // == last_update after every call. A tick costs it O(1) (host/last_updates.h),
+  // not a write of every slot (800 MB at 100M slots).
+  LastUpdateMirror last_update_mirror;
+  unsigned threads = 0;  // for the mirror's occasional clear; 0 = all
 
   // Queued per-slot operations, in page-locked memory: the flush uploads
   // them into op_scratch.ops at full bus speed.
@@ -127,7 +111,7 @@ struct DeviceCounterStore::Impl {
   void queue(const PendingOp& op) {
     check_slot(op.slot);
     if (op.kind == OpKind::kInit || op.kind == OpKind::kBump || op.kind == OpKind::kDecayTo) {
-      last_update_mirror[op.slot] = op.now;
+      last_update_mirror.set(op.slot, op.now);
     }
     pending.push_back(op);
     if (pending.size() >= kMaxPendingOps) flush();
@@ -179,7 +163,7 @@ void DeviceCounterStore::Impl::tick_with_kernels(const TickParams& params,
   // One pass: decay, gate, marks and the compacted candidates (slot order).
   enqueue_one_pass_tick(columns(), params, pass_scratch, s);
   // The host's share overlaps the kernel.
-  fill_mirror(params.now);
+  last_update_mirror.tick(params.now, threads);
   append_from_device(out, pass_scratch.candidates.data(), read_selected_count(pass_scratch, s, size));
 }
 
@@ -192,7 +176,7 @@ void DeviceCounterStore::Impl::tick_with_thrust(const TickParams& params,
   const std::size_t count =
       HEATKIT_THRUST_CHECK("thrust decide (transform + count_if)",
                            thrust_passes::decide(policy, c, params, p.decisions.data()));
-  fill_mirror(params.now);
+  last_update_mirror.tick(params.now, threads);
   if (count == 0) return;
   if (count > size) throw std::logic_error("device counter store: more candidates than slots");
   p.candidates.reserve_discarding(count);
@@ -262,7 +246,7 @@ void DeviceCounterStore::ensure_slots(std::size_t n) {
   DeviceBuffer<std::int64_t> half_life = grown(m.half_life);
   DeviceBuffer<std::uint8_t> flags = grown(m.flags);
   m.stream.synchronize();
-  m.last_update_mirror.resize(n, 0);
+  m.last_update_mirror.resize(n);
   m.rate = std::move(rate);
   m.last_update = std::move(last_update);
   m.last_emitted = std::move(last_emitted);
@@ -347,14 +331,14 @@ void DeviceCounterStore::collect_prunable(std::vector<Slot>& out) {
 
 void DeviceCounterStore::set_threads(unsigned threads) { impl_->threads = threads; }
 
-const std::int64_t* DeviceCounterStore::last_update_host() const noexcept {
-  return impl_->last_update_mirror.data();
+LastUpdates DeviceCounterStore::last_update_host() const noexcept {
+  return impl_->last_update_mirror.view();
 }
 
 std::size_t DeviceCounterStore::memory_bytes() const noexcept {
   const Impl& m = *impl_;
   return m.rate.bytes() + m.last_update.bytes() + m.last_emitted.bytes() + m.half_life.bytes() +
-         m.flags.bytes() + m.last_update_mirror.capacity() * sizeof(std::int64_t) +
+         m.flags.bytes() + m.last_update_mirror.memory_bytes() +
          m.pending.capacity() * sizeof(PendingOp) + m.op_scratch.bytes() +
          m.pass_scratch.bytes() + m.bump_scratch.bytes() + m.touched_slots.bytes() +
          m.touched_times.bytes() + m.touched_slots_host.capacity() * sizeof(std::uint32_t) +
@@ -421,7 +405,7 @@ void DeviceCounterStore::bump_on_device(const Slot* device_slots,
                                      touched * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
   m.stream.synchronize();
   for (std::size_t k = 0; k < touched; ++k) {
-    m.last_update_mirror[m.touched_slots_host[k]] = m.touched_times_host[k];
+    m.last_update_mirror.set(m.touched_slots_host[k], m.touched_times_host[k]);
   }
 }
 
@@ -446,7 +430,7 @@ void DeviceCounterStore::upload(const CounterColumns& host) {
   HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.flags.data(), host.flags, n * sizeof(std::uint8_t),
                                      cudaMemcpyHostToDevice, s));
   m.stream.synchronize();
-  std::copy(host.last_update, host.last_update + n, m.last_update_mirror.begin());
+  m.last_update_mirror.assign(host.last_update, n);
 }
 
 void DeviceCounterStore::download(const CounterColumns& host) const {

@@ -3,7 +3,8 @@
 //
 // What stays on the host: the key index, LRU and in-flight bookkeeping of the
 // registry above, plus an exact mirror of last_update (the LRU reads it on
-// every eviction, so it must not cost a transfer). What crosses the bus:
+// every eviction, so it must not cost a transfer; a tick costs the mirror
+// O(1), host/last_updates.h). What crosses the bus:
 //   - per-slot operations (init, clear, bump, decay_to, record,
 //     set_in_flight) are queued on the host as 32-byte records and uploaded
 //     in one copy when a bulk pass, a read or a growth needs the columns;
@@ -63,9 +64,9 @@ class DeviceCounterStore final : public CounterStore {
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;
 
-  const std::int64_t* last_update_host() const noexcept override;
-  // Threads for the host's share of a tick (refilling the last_update mirror
-  // of a large store); 0 = every hardware thread.
+  LastUpdates last_update_host() const noexcept override;
+  // Threads for the host's share of a tick (the last_update mirror's clear of
+  // its stamps, once every 255 ticks); 0 = every hardware thread.
   void set_threads(unsigned threads) override;
   std::size_t memory_bytes() const noexcept override;
 

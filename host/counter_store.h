@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "host/huge_page_allocator.h"
+#include "host/last_updates.h"
 #include "host/prefetch.h"
 #include "kernels/counter_math.h"
 
@@ -56,9 +57,10 @@ class CounterStore {
   virtual void tick(const TickParams& params, std::vector<Candidate>& out) = 0;
   virtual void collect_prunable(std::vector<Slot>& out) = 0;
 
-  // The last_update column readable on the host, exact after every call above.
-  // The registry's LRU order reads it. Invalidated by ensure_slots.
-  virtual const std::int64_t* last_update_host() const noexcept = 0;
+  // The last_update column readable on the host, exact after every call above
+  // (host/last_updates.h). The registry's LRU order reads it. Valid until the
+  // next call that changes the store.
+  virtual LastUpdates last_update_host() const noexcept = 0;
 
   // Bytes this store holds for its columns (host and device together) and
   // the scratch of its bulk passes.
@@ -135,7 +137,7 @@ class HostCounterStore final : public CounterStore {
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;
 
-  const std::int64_t* last_update_host() const noexcept override { return last_update_.data(); }
+  LastUpdates last_update_host() const noexcept override { return last_update_.data(); }
   std::size_t memory_bytes() const noexcept override;
 
   void set_threads(unsigned threads) override { threads_ = threads; }

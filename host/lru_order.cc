@@ -128,7 +128,7 @@ void LruOrder::grow_log(std::size_t n) {
   log_ = std::move(log);
 }
 
-void LruOrder::on_decay(Slot slot, std::int64_t now, const std::int64_t* last_update) {
+void LruOrder::on_decay(Slot slot, std::int64_t now, LastUpdates last_update) {
   if (positions_[slot] == kAbsent) return;
   positions_[slot] |= kOutOfOrder;
   push_record(slot, now);
@@ -150,7 +150,7 @@ void LruOrder::on_tick(std::int64_t now) {
   in_order_max_ = size_ > 0 ? now : kNoInstant;
 }
 
-LruOrder::Slot LruOrder::victim(const std::int64_t* last_update) {
+LruOrder::Slot LruOrder::victim(LastUpdates last_update) {
   while (cursor_ < log_.size() && !in_order_at(cursor_)) ++cursor_;
   while (!heap_.empty() && !record_valid(heap_.front(), last_update)) {
     std::pop_heap(heap_.begin(), heap_.end(), RecordAfter{});
@@ -169,7 +169,7 @@ std::size_t LruOrder::memory_bytes() const noexcept {
          heap_.capacity() * sizeof(Record);
 }
 
-bool LruOrder::record_valid(const Record& r, const std::int64_t* last_update) const noexcept {
+bool LruOrder::record_valid(const Record& r, LastUpdates last_update) const noexcept {
   const std::uint32_t v = positions_[r.slot];
   return v != kAbsent && (v & kOutOfOrder) != 0 && order_of(v) == r.order &&
          last_update[r.slot] == r.last_update;
@@ -180,7 +180,7 @@ void LruOrder::push_record(Slot slot, std::int64_t last_update) {
   std::push_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }
 
-void LruOrder::drop_stale_records(const std::int64_t* last_update) {
+void LruOrder::drop_stale_records(LastUpdates last_update) {
   std::erase_if(heap_, [&](const Record& r) { return !record_valid(r, last_update); });
   std::make_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }

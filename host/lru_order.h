@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "host/huge_page_allocator.h"
+#include "host/last_updates.h"
 
 namespace heatkit {
 
@@ -170,7 +171,7 @@ class LruOrder {
     append(slot, now);
   }
   // `slot` decayed to `now` without a bump. `last_update` is the column.
-  void on_decay(Slot slot, std::int64_t now, const std::int64_t* last_update);
+  void on_decay(Slot slot, std::int64_t now, LastUpdates last_update);
   // `slot` left the registry (removed, evicted or pruned).
   void on_erase(Slot slot) {
     if (positions_[slot] == kAbsent) return;
@@ -182,7 +183,7 @@ class LruOrder {
 
   // The entry to evict, or kNone when there is none. `last_update` is the
   // column, exact for every entry.
-  Slot victim(const std::int64_t* last_update);
+  Slot victim(LastUpdates last_update);
 
   bool contains(Slot slot) const noexcept {
     return slot < positions_.size && positions_[slot] != kAbsent;
@@ -212,7 +213,7 @@ class LruOrder {
   static std::uint32_t order_of(std::uint32_t v) noexcept { return v & ~kOutOfOrder; }
   // Whether the log record at `at` is the latest of a live slot that is in order.
   bool in_order_at(std::size_t at) const noexcept { return positions_[log_[at]] == at; }
-  bool record_valid(const Record& r, const std::int64_t* last_update) const noexcept;
+  bool record_valid(const Record& r, LastUpdates last_update) const noexcept;
 
   void append(Slot slot, std::int64_t now) {
     if (log_.size() == log_.capacity()) compact();
@@ -228,7 +229,7 @@ class LruOrder {
   }
 
   void push_record(Slot slot, std::int64_t last_update);
-  void drop_stale_records(const std::int64_t* last_update);
+  void drop_stale_records(LastUpdates last_update);
   void compact();
   void grow_log(std::size_t n);
   void drop_head(std::size_t head);  // drops records [0, head), all stale

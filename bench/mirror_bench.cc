@@ -1,0 +1,112 @@
+// heatkit_mirror_bench: the host's share of a device store's tick, which
+// runs on the CPU and so can be measured without a GPU. After a tick every
+// counter's last_update is the tick's instant, and the host mirror of that
+// column (which the LRU reads) must say so:
+//   mirror_tick/fill/t<threads>/<n>   the baseline: every slot of a plain host
+//       copy written with the instant, in 1 Mi-slot chunks on the shared pool
+//       (what DeviceCounterStore did before host/last_updates.h)
+//   mirror_tick/stamps/<n>            LastUpdateMirror::tick: one instant and a
+//       new stamp, and every 255th tick a clear of 1 byte per slot; each
+//       iteration runs 255 ticks, so exactly one clear is in every iteration
+// Counters: ns_per_tick, bytes_per_counter (what the mirror holds per slot),
+// and for the stamps row fill_speedup: the fill row's time (same n, all
+// threads, this run) / this time.
+// Results and the command: docs/PERFORMANCE.md (GPU section).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "host/last_updates.h"
+#include "host/thread_pool.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::map<std::size_t, double>& fill_ns() {  // n -> the all-threads fill's mean ns per tick
+  static std::map<std::size_t, double> ns;
+  return ns;
+}
+
+void bench_fill(benchmark::State& state, unsigned threads) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::vector<std::int64_t> mirror(n, 0);
+  constexpr std::size_t kChunk = std::size_t{1} << 20;
+  std::int64_t now = 1;
+  double seconds = 0.0;
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    ++now;
+    heatkit::ThreadPool::shared().run((n + kChunk - 1) / kChunk, threads, [&](std::size_t chunk) {
+      const std::size_t begin = chunk * kChunk;
+      std::fill(mirror.data() + begin, mirror.data() + std::min(n, begin + kChunk), now);
+    });
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+  }
+  benchmark::DoNotOptimize(mirror.data());
+  const double ns = seconds * 1e9 / static_cast<double>(state.iterations());
+  state.counters["ns_per_tick"] = ns;
+  state.counters["bytes_per_counter"] = sizeof(std::int64_t);
+  state.counters["threads"] = threads;
+  if (threads == heatkit::resolve_threads(0)) fill_ns()[n] = ns;
+}
+
+void bench_stamps(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  heatkit::LastUpdateMirror mirror;
+  mirror.resize(n);
+  std::int64_t now = 1;
+  double seconds = 0.0;
+  constexpr int kTicksPerIteration = 255;  // one full cycle of stamps: one clear
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    for (int k = 0; k < kTicksPerIteration; ++k) mirror.tick(++now);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+  }
+  benchmark::DoNotOptimize(mirror.view()[n - 1]);
+  const double ns =
+      seconds * 1e9 / (static_cast<double>(state.iterations()) * kTicksPerIteration);
+  state.counters["ns_per_tick"] = ns;
+  state.counters["bytes_per_counter"] =
+      static_cast<double>(mirror.memory_bytes()) / static_cast<double>(n);
+  if (const auto it = fill_ns().find(n); it != fill_ns().end() && ns > 0) {
+    state.counters["fill_speedup"] = it->second / ns;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const unsigned all = heatkit::resolve_threads(0);
+  for (const std::int64_t n : {1'000'000, 10'000'000, 100'000'000}) {
+    std::vector<unsigned> threads{1};
+    if (all > 1) threads.push_back(all);
+    for (const unsigned t : threads) {
+      benchmark::RegisterBenchmark(
+          ("mirror_tick/fill/t" + std::to_string(t)).c_str(),
+          [t](benchmark::State& s) { bench_fill(s, t); })
+          ->Arg(n)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+    benchmark::RegisterBenchmark("mirror_tick/stamps", bench_stamps)
+        ->Arg(n)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
