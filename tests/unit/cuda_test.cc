@@ -639,6 +639,45 @@ TEST_P(DeviceStoreTest, device_bumps_of_a_missing_slot_throw_and_change_nothing)
       << store.read(3).rate;
 }
 
+TEST_P(DeviceStoreTest, host_mirror_equals_the_device_column_across_wraps_of_its_stamps) {
+  // 600 ticks (the mirror's stamps wrap twice) with writes of a few slots
+  // between them, time going back too, and growth midway: the host mirror
+  // must read what the device column holds after every tick.
+  DeviceCounterStore store(GetParam());
+  store.ensure_slots(300);
+  std::mt19937_64 rng(9);
+  std::int64_t now = kNow;
+  std::vector<Candidate> out;
+  for (int tick = 1; tick <= 600; ++tick) {
+    if (tick == 300) store.ensure_slots(1000);  // new slots read 0 until written
+    for (int k = 0; k < 5; ++k) {
+      const Slot slot = static_cast<Slot>(rng() % store.slot_count());
+      const std::int64_t at = now - static_cast<std::int64_t>(rng() % 3);
+      const auto op = rng() % 3;
+      if (op == 0) {
+        store.init(slot, kHalfLife, at);
+      } else if (op == 1) {
+        store.bump(slot, at);
+      } else {
+        store.decay_to(slot, at);
+      }
+    }
+    if (tick % 7 == 0) {
+      Columns host(store.slot_count());
+      store.download(host.view());
+      for (std::size_t i = 0; i < host.size; ++i) {
+        ASSERT_EQ(store.last_update_host()[i], host.last_update[i])
+            << "slot " << i << " before tick " << tick;
+      }
+    }
+    now += kHalfLife / 10;
+    out.clear();
+    store.tick(TickParams{.now = now}, out);
+    const Slot probe = static_cast<Slot>(rng() % store.slot_count());
+    ASSERT_EQ(store.last_update_host()[probe], now) << "slot " << probe << " after tick " << tick;
+  }
+}
+
 TEST_P(DeviceStoreTest, u64_registry_agrees_with_scalar_backend) {
   for (std::uint64_t seed : {1u, 2u}) {
     registry_agrees_with_scalar<std::uint64_t>(backend_name(), seed, 20'000);
