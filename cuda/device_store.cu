@@ -26,6 +26,7 @@
 #include "cuda/device_buffer.h"
 #include "cuda/device_ops.h"
 #include "cuda/device_passes.h"
+#include "cuda/staged_append.h"
 #include "cuda/thrust_passes.h"
 
 namespace heatkit::gpu {
@@ -93,6 +94,12 @@ struct DeviceCounterStore::Impl {
   DeviceBuffer<std::int64_t> touched_times;
   std::vector<std::uint32_t> touched_slots_host;
   std::vector<std::int64_t> touched_times_host;
+  // Page-locked staging for results coming back (candidates, prunable slots):
+  // two buffers of at most kStagingBytes, grown to the largest chunk seen, so
+  // that one chunk's copy overlaps the append of the one before
+  // (cuda/staged_append.h).
+  static constexpr std::size_t kStagingBytes = std::size_t{4} << 20;
+  PinnedBuffer<std::byte> staging[2];
 
   CounterColumns columns() {
     return CounterColumns{rate.data(),      last_update.data(), last_emitted.data(),
@@ -122,7 +129,8 @@ struct DeviceCounterStore::Impl {
   void tick_with_thrust(const TickParams& params, std::vector<Candidate>& out);
   void prunable_with_kernels(std::vector<Slot>& out);
   void prunable_with_thrust(std::vector<Slot>& out);
-  // Appends `count` device elements to `out`; on failure `out` is as before.
+  // Appends `count` device elements to `out` through the staging buffers; on
+  // failure `out` is as before.
   template <class T>
   void append_from_device(std::vector<T>& out, const T* device_items, std::size_t count);
 };
@@ -144,17 +152,21 @@ void DeviceCounterStore::Impl::flush() {
 template <class T>
 void DeviceCounterStore::Impl::append_from_device(std::vector<T>& out, const T* device_items,
                                                   std::size_t count) {
+  static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 256);  // cudaMallocHost: 256
   if (count == 0) return;
-  const std::size_t base = out.size();
-  out.resize(base + count);
-  try {
-    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(out.data() + base, device_items, count * sizeof(T),
-                                       cudaMemcpyDeviceToHost, stream.get()));
-    stream.synchronize();
-  } catch (...) {
-    out.resize(base);
-    throw;
-  }
+  const std::size_t chunk = std::min(count, kStagingBytes / sizeof(T));
+  staging[0].reserve_discarding(chunk * sizeof(T));
+  if (count > chunk) staging[1].reserve_discarding(chunk * sizeof(T));
+  T* const buffers[2] = {reinterpret_cast<T*>(staging[0].data()),
+                         reinterpret_cast<T*>(staging[1].data())};
+  const cudaStream_t s = stream.get();
+  append_through_staging(
+      out, count, buffers, chunk,
+      [&](std::size_t buffer, std::size_t first, std::size_t n) {
+        HEATKIT_CUDA_CHECK(cudaMemcpyAsync(buffers[buffer], device_items + first, n * sizeof(T),
+                                           cudaMemcpyDeviceToHost, s));
+      },
+      [&] { stream.synchronize(); });
 }
 
 void DeviceCounterStore::Impl::tick_with_kernels(const TickParams& params,
@@ -342,7 +354,8 @@ std::size_t DeviceCounterStore::memory_bytes() const noexcept {
          m.pending.capacity() * sizeof(PendingOp) + m.op_scratch.bytes() +
          m.pass_scratch.bytes() + m.bump_scratch.bytes() + m.touched_slots.bytes() +
          m.touched_times.bytes() + m.touched_slots_host.capacity() * sizeof(std::uint32_t) +
-         m.touched_times_host.capacity() * sizeof(std::int64_t);
+         m.touched_times_host.capacity() * sizeof(std::int64_t) + m.staging[0].bytes() +
+         m.staging[1].bytes();
 }
 
 void DeviceCounterStore::flush() const { impl_->flush(); }

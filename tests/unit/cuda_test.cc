@@ -28,6 +28,7 @@
 #include "cuda/device_passes.h"
 #include "cuda/device_ops.h"
 #include "cuda/device_store.h"
+#include "cuda/staged_append.h"
 #include "host/backend.h"
 #include "kernel_agreement.h"
 #include "kernels/scalar_kernels.h"
@@ -326,6 +327,96 @@ TEST(DeviceOps, same_instant_bumps_of_a_slot_apply_as_one_group_and_agree_with_b
     EXPECT_GT(got.rate[i], 1.0);
     EXPECT_EQ(w.last_update[i], got.last_update[i]);
     EXPECT_EQ(w.flags[i], got.flags[i]);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// append_through_staging (cuda/staged_append.h): its order of copies, waits
+// and appends, with copies that land only at wait() and scribble over their
+// buffer at once (as a copy in flight may), so reading a buffer while a copy
+// into it is in flight shows as a wrong item.
+
+struct FakeStagedCopies {
+  static constexpr std::int64_t kInFlight = -999;
+  FakeStagedCopies(const std::vector<std::int64_t>* from, std::int64_t* const* buffers,
+                   std::size_t chunk_items)
+      : source(from), staging(buffers), chunk(chunk_items) {}
+  const std::vector<std::int64_t>* source;
+  std::int64_t* const* staging;
+  std::size_t chunk;
+  struct Copy {
+    std::size_t buffer, first, n;
+  };
+  std::vector<Copy> started;          // every copy, in order
+  std::vector<Copy> in_flight;
+  int fail_copy_at = -1, fail_wait_at = -1;  // the call (from 0) that throws
+  int waits = 0;
+
+  void copy(std::size_t buffer, std::size_t first, std::size_t n) {
+    if (static_cast<int>(started.size()) == fail_copy_at) throw std::runtime_error("copy failed");
+    ASSERT_LT(buffer, 2u);
+    ASSERT_LE(n, chunk);
+    ASSERT_TRUE(in_flight.empty()) << "a second copy started before the first landed";
+    std::fill(staging[buffer], staging[buffer] + n, kInFlight);
+    started.push_back({buffer, first, n});
+    in_flight.push_back({buffer, first, n});
+  }
+  void wait() {
+    if (waits++ == fail_wait_at) throw std::runtime_error("wait failed");
+    for (const Copy& c : in_flight) {
+      std::copy_n(source->begin() + static_cast<std::ptrdiff_t>(c.first), c.n, staging[c.buffer]);
+    }
+    in_flight.clear();
+  }
+};
+
+TEST(StagedAppend, appends_every_chunk_in_order_after_what_out_holds) {
+  constexpr std::size_t kChunk = 4;
+  for (const std::size_t count : {0u, 1u, 3u, 4u, 5u, 8u, 9u, 17u}) {
+    SCOPED_TRACE("count " + std::to_string(count));
+    std::vector<std::int64_t> source(count);
+    for (std::size_t i = 0; i < count; ++i) source[i] = 100 + static_cast<std::int64_t>(i);
+    std::vector<std::int64_t> a(kChunk), b(kChunk);
+    std::int64_t* const staging[2] = {a.data(), b.data()};
+    FakeStagedCopies fake(&source, staging, kChunk);
+    std::vector<std::int64_t> out{-1, -2};
+    gpu::append_through_staging(
+        out, count, staging, kChunk,
+        [&](std::size_t buffer, std::size_t first, std::size_t n) { fake.copy(buffer, first, n); },
+        [&] { fake.wait(); });
+    ASSERT_FALSE(HasFatalFailure());
+    std::vector<std::int64_t> want{-1, -2};
+    want.insert(want.end(), source.begin(), source.end());
+    EXPECT_EQ(out, want);
+    EXPECT_TRUE(fake.in_flight.empty()) << "a copy left in flight";
+    ASSERT_EQ(fake.started.size(), (count + kChunk - 1) / kChunk) << "one copy per chunk";
+    for (std::size_t k = 0; k < fake.started.size(); ++k) {
+      EXPECT_EQ(fake.started[k].buffer, k % 2) << "chunk " << k << " alternates buffers";
+      EXPECT_EQ(fake.started[k].first, k * kChunk) << "chunk " << k;
+    }
+  }
+}
+
+TEST(StagedAppend, a_failing_copy_or_wait_leaves_out_as_before) {
+  constexpr std::size_t kChunk = 4;
+  const std::vector<std::int64_t> source(13, 5);
+  for (const bool fail_wait : {false, true}) {
+    for (const int at : {0, 1, 3}) {
+      SCOPED_TRACE(std::string(fail_wait ? "wait" : "copy") + " fails at call " + std::to_string(at));
+      std::vector<std::int64_t> a(kChunk), b(kChunk);
+      std::int64_t* const staging[2] = {a.data(), b.data()};
+      FakeStagedCopies fake(&source, staging, kChunk);
+      (fail_wait ? fake.fail_wait_at : fake.fail_copy_at) = at;
+      std::vector<std::int64_t> out{-1, -2};
+      EXPECT_THROW(gpu::append_through_staging(
+                       out, source.size(), staging, kChunk,
+                       [&](std::size_t buffer, std::size_t first, std::size_t n) {
+                         fake.copy(buffer, first, n);
+                       },
+                       [&] { fake.wait(); }),
+                   std::runtime_error);
+      EXPECT_EQ(out, (std::vector<std::int64_t>{-1, -2}));
+    }
   }
 }
 
