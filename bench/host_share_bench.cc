@@ -1,7 +1,8 @@
-// heatkit_mirror_bench: the host's share of a device store's tick, which
-// runs on the CPU and so can be measured without a GPU. After a tick every
-// counter's last_update is the tick's instant, and the host mirror of that
-// column (which the LRU reads) must say so:
+// heatkit_host_share_bench: the host's share of a device store's tick, which
+// runs on the CPU and so can be measured without a GPU.
+//
+// After a tick every counter's last_update is the tick's instant, and the
+// host mirror of that column (which the LRU reads) must say so:
 //   mirror_tick/fill/t<threads>/<n>   the baseline: every slot of a plain host
 //       copy written with the instant, in 1 Mi-slot chunks on the shared pool
 //       (what DeviceCounterStore did before host/last_updates.h)
@@ -11,6 +12,17 @@
 // Counters: ns_per_tick, bytes_per_counter (what the mirror holds per slot),
 // and for the stamps row fill_speedup: the fill row's time (same n, all
 // threads, this run) / this time.
+//
+// The tick's candidates (5% of n here, 16 bytes each) then come back into
+// the registry's reused std::vector. What the host does for that:
+//   result_append/resize/<n>   the vector resized to the count (every element
+//       value-initialized), which a copy straight into it needed first; the
+//       copy itself (pageable, by the driver) is not in this row
+//   result_append/staged/<n>   append_through_staging (cuda/staged_append.h)
+//       with copies that cost nothing: the appends of 4 MB chunks from the
+//       two staging buffers, the host's whole part (the copies into the
+//       staging buffers are the GPU's copy engine's)
+// Counter: ns_per_result.
 // Results and the command: docs/PERFORMANCE.md (GPU section).
 #include <benchmark/benchmark.h>
 
@@ -22,8 +34,10 @@
 #include <string>
 #include <vector>
 
+#include "cuda/staged_append.h"
 #include "host/last_updates.h"
 #include "host/thread_pool.h"
+#include "kernels/counter_math.h"
 
 namespace {
 
@@ -84,6 +98,53 @@ void bench_stamps(benchmark::State& state) {
   }
 }
 
+constexpr std::size_t kStagingBytes = std::size_t{4} << 20;  // as DeviceCounterStore's
+std::size_t candidates_of(std::size_t n) { return n / 20; }
+
+void report_per_result(benchmark::State& state, double seconds, std::size_t count) {
+  state.counters["ns_per_result"] =
+      seconds * 1e9 / (static_cast<double>(state.iterations()) * static_cast<double>(count));
+}
+
+void bench_append_resize(benchmark::State& state) {
+  const std::size_t count = candidates_of(static_cast<std::size_t>(state.range(0)));
+  std::vector<heatkit::Candidate> out;
+  out.reserve(count);  // the registry's vector is reused from tick to tick
+  double seconds = 0.0;
+  for (auto _ : state) {
+    out.clear();
+    const Clock::time_point start = Clock::now();
+    out.resize(count);
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+    benchmark::DoNotOptimize(out.data());
+  }
+  report_per_result(state, seconds, count);
+}
+
+void bench_append_staged(benchmark::State& state) {
+  const std::size_t count = candidates_of(static_cast<std::size_t>(state.range(0)));
+  const std::size_t chunk = std::min(count, kStagingBytes / sizeof(heatkit::Candidate));
+  std::vector<heatkit::Candidate> a(chunk), b(chunk);  // the pinned buffers' stand-ins
+  for (std::size_t i = 0; i < chunk; ++i) a[i].slot = b[i].slot = static_cast<std::uint32_t>(i);
+  heatkit::Candidate* const staging[2] = {a.data(), b.data()};
+  std::vector<heatkit::Candidate> out;
+  out.reserve(count);
+  double seconds = 0.0;
+  for (auto _ : state) {
+    out.clear();
+    const Clock::time_point start = Clock::now();
+    heatkit::gpu::append_through_staging(
+        out, count, staging, chunk, [](std::size_t, std::size_t, std::size_t) {}, [] {});
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+    benchmark::DoNotOptimize(out.data());
+  }
+  report_per_result(state, seconds, count);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,6 +166,13 @@ int main(int argc, char** argv) {
         ->Arg(n)
         ->UseManualTime()
         ->Unit(benchmark::kMicrosecond);
+    for (const bool staged : {false, true}) {
+      benchmark::RegisterBenchmark(staged ? "result_append/staged" : "result_append/resize",
+                                   staged ? bench_append_staged : bench_append_resize)
+          ->Arg(n)
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
