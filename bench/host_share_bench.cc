@@ -27,13 +27,13 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "bench/subjects.h"
 #include "cuda/staged_append.h"
 #include "host/last_updates.h"
 #include "host/thread_pool.h"
@@ -41,7 +41,29 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using heatkit::bench::Clock;
+using heatkit::bench::seconds_since;
+
+// Runs `op` under the clock once per iteration (`untimed` before it, off the
+// clock), sets each iteration's manual time, and returns the seconds in all.
+template <class Untimed, class Op>
+double time_iterations(benchmark::State& state, Untimed untimed, Op op) {
+  double seconds = 0.0;
+  for (auto _ : state) {
+    untimed();
+    const Clock::time_point start = Clock::now();
+    op();
+    const double elapsed = seconds_since(start);
+    state.SetIterationTime(elapsed);
+    seconds += elapsed;
+  }
+  return seconds;
+}
+
+double ns_per(benchmark::State& state, double seconds, std::size_t items_per_iteration) {
+  return seconds * 1e9 /
+         (static_cast<double>(state.iterations()) * static_cast<double>(items_per_iteration));
+}
 
 std::map<std::size_t, double>& fill_ns() {  // n -> the all-threads fill's mean ns per tick
   static std::map<std::size_t, double> ns;
@@ -53,20 +75,15 @@ void bench_fill(benchmark::State& state, unsigned threads) {
   std::vector<std::int64_t> mirror(n, 0);
   constexpr std::size_t kChunk = std::size_t{1} << 20;
   std::int64_t now = 1;
-  double seconds = 0.0;
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
+  const double seconds = time_iterations(state, [] {}, [&] {
     ++now;
     heatkit::ThreadPool::shared().run((n + kChunk - 1) / kChunk, threads, [&](std::size_t chunk) {
       const std::size_t begin = chunk * kChunk;
       std::fill(mirror.data() + begin, mirror.data() + std::min(n, begin + kChunk), now);
     });
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-  }
+  });
   benchmark::DoNotOptimize(mirror.data());
-  const double ns = seconds * 1e9 / static_cast<double>(state.iterations());
+  const double ns = ns_per(state, seconds, 1);
   state.counters["ns_per_tick"] = ns;
   state.counters["bytes_per_counter"] = sizeof(std::int64_t);
   state.counters["threads"] = threads;
@@ -78,18 +95,12 @@ void bench_stamps(benchmark::State& state) {
   heatkit::LastUpdateMirror mirror;
   mirror.resize(n);
   std::int64_t now = 1;
-  double seconds = 0.0;
-  constexpr int kTicksPerIteration = 255;  // one full cycle of stamps: one clear
-  for (auto _ : state) {
-    const Clock::time_point start = Clock::now();
-    for (int k = 0; k < kTicksPerIteration; ++k) mirror.tick(++now);
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
-  }
+  constexpr std::size_t kTicksPerIteration = 255;  // one full cycle of stamps: one clear
+  const double seconds = time_iterations(state, [] {}, [&] {
+    for (std::size_t k = 0; k < kTicksPerIteration; ++k) mirror.tick(++now);
+  });
   benchmark::DoNotOptimize(mirror.view()[n - 1]);
-  const double ns =
-      seconds * 1e9 / (static_cast<double>(state.iterations()) * kTicksPerIteration);
+  const double ns = ns_per(state, seconds, kTicksPerIteration);
   state.counters["ns_per_tick"] = ns;
   state.counters["bytes_per_counter"] =
       static_cast<double>(mirror.memory_bytes()) / static_cast<double>(n);
@@ -98,51 +109,34 @@ void bench_stamps(benchmark::State& state) {
   }
 }
 
-constexpr std::size_t kStagingBytes = std::size_t{4} << 20;  // as DeviceCounterStore's
 std::size_t candidates_of(std::size_t n) { return n / 20; }
-
-void report_per_result(benchmark::State& state, double seconds, std::size_t count) {
-  state.counters["ns_per_result"] =
-      seconds * 1e9 / (static_cast<double>(state.iterations()) * static_cast<double>(count));
-}
 
 void bench_append_resize(benchmark::State& state) {
   const std::size_t count = candidates_of(static_cast<std::size_t>(state.range(0)));
   std::vector<heatkit::Candidate> out;
   out.reserve(count);  // the registry's vector is reused from tick to tick
-  double seconds = 0.0;
-  for (auto _ : state) {
-    out.clear();
-    const Clock::time_point start = Clock::now();
+  const double seconds = time_iterations(state, [&] { out.clear(); }, [&] {
     out.resize(count);
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
     benchmark::DoNotOptimize(out.data());
-  }
-  report_per_result(state, seconds, count);
+  });
+  state.counters["ns_per_result"] = ns_per(state, seconds, count);
 }
 
 void bench_append_staged(benchmark::State& state) {
   const std::size_t count = candidates_of(static_cast<std::size_t>(state.range(0)));
-  const std::size_t chunk = std::min(count, kStagingBytes / sizeof(heatkit::Candidate));
+  const std::size_t chunk =
+      std::min(count, heatkit::gpu::kStagingChunkBytes / sizeof(heatkit::Candidate));
   std::vector<heatkit::Candidate> a(chunk), b(chunk);  // the pinned buffers' stand-ins
   for (std::size_t i = 0; i < chunk; ++i) a[i].slot = b[i].slot = static_cast<std::uint32_t>(i);
   heatkit::Candidate* const staging[2] = {a.data(), b.data()};
   std::vector<heatkit::Candidate> out;
   out.reserve(count);
-  double seconds = 0.0;
-  for (auto _ : state) {
-    out.clear();
-    const Clock::time_point start = Clock::now();
+  const double seconds = time_iterations(state, [&] { out.clear(); }, [&] {
     heatkit::gpu::append_through_staging(
         out, count, staging, chunk, [](std::size_t, std::size_t, std::size_t) {}, [] {});
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
     benchmark::DoNotOptimize(out.data());
-  }
-  report_per_result(state, seconds, count);
+  });
+  state.counters["ns_per_result"] = ns_per(state, seconds, count);
 }
 
 }  // namespace

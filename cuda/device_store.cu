@@ -95,10 +95,9 @@ struct DeviceCounterStore::Impl {
   std::vector<std::uint32_t> touched_slots_host;
   std::vector<std::int64_t> touched_times_host;
   // Page-locked staging for results coming back (candidates, prunable slots):
-  // two buffers of at most kStagingBytes, grown to the largest chunk seen, so
-  // that one chunk's copy overlaps the append of the one before
+  // two buffers of at most kStagingChunkBytes, grown to the largest chunk
+  // seen, so that one chunk's copy overlaps the append of the one before
   // (cuda/staged_append.h).
-  static constexpr std::size_t kStagingBytes = std::size_t{4} << 20;
   PinnedBuffer<std::byte> staging[2];
 
   CounterColumns columns() {
@@ -154,7 +153,7 @@ void DeviceCounterStore::Impl::append_from_device(std::vector<T>& out, const T* 
                                                   std::size_t count) {
   static_assert(std::is_trivially_copyable_v<T> && alignof(T) <= 256);  // cudaMallocHost: 256
   if (count == 0) return;
-  const std::size_t chunk = std::min(count, kStagingBytes / sizeof(T));
+  const std::size_t chunk = std::min(count, kStagingChunkBytes / sizeof(T));
   staging[0].reserve_discarding(chunk * sizeof(T));
   if (count > chunk) staging[1].reserve_discarding(chunk * sizeof(T));
   T* const buffers[2] = {reinterpret_cast<T*>(staging[0].data()),
@@ -174,8 +173,6 @@ void DeviceCounterStore::Impl::tick_with_kernels(const TickParams& params,
   const cudaStream_t s = stream.get();
   // One pass: decay, gate, marks and the compacted candidates (slot order).
   enqueue_one_pass_tick(columns(), params, pass_scratch, s);
-  // The host's share overlaps the kernel.
-  last_update_mirror.tick(params.now, threads);
   append_from_device(out, pass_scratch.candidates.data(), read_selected_count(pass_scratch, s, size));
 }
 
@@ -188,7 +185,6 @@ void DeviceCounterStore::Impl::tick_with_thrust(const TickParams& params,
   const std::size_t count =
       HEATKIT_THRUST_CHECK("thrust decide (transform + count_if)",
                            thrust_passes::decide(policy, c, params, p.decisions.data()));
-  last_update_mirror.tick(params.now, threads);
   if (count == 0) return;
   if (count > size) throw std::logic_error("device counter store: more candidates than slots");
   p.candidates.reserve_discarding(count);
@@ -327,6 +323,8 @@ void DeviceCounterStore::tick(const TickParams& params, std::vector<Candidate>& 
   } else {
     m.tick_with_thrust(params, out);
   }
+  // Every last_update is params.now now: O(1) for the mirror.
+  m.last_update_mirror.tick(params.now, m.threads);
 }
 
 void DeviceCounterStore::collect_prunable(std::vector<Slot>& out) {

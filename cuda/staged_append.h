@@ -19,6 +19,11 @@
 
 namespace heatkit::gpu {
 
+// The most bytes of one chunk (of one staging buffer): large enough that a
+// chunk's copy costs far more than starting it, small enough that the two
+// buffers are no burden (8 MB of pinned memory per store at most).
+inline constexpr std::size_t kStagingChunkBytes = std::size_t{4} << 20;
+
 // Appends `count` items to `out`. `copy_chunk(b, first, n)` starts an
 // asynchronous copy of items [first, first + n) into staging[b] (b is 0 or
 // 1; n <= chunk); `wait()` returns once every copy started has landed.
