@@ -12,12 +12,6 @@ namespace {
 constexpr std::size_t kMinSlotsPerThread = std::size_t{1} << 15;
 constexpr std::size_t kChunkAlign = 64;
 
-// Reads all five columns, writes rate and last_update. Every load feeds the
-// arithmetic unconditionally (a select would let the compiler skip a column:
-// a branch, or a masked load), and `factor`, `zero`, `mask` and `now` are
-// run-time values (1.0, 0.0, 0, the pass number), so nothing folds away. It
-// vectorizes; cloned per ISA, because the library builds at the x86-64
-// baseline and the Highway kernels dispatch to the best target at run time.
 // The half-life of element i: from the column, or the one run-time value of
 // the pass without that column.
 inline std::int64_t half_life_at(const std::int64_t* __restrict column, std::size_t i) { return column[i]; }
@@ -37,6 +31,12 @@ template <class HalfLife>
   }
 }
 
+// Reads all five columns, writes rate and last_update. Every load feeds the
+// arithmetic unconditionally (a select would let the compiler skip a column:
+// a branch, or a masked load), and `factor`, `zero`, `mask` and `now` are
+// run-time values (1.0, 0.0, 0, the pass number), so nothing folds away. It
+// vectorizes; cloned per ISA, because the library builds at the x86-64
+// baseline and the Highway kernels dispatch to the best target at run time.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void floor_chunk(
     double* __restrict rate, std::int64_t* __restrict last_update,
     const double* __restrict last_emitted, const std::int64_t* __restrict half_life,
