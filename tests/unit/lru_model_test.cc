@@ -1,9 +1,11 @@
-// Both registries against a naive model of SEMANTICS.md "Registry": a std::map
-// of HeatCounter with bump-order numbers, a full scan for the eviction victim
-// and an explicit in-flight flag. Random mixed operations with small caps,
-// repeated and backwards timestamps; after every operation the whole registry
-// must equal the model. Seeds are fixed, and a failure names the seed, the
-// operation index and the operation.
+// Both registries against the model of SEMANTICS.md "Registry" in
+// tests/unit/contract_model.h: a std::map of plain counters with their own
+// decay and gate, bump-order numbers, a full scan for the eviction victim and
+// an explicit in-flight flag, none of it the library's code. Random mixed
+// operations with small caps, repeated and backwards timestamps; after every
+// operation the whole registry must equal the model (rates within SEMANTICS.md
+// "Numbers"). Seeds are fixed, and a failure names the seed, the operation
+// index and the operation.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 
 #include "host/registry.h"
 #include "kernels/random.h"
+#include "tests/unit/contract_model.h"
 #include "tests/unit/test_support.h"
 
 namespace heatkit {
@@ -25,29 +28,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Rng;
-using test::same_double;
+namespace contract = test::contract;
 
 constexpr int kOpsPerRun = 100'000;
-
-// The emission gate written out from SEMANTICS.md, independent of
-// counter_math.h's emission_decision.
-std::optional<HeatEmission> model_gate(double rate, std::optional<double> prev,
-                                       const Policy& policy) {
-  if (!policy.enabled) return std::nullopt;
-  if (!std::isfinite(rate) || rate < 0.0) return std::nullopt;
-  if (!prev) {
-    if (rate > 0.0) return HeatEmission::emit(rate);
-    return std::nullopt;
-  }
-  if (rate == 0.0) {
-    if (*prev > 0.0) return HeatEmission::withdraw();
-    return std::nullopt;
-  }
-  if (*prev <= 0.0) return HeatEmission::emit(rate);
-  const double ratio = static_cast<double>(policy.emit_threshold_ratio);
-  if (rate / *prev >= ratio || *prev / rate >= ratio) return HeatEmission::emit(rate);
-  return std::nullopt;
-}
 
 template <class Key>
 Key key_of(std::uint64_t i) {
@@ -100,7 +83,12 @@ class ModelRun {
   using Emissions = typename Registry::Emissions;
 
   ModelRun(std::size_t cap, std::uint64_t seed, bool track_in_flight)
-      : cap_(cap), tracking_(track_in_flight), seed_(seed), rng_(seed), registry_(options()) {
+      : cap_(cap),
+        tracking_(track_in_flight),
+        seed_(seed),
+        rng_(seed),
+        registry_(options()),
+        model_(cap, track_in_flight) {
     const std::size_t universe = cap == 0 ? 40 : 2 * cap + 3;
     for (std::size_t i = 0; i < universe; ++i) universe_.push_back(key_of<Key>(seed * 1000 + i));
   }
@@ -116,33 +104,28 @@ class ModelRun {
       }
     }
     // The run must have exercised what it claims to.
-    EXPECT_GT(counts_.evictions, 0u) << "no evictions";
-    EXPECT_GT(counts_.prunes, 0u) << "no prunes";
+    EXPECT_GT(model_.evictions(), 0u) << "no evictions";
+    EXPECT_GT(model_.pruned(), 0u) << "no prunes";
     EXPECT_GT(counts_.emits, 0u);
     EXPECT_GT(counts_.withdrawals, 0u);
     if (tracking_) {
       EXPECT_GT(counts_.skipped_in_flight, 0u);
     }
-    EXPECT_EQ(registry_.stats().evictions, counts_.evictions);
-    EXPECT_EQ(registry_.stats().pruned, counts_.prunes);
+    EXPECT_EQ(registry_.stats().evictions, model_.evictions());
+    EXPECT_EQ(registry_.stats().pruned, model_.pruned());
   }
 
  private:
-  struct ModelEntry {
-    HeatCounter counter;
-    std::uint64_t order;  // call order of the last bump or the creation
-    bool in_flight;
-  };
   struct Counts {
-    std::uint64_t evictions = 0, prunes = 0, emits = 0, withdrawals = 0, skipped_in_flight = 0;
+    std::uint64_t emits = 0, withdrawals = 0, skipped_in_flight = 0;
   };
 
   RegistryOptions options() const {
     RegistryOptions o;
     o.cap = cap_;
     o.track_in_flight = tracking_;
-    // The model is the scalar reference itself, so rates compare exactly;
-    // tests/unit/highway_test.cc holds the other backends to it.
+    // The scalar reference: tests/unit/highway_test.cc (and the device
+    // tests) hold the other backends to it.
     o.backend = "scalar";
     return o;
   }
@@ -194,60 +177,6 @@ class ModelRun {
     return p;
   }
 
-  // ---- the model ----
-
-  // Get-or-create, evicting the smallest (last_update, order) at the cap.
-  ModelEntry& model_entry(const Key& k, Duration half_life, Instant now) {
-    if (auto it = model_.find(k); it != model_.end()) return it->second;
-    if (cap_ > 0 && model_.size() >= cap_) {
-      auto victim = model_.begin();
-      for (auto it = model_.begin(); it != model_.end(); ++it) {
-        const Instant lu = it->second.counter.last_update();
-        const Instant best = victim->second.counter.last_update();
-        if (lu < best || (lu == best && it->second.order < victim->second.order)) victim = it;
-      }
-      model_.erase(victim);
-      ++counts_.evictions;
-    }
-    return model_.emplace(k, ModelEntry{HeatCounter(half_life, now), next_order_++, false})
-        .first->second;
-  }
-
-  Emissions model_tick(const Policy& policy, Instant now) {
-    Emissions out;
-    for (auto& [k, e] : model_) {
-      e.counter.decay_to(now);
-      if (tracking_ && e.in_flight) {
-        ++counts_.skipped_in_flight;
-        continue;
-      }
-      if (auto emission = model_gate(e.counter.rate(), e.counter.last_emitted(), policy)) {
-        out.emplace_back(k, *emission);
-        if (tracking_) e.in_flight = true;
-      }
-    }
-    return out;  // key order
-  }
-
-  void model_commit(const Emissions& emissions) {
-    for (const auto& [k, emission] : emissions) {
-      const auto it = model_.find(k);
-      if (it == model_.end()) continue;
-      if (emission.is_emit()) it->second.counter.record_emission(emission.rate);
-      if (emission.is_withdraw()) it->second.counter.record_withdrawal();
-      it->second.in_flight = false;
-    }
-    for (auto it = model_.begin(); it != model_.end();) {
-      const HeatCounter& c = it->second.counter;
-      if (c.rate() <= 0.0 && c.last_emitted() && *c.last_emitted() <= 0.0) {
-        it = model_.erase(it);
-        ++counts_.prunes;
-      } else {
-        ++it;
-      }
-    }
-  }
-
   // ---- one random operation on both ----
 
   void step() {
@@ -259,21 +188,20 @@ class ModelRun {
       const Instant created = near_now();
       const Instant at = near_now();
       registry_.entry(k, half, created).bump(at);
-      model_entry(k, half, created).counter.bump(at);
-      model_.at(k).order = next_order_++;
+      model_.bump(k, half, created, at);
     } else if (r < 35) {
       op_ = "entry " + key_text(k);
       const Duration half = random_half_life();
       const Instant created = near_now();
       registry_.entry(k, half, created);
-      model_entry(k, half, created);
+      model_.entry(k, half, created);
     } else if (r < 43) {
       op_ = "entry+decay_to " + key_text(k);
       const Duration half = random_half_life();
       const Instant created = near_now();
       const Instant at = near_now();
       registry_.entry(k, half, created).decay_to(at);
-      model_entry(k, half, created).counter.decay_to(at);
+      model_.entry(k, half, created).counter.decay_to(to_ns(at));
     } else if (r < 46) {
       const bool withdraw = rng_.chance(50);
       const double rate = static_cast<double>(rng_.below(8));
@@ -281,86 +209,113 @@ class ModelRun {
             key_text(k);
       const Duration half = random_half_life();
       auto e = registry_.entry(k, half, now_);
-      ModelEntry& m = model_entry(k, half, now_);
+      contract::Counter& m = model_.entry(k, half, now_).counter;
       if (withdraw) {
         e.record_withdrawal();
-        m.counter.record_withdrawal();
+        m.last_emitted = 0.0;
       } else {
         e.record_emission(rate);
-        m.counter.record_emission(rate);
+        m.last_emitted = rate;
       }
     } else if (r < 58) {
       op_ = "tick";
       const Policy policy = random_policy();
+      if (tracking_) {
+        for (const auto& [key, e] : model_.entries()) counts_.skipped_in_flight += e.in_flight;
+      }
       Emissions got = registry_.tick(policy, now_);
-      const Emissions want = model_tick(policy, now_);
-      check_tick(std::move(got), want);
-      last_tick_ = want;
+      Emissions want = model_.tick(policy, now_);
+      // The registry returns slot order; the model key order.
+      std::sort(got.begin(), got.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      check_tick(got, want, policy);
+      // Each side later commits what it returned, as a caller would: the
+      // registry's rates may differ from the model's in the last bits.
+      last_tick_ = {std::move(got), std::move(want)};
     } else if (r < 66) {
       op_ = "commit (full)";
       commit(last_tick_);
     } else if (r < 72) {
       op_ = "commit (partial)";
-      Emissions some;
-      for (const auto& e : last_tick_) {
-        if (rng_.chance(50)) some.push_back(e);
-      }
-      commit(some);
+      commit(some_of(last_tick_, 50));
     } else if (r < 75) {
       op_ = "commit (with strangers)";
-      Emissions mixed;
-      for (const auto& e : last_tick_) {
-        if (rng_.chance(30)) mixed.push_back(e);
-      }
+      Commit mixed = some_of(last_tick_, 30);
       for (int i = 0; i < 3; ++i) {
         static const HeatEmission kKinds[] = {HeatEmission::emit(3.0), HeatEmission::emit(0.5),
                                               HeatEmission::withdraw(), HeatEmission::suppress()};
-        mixed.emplace_back(random_key(), rng_.pick(kKinds));
+        const Key& stranger = random_key();
+        const HeatEmission kind = rng_.pick(kKinds);
+        mixed.registry.emplace_back(stranger, kind);
+        mixed.model.emplace_back(stranger, kind);
       }
       commit(mixed);
     } else if (r < 82) {
       op_ = "rollback " + key_text(k);
       registry_.rollback(k);
-      if (auto it = model_.find(k); it != model_.end()) it->second.in_flight = false;
+      model_.rollback(k);
     } else if (r < 89) {
       op_ = "remove " + key_text(k);
       registry_.remove(k);
-      model_.erase(k);
+      model_.remove(k);
     } else {
       op_ = "get " + key_text(k);
       const auto got = registry_.get(k);
-      const auto it = model_.find(k);
-      if (got.has_value() != (it != model_.end())) {
+      const bool in_model = model_.find(k) != nullptr;
+      if (got.has_value() != in_model) {
         error_ = "get: present " + std::to_string(got.has_value()) + ", model " +
-                 std::to_string(it != model_.end());
+                 std::to_string(in_model);
       }
     }
   }
 
-  void commit(const Emissions& emissions) {
-    registry_.commit(emissions);
-    model_commit(emissions);
+  // What each side commits: the same keys and kinds, each side's own rates.
+  struct Commit {
+    Emissions registry, model;
+  };
+
+  // The same random choice of the last tick's candidates from both sides
+  // (they agree on keys and kinds, check_tick saw to it).
+  Commit some_of(const Commit& all, std::uint64_t percent) {
+    Commit some;
+    for (std::size_t i = 0; i < all.model.size(); ++i) {
+      if (!rng_.chance(percent)) continue;
+      some.registry.push_back(all.registry[i]);
+      some.model.push_back(all.model[i]);
+    }
+    return some;
   }
 
-  void check_tick(Emissions got, const Emissions& want) {
+  void commit(const Commit& c) {
+    registry_.commit(c.registry);
+    model_.commit(c.model);
+  }
+
+  // `got` sorted by key.
+  void check_tick(const Emissions& got, const Emissions& want, const Policy& policy) {
     for (const auto& [k, e] : want) {
       if (e.is_emit()) ++counts_.emits;
       if (e.is_withdraw()) ++counts_.withdrawals;
     }
-    // The registry returns slot order; compare in key order.
-    std::sort(got.begin(), got.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    if (got.size() != want.size()) {
-      error_ = "tick returned " + std::to_string(got.size()) + " candidates, model " +
-               std::to_string(want.size());
-      return;
-    }
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      if (got[i].first != want[i].first || got[i].second.kind != want[i].second.kind ||
-          !same_double(got[i].second.rate, want[i].second.rate)) {
-        error_ = "tick candidate " + std::to_string(i) + ": got " + key_text(got[i].first) + " " +
-                 emission_text(got[i].second) + ", model " + key_text(want[i].first) + " " +
-                 emission_text(want[i].second);
+    const auto tie_note = [&](const Key& k) -> std::string {
+      const auto* e = model_.find(k);
+      return e != nullptr && contract::at_a_tie(e->counter.rate, e->counter.last_emitted, policy)
+                 ? " (a tie SEMANTICS.md allows either way: change the seed)"
+                 : "";
+    };
+    for (std::size_t i = 0; i < std::max(got.size(), want.size()); ++i) {
+      if (i == got.size() || i == want.size() || got[i].first != want[i].first) {
+        const Key& k = i == got.size() ? want[i].first
+                       : i == want.size() ? got[i].first
+                                          : std::min(got[i].first, want[i].first);
+        error_ = "tick returned " + std::to_string(got.size()) + " candidates, model " +
+                 std::to_string(want.size()) + "; the first differing key " + key_text(k) + tie_note(k);
+        return;
+      }
+      if (got[i].second.kind != want[i].second.kind ||
+          !contract::rates_agree(got[i].second.rate, want[i].second.rate)) {
+        error_ = "tick candidate " + key_text(got[i].first) + ": got " + emission_text(got[i].second) +
+                 ", model " + emission_text(want[i].second) + tie_note(got[i].first);
         return;
       }
     }
@@ -370,36 +325,24 @@ class ModelRun {
   std::string compare() {
     if (!error_.empty()) return std::exchange(error_, {});
     std::ostringstream out;
-    out.precision(17);
     if (registry_.size() != model_.size()) {
       out << "size " << registry_.size() << ", model " << model_.size();
       registry_.for_each([&](const Key& k, const HeatCounter&) {
-        if (!model_.count(k)) out << "; registry also holds " << key_text(k);
+        if (model_.find(k) == nullptr) out << "; registry also holds " << key_text(k);
       });
-      for (const auto& [k, e] : model_) {
+      for (const auto& [k, e] : model_.entries()) {
         if (!registry_.contains(k)) out << "; model also holds " << key_text(k);
       }
       return out.str();
     }
-    for (const auto& [k, e] : model_) {
+    for (const auto& [k, e] : model_.entries()) {
       const auto got = registry_.get(k);
       if (!got) {
         out << "key " << key_text(k) << " missing (evicted the wrong entry?)";
         return out.str();
       }
-      const HeatCounter& want = e.counter;
-      if (!same_double(got->rate(), want.rate())) {
-        out << "key " << key_text(k) << " rate " << got->rate() << ", model " << want.rate();
-      } else if (got->last_update() != want.last_update()) {
-        out << "key " << key_text(k) << " last_update " << to_ns(got->last_update()) << ", model "
-            << to_ns(want.last_update());
-      } else if (got->last_emitted() != want.last_emitted()) {
-        out << "key " << key_text(k) << " last_emitted " << got->last_emitted().value_or(-999)
-            << " (has " << got->last_emitted().has_value() << "), model "
-            << want.last_emitted().value_or(-999);
-      } else if (got->half_life() != want.half_life()) {
-        out << "key " << key_text(k) << " half_life " << got->half_life().count() << ", model "
-            << want.half_life().count();
+      if (const std::string diff = contract::counter_mismatch(*got, e.counter); !diff.empty()) {
+        out << "key " << key_text(k) << ": " << diff;
       } else if (registry_.in_flight(k) != e.in_flight) {
         out << "key " << key_text(k) << " in_flight " << registry_.in_flight(k) << ", model "
             << e.in_flight;
@@ -414,10 +357,9 @@ class ModelRun {
   std::uint64_t seed_;
   Rng rng_;
   Registry registry_;
-  std::map<Key, ModelEntry> model_;
-  std::uint64_t next_order_ = 0;
+  contract::Registry<Key> model_;
   std::vector<Key> universe_;
-  Emissions last_tick_;
+  Commit last_tick_;  // the last tick's candidates, as each side returned them
   Instant now_ = test::t0();
   int op_index_ = 0;
   std::string op_;
