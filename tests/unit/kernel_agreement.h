@@ -261,8 +261,10 @@ inline void expect_prune_of_everything(std::size_t n, const PruneUnderTest& prun
 
 // A randomized workload through two registries, scalar and `backend`: every
 // tick returns the same keys and kinds with agreeing rates, and every counter
-// reads back the same (bumps, decays, ticks, partial commits, rollbacks,
-// removes, evictions at a cap of 64, time sometimes going backwards).
+// reads back the same: rate within 1e-12, last_update, half-life, in-flight
+// mark and last_emitted (presence and value) identical (bumps, decays, ticks,
+// partial commits, rollbacks, removes, evictions at a cap of 64, time
+// sometimes going backwards).
 template <class Key>
 void registry_agrees_with_scalar(const std::string& backend, std::uint64_t seed, int ops) {
   RegistryOptions scalar_options;
@@ -336,7 +338,14 @@ void registry_agrees_with_scalar(const std::string& backend, std::uint64_t seed,
     if (a) {
       ASSERT_TRUE(rates_agree(a->rate(), b->rate())) << "op " << op;
       ASSERT_EQ(a->last_update(), b->last_update()) << "op " << op;
+      ASSERT_EQ(a->half_life(), b->half_life()) << "op " << op;
+      // Both commit the same emissions (the scalar registry's), so what they
+      // record is the same number.
       ASSERT_EQ(a->last_emitted().has_value(), b->last_emitted().has_value()) << "op " << op;
+      if (a->last_emitted()) {
+        ASSERT_TRUE(same_double(*a->last_emitted(), *b->last_emitted()))
+            << "op " << op << ": last_emitted " << *a->last_emitted() << " vs " << *b->last_emitted();
+      }
       ASSERT_EQ(want.in_flight(key), got.in_flight(key)) << "op " << op;
     }
   }
