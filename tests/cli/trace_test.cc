@@ -629,9 +629,10 @@ TEST(Replay, EveryAvailableBackendPrintsTheSameAnswers) {
       "bump 1 0\nbump 1 0\nbump 2 500\nbump 3 1000\ntick 1000\ncommit\n"
       "bump 4 2000\ntick 70000\ncommit 2\nget 1\nget 2\nget 3\nget 4\nlen\n";
   ReplayOptions reference;
+  reference.backend = "scalar";  // the reference backend: every other must agree with it
   const std::string expected = replay_text(trace, reference);
   for (const BackendInfo& b : list_backends()) {
-    if (!b.available) continue;
+    if (!b.available || b.name == reference.backend) continue;
     ReplayOptions options;
     options.backend = b.name;
     EXPECT_EQ(replay_text(trace, options), expected) << b.name;
