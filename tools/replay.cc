@@ -123,7 +123,12 @@ template <class Key>
 void run_all(TraceReader& reader, const TraceHeader& header, const ReplayOptions& options,
              std::ostream& out) {
   Replayer<Key> replayer(header, options, out);
-  while (const auto op = reader.next()) replayer.run(*op);
+  // A failed write stops the replay: running on would only lose more output.
+  while (out) {
+    const auto op = reader.next();
+    if (!op) break;
+    replayer.run(*op);
+  }
 }
 
 }  // namespace

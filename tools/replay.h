@@ -1,7 +1,7 @@
 // The replay engine of `heatkit replay`: runs a heat trace's operations
 // against a BasicHeatRegistry and prints what the registry answered, in the
-// output format of /work/shared/TRACE_FORMAT.md. A library so that tests and
-// the fuzz target drive it without the executable.
+// output format of docs/TRACE_FORMAT.md. A library so that tests and the fuzz
+// target drive it without the executable.
 //
 // `bump` and `touch` get-or-create with the policy's half-life; the registry
 // takes its cap and in-flight tracking from the header, its backend from the
@@ -30,8 +30,11 @@ struct ReplayOptions {
 
 // Replays the trace read from `in`, writing each operation's answer to `out`
 // as that operation runs. Throws UnknownBackend or BackendUnavailable before
-// reading anything, and TraceError at the first malformed line, which has not
-// run: `out` then holds the answers of every line before it.
+// reading anything, TraceError at the first malformed line and TraceReadError
+// at a failed read; that line has not run, and `out` holds the answers of
+// every line before it. Once `out` fails (a write error: a full disk, a
+// closed descriptor) it returns without reading another line: the caller
+// checks `out`, as after any write.
 void replay(std::istream& in, std::ostream& out, const ReplayOptions& options = {});
 
 // A rate, a last emission or any other number as output prints it: the

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <limits>
 #include <sstream>
+#include <streambuf>
+#include <system_error>
 #include <utility>
 
 namespace heatkit::trace {
@@ -238,6 +240,8 @@ Policy parse_policy(const std::vector<std::string_view>& fields, std::size_t lin
   return policy;
 }
 
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
 bool is_header_word(std::string_view word) {
   return word == "registry" || word == "cap" || word == "inflight" || word == "policy";
 }
@@ -249,6 +253,11 @@ TraceError::TraceError(TraceErrorKind kind, std::size_t line, const std::string&
       kind_(kind),
       line_(line),
       detail_(detail) {}
+
+TraceReadError::TraceReadError(std::size_t line, const std::string& reason)
+    : std::runtime_error("line " + std::to_string(line) + ": " + reason),
+      line_(line),
+      reason_(reason) {}
 
 const TraceHeader& TraceReader::header() {
   if (!header_done_) {
@@ -264,10 +273,32 @@ std::optional<Operation> TraceReader::next() {
   return read_operation();
 }
 
+bool TraceReader::read_line() {
+  text_.clear();
+  std::streambuf* const in = in_.rdbuf();
+  if (at_end_ || in == nullptr) return false;
+  using traits = std::streambuf::traits_type;
+  try {
+    for (int c = in->sbumpc(); c != traits::eof(); c = in->sbumpc()) {
+      if (c == '\n') return true;
+      if (text_.size() == kMaxLineBytes) {
+        throw TraceError(TraceErrorKind::kLineTooLong, line_ + 1,
+                         "line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+      }
+      text_.push_back(traits::to_char_type(c));
+    }
+  } catch (const std::system_error& e) {
+    throw TraceReadError(line_ + 1, e.code().message());
+  }
+  at_end_ = true;
+  return !text_.empty();  // a last line without '\n' is a line
+}
+
 std::optional<Operation> TraceReader::read_operation() {
   std::vector<std::string_view> fields;
-  while (std::getline(in_, text_)) {
+  while (read_line()) {
     ++line_;
+    if (line_ == 1 && text_.starts_with(kByteOrderMark)) text_.erase(0, kByteOrderMark.size());
     split_fields(text_, fields);
     if (fields.empty()) continue;
     const std::string_view word = fields[0];

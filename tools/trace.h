@@ -1,6 +1,6 @@
-// The heat trace parser (/work/shared/TRACE_FORMAT.md, version 1): text in,
-// a header and a stream of operations out. Reading is lazy, one line at a
-// time, so a replay prints the answers of every line before a malformed one.
+// The heat trace parser (docs/TRACE_FORMAT.md, version 1): text in, a header
+// and a stream of operations out. Reading is lazy, one line at a time, so a
+// replay prints the answers of every line before a malformed one.
 //
 // Where the format leaves a case open, this parser and the replay engine
 // (tools/replay.h) decide as follows:
@@ -19,6 +19,10 @@
 //    Blob keys: exactly 64 hex digits in either case, no prefix.
 //  - A carriage return counts as a field separator, so CRLF files read the
 //    same as LF files.
+//  - A UTF-8 byte-order mark (EF BB BF) is skipped at the very start of the
+//    trace, and only there: anywhere else it is part of a field.
+//  - A line holds at most kMaxLineBytes bytes before its '\n' (kLineTooLong):
+//    the reader never buffers more, whatever it is fed (/dev/zero, say).
 //  - `commit` before any tick commits nothing. `commit KEY...` commits the
 //    named keys' candidates of the last tick; a named key with no candidate
 //    there is ignored. The last tick's candidates stay "the last tick" until
@@ -41,6 +45,10 @@
 #include "kernels/policy.h"
 
 namespace heatkit::trace {
+
+// The longest line a trace may hold, in bytes, not counting its '\n'. Far
+// above any valid line (a `commit` of a thousand blob keys is 65 KiB).
+inline constexpr std::size_t kMaxLineBytes = std::size_t{1} << 20;
 
 enum class KeyKind { kU64, kBlob };
 
@@ -75,7 +83,7 @@ struct Operation {
   std::vector<TraceKey> keys;  // one for the keyed operations; commit: the named keys (none = all)
 };
 
-// Why a line is malformed. Each kind is one row of TRACE_FORMAT.md "Errors".
+// Why a line is malformed. Each kind is one row of docs/TRACE_FORMAT.md "Errors".
 enum class TraceErrorKind {
   kUnknownWord,           // the first field is no header and no operation
   kMissingField,          // fewer fields than the line needs
@@ -89,6 +97,7 @@ enum class TraceErrorKind {
   kInvalidPolicy,         // a policy that fails validation
   kDuplicatePolicyField,  // `policy ratio=2 ratio=3`
   kUnknownPolicyField,    // `policy speed=3`, or a field without `=`
+  kLineTooLong,           // a line of more than kMaxLineBytes bytes
 };
 
 // A malformed line. what() is "line L: DETAIL", the text after "error: ".
@@ -105,23 +114,45 @@ class TraceError : public std::runtime_error {
   std::string detail_;
 };
 
+// The input failed while a line was being read: a read error, not a malformed
+// line. what() is "line L: REASON"; nothing of line L ran.
+class TraceReadError : public std::runtime_error {
+ public:
+  TraceReadError(std::size_t line, const std::string& reason);
+  std::size_t line() const noexcept { return line_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::size_t line_;
+  std::string reason_;
+};
+
 // Reads a trace from a stream, one line per call, never further than needed.
+// It reads through the stream's buffer: a std::system_error the buffer throws
+// (tools/replay_command.cc's file input throws one for a failed read(2))
+// becomes a TraceReadError naming the line. A buffer that reports a failure
+// as the end of input (std::cin's, for one) cannot be told from one.
 class TraceReader {
  public:
   explicit TraceReader(std::istream& in) : in_(in) {}
 
   // The header: reads header lines up to the first operation (kept for
-  // next()) or the end of input. Throws TraceError.
+  // next()) or the end of input. Throws TraceError or TraceReadError.
   const TraceHeader& header();
 
   // The next operation, or nothing at the end of input. Throws TraceError for
-  // the first malformed line; the operations before it were all returned.
+  // the first malformed line and TraceReadError for a failed read; the
+  // operations before either were all returned.
   std::optional<Operation> next();
 
   // Lines consumed so far.
   std::size_t lines_read() const noexcept { return line_; }
 
  private:
+  // Reads the next line into text_, without its '\n'; false at the end of
+  // input. Throws TraceError (kLineTooLong) having read at most one byte past
+  // the limit.
+  bool read_line();
   // Reads lines until one holds an operation (returned) or input ends.
   std::optional<Operation> read_operation();
   void parse_header_line(std::string_view word, std::vector<std::string_view>& fields);
@@ -130,6 +161,7 @@ class TraceReader {
   std::istream& in_;
   std::string text_;  // the current line
   std::size_t line_ = 0;
+  bool at_end_ = false;  // the input ended: never ask it again (a terminal would wait)
   TraceHeader header_;
   bool header_done_ = false;
   std::optional<Operation> pending_;  // the first operation, read while finishing the header

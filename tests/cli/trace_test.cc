@@ -1,13 +1,19 @@
 // The trace parser and the replay engine behind `heatkit replay`, against
-// TRACE_FORMAT.md (what a line means, what is an error) and SEMANTICS.md (what
+// docs/TRACE_FORMAT.md (what a line means, what is an error) and SEMANTICS.md (what
 // the registry answers). Expected outputs are worked out by hand from those
 // documents; half-lives are chosen so that every rate is an exact power of two.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <utility>
 
 #include "host/backend.h"
 #include "tools/replay.h"
@@ -61,6 +67,52 @@ void expect_parse_error(std::string_view text, TraceErrorKind kind, std::size_t 
   EXPECT_THAT(e.detail(), HasSubstr(std::string(named))) << text;
   EXPECT_EQ(std::string(e.what()), "line " + std::to_string(line) + ": " + e.detail());
 }
+
+// Input that hands out `prefix`, then `filler` bytes until `total` bytes in
+// all, then either ends or fails the next read with EIO. It counts what it
+// handed out and how often it said "end", so a test sees how far a reader went.
+class CountingInput : public std::streambuf {
+ public:
+  CountingInput(std::string prefix, char filler, std::size_t total, bool fail_at_end)
+      : prefix_(std::move(prefix)), filler_(filler), total_(total), fail_at_end_(fail_at_end) {}
+
+  std::size_t handed_out() const { return handed_out_; }
+  std::size_t ends() const { return ends_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (handed_out_ == total_) {
+      if (fail_at_end_) throw std::system_error(EIO, std::generic_category(), "read");
+      ++ends_;
+      return traits_type::eof();
+    }
+    const std::size_t n = std::min(chunk_.size(), total_ - handed_out_);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t at = handed_out_ + i;
+      chunk_[i] = at < prefix_.size() ? prefix_[at] : filler_;
+    }
+    handed_out_ += n;
+    setg(chunk_.data(), chunk_.data(), chunk_.data() + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  std::string prefix_;
+  char filler_;
+  std::size_t total_;
+  bool fail_at_end_;
+  std::size_t handed_out_ = 0;
+  std::size_t ends_ = 0;
+  std::string chunk_ = std::string(4096, '\0');
+};
+
+// Output that takes nothing: every write fails, as on a full disk.
+class FullOutput : public std::streambuf {
+ protected:
+  int_type overflow(int_type) override { return traits_type::eof(); }
+  std::streamsize xsputn(const char*, std::streamsize) override { return 0; }
+};
 
 const std::string kBlobA(64, 'a');
 const std::string kBlobOne = std::string(63, '0') + "1";
@@ -163,6 +215,26 @@ TEST(TraceParser, CarriageReturnsSeparateFieldsLikeSpaces) {
   EXPECT_EQ(t.header.cap, 3u);
   ASSERT_EQ(t.operations.size(), 2u);
   EXPECT_EQ(t.operations[0].time, 2);
+}
+
+TEST(TraceParser, SkipsAByteOrderMarkAtTheVeryStart) {
+  const std::string bom = "\xEF\xBB\xBF";
+  const ParsedTrace t = parse_trace(bom + "registry blob\r\ncap 3\r\nlen\r\n");
+  EXPECT_EQ(t.header.key_kind, KeyKind::kBlob);
+  EXPECT_EQ(t.header.cap, 3u);
+  ASSERT_EQ(t.operations.size(), 1u);
+  EXPECT_EQ(t.operations[0].line, 3u);
+  EXPECT_EQ(parse_trace(bom + "bump 1 0\n").operations.size(), 1u);
+  EXPECT_TRUE(parse_trace(bom).operations.empty());
+  EXPECT_TRUE(parse_trace(bom + "\n# comment\n").operations.empty());
+}
+
+TEST(TraceParser, AcceptsALineOfExactlyTheLimit) {
+  const std::string line = "len" + std::string(kMaxLineBytes - 3, ' ');
+  const ParsedTrace t = parse_trace("bump 1 0\n" + line + "\n" + line);  // the last without '\n'
+  ASSERT_EQ(t.operations.size(), 3u);
+  EXPECT_EQ(t.operations[2].kind, OpKind::kLen);
+  EXPECT_EQ(t.operations[2].line, 3u);
 }
 
 TEST(TraceParser, ReadsLazilyOneLineAtATime) {
@@ -308,6 +380,74 @@ TEST(TraceParserErrors, UnknownPolicyField) {
                      "'half_life=5'");
   expect_parse_error("policy ratio\n", TraceErrorKind::kUnknownPolicyField, 1,
                      "'ratio' needs NAME=VALUE");
+}
+
+TEST(TraceParserErrors, ByteOrderMarkAnywhereButTheStart) {
+  const std::string bom = "\xEF\xBB\xBF";
+  expect_parse_error("len\n" + bom + "len\n", TraceErrorKind::kUnknownWord, 2,
+                     "'\\xef\\xbb\\xbflen'");
+  expect_parse_error(bom + bom + "len\n", TraceErrorKind::kUnknownWord, 1,
+                     "'\\xef\\xbb\\xbflen'");
+  expect_parse_error(" " + bom + "len\n", TraceErrorKind::kUnknownWord, 1, "'\\xef\\xbb\\xbflen'");
+  expect_parse_error("bump " + bom + "1 0\n", TraceErrorKind::kBadKey, 1, "'\\xef\\xbb\\xbf1'");
+}
+
+TEST(TraceParserErrors, LineLongerThanTheLimit) {
+  const std::string line = "len" + std::string(kMaxLineBytes - 2, ' ');
+  for (const std::string& end : {std::string("\n"), std::string()}) {
+    const TraceError e = parse_error("len\n" + line + end + "len\n");
+    EXPECT_EQ(e.kind(), TraceErrorKind::kLineTooLong);
+    EXPECT_EQ(e.line(), 2u);
+    EXPECT_STREQ(e.what(), "line 2: line longer than 1048576 bytes");
+  }
+  // A comment is part of its line.
+  expect_parse_error("#" + std::string(kMaxLineBytes, '#') + "\n", TraceErrorKind::kLineTooLong, 1,
+                     "line longer than 1048576 bytes");
+}
+
+TEST(TraceReader, StopsReadingAnEndlessLineAtTheLimit) {
+  // /dev/zero in miniature: 64 MiB without a newline after two good lines.
+  CountingInput input("bump 1 0\nlen\n", '\0', std::size_t{64} << 20, false);
+  std::istream in(&input);
+  TraceReader reader(in);
+  ASSERT_TRUE(reader.next().has_value());
+  ASSERT_TRUE(reader.next().has_value());
+  try {
+    reader.next();
+    ADD_FAILURE() << "no TraceError";
+  } catch (const TraceError& e) {
+    EXPECT_EQ(e.kind(), TraceErrorKind::kLineTooLong);
+    EXPECT_EQ(e.line(), 3u);
+  }
+  // The line limit plus what one read hands out, not the 64 MiB.
+  EXPECT_LE(input.handed_out(), 13 + kMaxLineBytes + 1 + 4096);
+}
+
+TEST(TraceReader, AFailedReadNamesTheLineItWasReading) {
+  CountingInput input("bump 1 0\nlen\nget 1", ' ', 20, true);
+  std::istream in(&input);
+  TraceReader reader(in);
+  ASSERT_TRUE(reader.next().has_value());
+  ASSERT_TRUE(reader.next().has_value());
+  try {
+    reader.next();
+    ADD_FAILURE() << "no TraceReadError";
+  } catch (const TraceReadError& e) {
+    EXPECT_EQ(e.line(), 3u);
+    EXPECT_EQ(e.reason(), std::generic_category().message(EIO));
+    EXPECT_EQ(std::string(e.what()), "line 3: " + e.reason());
+  }
+}
+
+TEST(TraceReader, NeverReadsPastTheEndOfInputTwice) {
+  // A terminal's end of input is one Ctrl-D; asking again would wait for another.
+  CountingInput input("len\n", ' ', 4, false);
+  std::istream in(&input);
+  TraceReader reader(in);
+  ASSERT_TRUE(reader.next().has_value());
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_FALSE(reader.next().has_value());
+  EXPECT_EQ(input.ends(), 1u);
 }
 
 TEST(TraceParserErrors, BinaryGarbageIsQuotedSafely) {
@@ -602,6 +742,39 @@ TEST(Replay, StopsBeforeAMalformedLineKeepingEarlierOutput) {
   EXPECT_EQ(f.error.kind(), TraceErrorKind::kMissingField);
   EXPECT_EQ(f.error.line(), 4u);
   EXPECT_EQ(f.output, "tick 0 1\nemit 1 1\nlen 1\n");
+}
+
+TEST(Replay, StopsAtALongLineKeepingEarlierOutput) {
+  std::istringstream in("bump 1 0\ntick 0\nget " + std::string(2 * kMaxLineBytes, '1') + "\nlen\n");
+  std::ostringstream out;
+  try {
+    replay(in, out);
+    ADD_FAILURE() << "no TraceError";
+  } catch (const TraceError& e) {
+    EXPECT_EQ(e.kind(), TraceErrorKind::kLineTooLong);
+    EXPECT_STREQ(e.what(), "line 3: line longer than 1048576 bytes");
+  }
+  EXPECT_EQ(out.str(), "tick 0 1\nemit 1 1\n");
+}
+
+TEST(Replay, StopsAtAFailedReadKeepingEarlierOutput) {
+  CountingInput input("bump 1 0\ntick 0\nlen", ' ', 19, true);
+  std::istream in(&input);
+  std::ostringstream out;
+  EXPECT_THROW(replay(in, out), TraceReadError);
+  EXPECT_EQ(out.str(), "tick 0 1\nemit 1 1\n");  // `len` was cut short: it never ran
+}
+
+TEST(Replay, StopsReadingOnceTheOutputFails) {
+  std::string trace;
+  for (int i = 0; i < 100000; ++i) trace += "len\n";
+  std::istringstream in(trace);
+  FullOutput full;
+  std::ostream out(&full);
+  replay(in, out);
+  EXPECT_TRUE(out.bad());
+  // The first answer failed; at most a few more lines were read, not all 100000.
+  EXPECT_LT(in.rdbuf()->pubseekoff(0, std::ios::cur, std::ios::in), 100);
 }
 
 TEST(Replay, HeaderErrorsPrintNothing) {
