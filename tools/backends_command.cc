@@ -71,6 +71,7 @@ RunFn add_backends_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("backends", "list the backends and whether they can run here");
   cmd->add_flag("--json", *json, "print JSON: {default, backends: [{name, available, description, "
                                  "unavailable_reason}]}");
+  cmd->footer(std::string("\n") + kExitStatusHelp);
   return [json]() -> int {
     const std::vector<BackendInfo> backends = list_backends();
     if (*json) {
@@ -78,8 +79,7 @@ RunFn add_backends_command(CLI::App& app) {
     } else {
       print_table(backends, std::cout);
     }
-    std::cout.flush();
-    return 0;
+    return kExitSuccess;  // main checks that stdout took it all
   };
 }
 

@@ -1,8 +1,12 @@
 // The heatkit CLI: `heatkit replay`, `heatkit backends`, `heatkit simulate`.
 //
-// Exit status: 0 success; 2 bad input (usage errors, unknown or unavailable
-// backend, invalid policy, malformed trace), with `error: WHAT` on stderr;
-// 1 an unexpected failure, also as `error: WHAT`.
+// Exit status (tools/command.h): 0 success; 1 an unexpected failure; 2 bad
+// input or usage (usage errors, unknown or unavailable backend, invalid policy,
+// malformed trace); 3 the input could not be read; 4 standard output could
+// not be written. Every failure prints `error: WHAT` on stderr.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -15,21 +19,78 @@
 
 namespace {
 
-constexpr int kExitUsage = 2;
-constexpr int kExitFailure = 1;
+using heatkit::cli::kExitFailure;
+using heatkit::cli::kExitInputFailed;
+using heatkit::cli::kExitOutputFailed;
+using heatkit::cli::kExitSuccess;
+using heatkit::cli::kExitUsage;
 
-int fail(int status, const std::string& what) {
-  // Whatever the command printed before the error stays printed, and before it.
-  std::cout.flush();
-  std::cerr << "error: " << what << std::endl;
-  return status;
-}
+// How a command ended: its exit status and, for a failure, what to print.
+struct Outcome {
+  int status = kExitSuccess;
+  std::string error;  // empty: nothing to say
+};
 
+// std::cout's buffer while heatkit runs: it passes everything on to the
+// buffer std::cout had (stdio's stdout, shared with printf) and keeps the
+// errno of the first write or flush that failed, since std::cout only keeps
+// a bit. Installed for the life of the object.
+class StdoutWatch : public std::streambuf {
+ public:
+  StdoutWatch() : inner_(std::cout.rdbuf(this)) {}
+  StdoutWatch(const StdoutWatch&) = delete;
+  StdoutWatch& operator=(const StdoutWatch&) = delete;
+  ~StdoutWatch() override { std::cout.rdbuf(inner_); }
+
+  // Flushes standard output. False when anything written there was lost, now
+  // or by an earlier write; `reason` then says why, if the system said.
+  bool flush(std::string& reason) {
+    std::cout.flush();
+    // The C flush too: a command may have written through printf.
+    if (std::fflush(stdout) != 0) note_failure();
+    const bool lost = std::cout.fail() || std::ferror(stdout) != 0 || failed_;
+    if (lost && first_errno_ != 0) reason = std::strerror(first_errno_);
+    return !lost;
+  }
+
+ protected:
+  // A failed fwrite or fflush of stdout is a failed write(2): errno is its.
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    const std::streamsize written = inner_->sputn(s, n);
+    if (written != n) note_failure();
+    return written;
+  }
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    const int_type result = inner_->sputc(traits_type::to_char_type(c));
+    if (traits_type::eq_int_type(result, traits_type::eof())) note_failure();
+    return result;
+  }
+  int sync() override {
+    const int result = inner_->pubsync();
+    if (result != 0) note_failure();
+    return result;
+  }
+
+ private:
+  void note_failure() {
+    if (!failed_) first_errno_ = errno;
+    failed_ = true;
+  }
+
+  std::streambuf* inner_;
+  bool failed_ = false;
+  int first_errno_ = 0;
+};
+
+// Parses the command line and runs the command chosen. Throws the errors main
+// maps to exit statuses.
 int run(int argc, char** argv) {
   CLI::App app{"heatkit: decaying heat counters, ticked in batches", "heatkit"};
   app.set_version_flag("--version", "heatkit 0.1.0");
   app.require_subcommand(1);
-  app.footer("Run `heatkit COMMAND --help` for a command's options.");
+  app.footer(std::string("Run `heatkit COMMAND --help` for a command's options.\n\n") +
+             heatkit::cli::kExitStatusHelp);
 
   struct Command {
     CLI::App* app;
@@ -58,33 +119,53 @@ int run(int argc, char** argv) {
     if (const auto extras = app.remaining(); !extras.empty() && chosen.empty()) {
       std::string list;
       for (const std::string& arg : extras) list += (list.empty() ? "" : " ") + arg;
-      return fail(kExitUsage, "unknown option or command: " + list + see);
+      throw heatkit::cli::UsageError("unknown option or command: " + list + see);
     }
-    return fail(kExitUsage, e.what() + see);
+    throw heatkit::cli::UsageError(e.what() + see);
   }
 
   for (const Command& command : commands) {
     if (command.app->parsed()) return command.run();
   }
-  return fail(kExitUsage, "no command given (see heatkit --help)");
+  throw heatkit::cli::UsageError("no command given (see heatkit --help)");
+}
+
+Outcome run_and_catch(int argc, char** argv) {
+  try {
+    return {run(argc, argv), {}};
+  } catch (const heatkit::cli::UsageError& e) {
+    return {kExitUsage, e.what()};
+  } catch (const heatkit::cli::InputError& e) {
+    return {kExitInputFailed, e.what()};
+  } catch (const heatkit::UnknownBackend& e) {
+    return {kExitUsage, e.what()};
+  } catch (const heatkit::BackendUnavailable& e) {
+    return {kExitUsage, e.what()};
+  } catch (const heatkit::InvalidPolicy& e) {
+    return {kExitUsage, e.what()};
+  } catch (const std::exception& e) {
+    return {kExitFailure, e.what()};
+  } catch (...) {
+    return {kExitFailure, "unexpected failure"};
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const heatkit::cli::UsageError& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const heatkit::UnknownBackend& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const heatkit::BackendUnavailable& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const heatkit::InvalidPolicy& e) {
-    return fail(kExitUsage, e.what());
-  } catch (const std::exception& e) {
-    return fail(kExitFailure, e.what());
-  } catch (...) {
-    return fail(kExitFailure, "unexpected failure");
+  StdoutWatch out;
+  const Outcome outcome = run_and_catch(argc, argv);
+  // Every command's output, --help's too, is checked here: a write that
+  // failed is a failure even when the command itself succeeded. The flush
+  // comes first, so that what the command printed stays before its error.
+  std::string reason;
+  const bool written = out.flush(reason);
+  if (!written) {
+    std::cerr << "error: cannot write standard output" << (reason.empty() ? "" : ": " + reason)
+              << '\n';
   }
+  if (!outcome.error.empty()) std::cerr << "error: " << outcome.error << '\n';
+  std::cerr.flush();
+  if (!written && outcome.status == kExitSuccess) return kExitOutputFailed;
+  return outcome.status;
 }

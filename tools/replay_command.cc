@@ -1,22 +1,42 @@
 // `heatkit replay TRACE [--backend NAME]`: replays a heat trace and prints what
-// the registry answered (/work/shared/TRACE_FORMAT.md).
+// the registry answered (docs/TRACE_FORMAT.md).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
+#include <streambuf>
 #include <string>
+#include <system_error>
 
 #include "host/backend.h"
 #include "tools/command.h"
 #include "tools/replay.h"
+#include "tools/trace.h"
 
 namespace heatkit::cli {
 namespace {
 
 constexpr const char* kReplayNotes = R"(
-Trace format: TRACE_FORMAT.md, version 1. Cases the format leaves open:
+A trace (docs/TRACE_FORMAT.md, version 1) is header lines, then one operation
+per line; `#` starts a comment. Headers, each optional: registry u64|blob,
+cap N, inflight on|off, policy enabled=B ratio=R half_life_ns=H.
+Operations, and what they print:
+  bump KEY T        nothing (gets or creates KEY at T, then bumps it)
+  touch KEY T       nothing (gets or creates KEY at T)
+  decay KEY T       nothing (decays KEY to T if present)
+  tick T            tick T N, then N lines sorted by key:
+                    emit KEY RATE or withdraw KEY
+  commit [KEY...]   nothing (commits the last tick's candidates, or KEY's)
+  rollback KEY      nothing (clears KEY's in-flight mark)
+  remove KEY        nothing
+  get KEY           get KEY absent, or get KEY RATE LAST T_UPDATE
+  len               len N
+Cases the format leaves open:
   - each header line (registry, cap, inflight, policy) may appear once; a
     repeat is an error, as is a repeated policy field or an unknown one;
   - `policy` with no fields keeps every default;
@@ -25,9 +45,57 @@ Trace format: TRACE_FORMAT.md, version 1. Cases the format leaves open:
     with no candidate in the last tick; the last tick's candidates stay until
     the next tick, so committing one twice records it twice;
   - `decay`, `rollback` and `remove` of an absent key do nothing;
-  - a carriage return counts as a field separator (CRLF files work).
+  - a carriage return counts as a field separator (CRLF files work), and a
+    UTF-8 byte-order mark at the start of the trace is skipped;
+  - a line may hold at most 1048576 bytes.
 A malformed line stops the replay before it runs: `error: line L: WHAT` on
-stderr, exit status 2; what earlier lines printed stays printed.)";
+stderr, exit status 2; what earlier lines printed stays printed. A read error
+stops it the same way with exit status 3, a write error on stdout with 4.)";
+static_assert(trace::kMaxLineBytes == 1048576, "the notes above name the line limit");
+
+// A trace file or standard input, read with read(2). A failed read throws
+// std::system_error, which the trace reader reports with its line; std::cin
+// would report it as the end of the input (a directory or a closed
+// descriptor on stdin would read as an empty trace).
+class FileInput : public std::streambuf {
+ public:
+  // Opens `path`, or takes standard input for "-". Throws UsageError.
+  explicit FileInput(const std::string& path) {
+    if (path == "-") return;
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw UsageError("cannot open " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+      ::close(fd_);  // the destructor of a half-built object does not run
+      throw UsageError("cannot open " + path + ": " + std::strerror(EISDIR));
+    }
+    owned_ = true;
+  }
+  FileInput(const FileInput&) = delete;
+  FileInput& operator=(const FileInput&) = delete;
+  ~FileInput() override {
+    if (owned_) ::close(fd_);
+  }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() == egptr()) {
+      ssize_t n = 0;
+      do {
+        n = ::read(fd_, buffer_.data(), buffer_.size());
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) throw std::system_error(errno, std::generic_category(), "read");
+      if (n == 0) return traits_type::eof();
+      setg(buffer_.data(), buffer_.data(), buffer_.data() + n);
+    }
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  int fd_ = STDIN_FILENO;
+  bool owned_ = false;
+  std::array<char, 64 * 1024> buffer_{};
+};
 
 }  // namespace
 
@@ -51,33 +119,20 @@ RunFn add_replay_command(CLI::App& app) {
       throw UsageError(e.what());
     }
 
-    std::ifstream file;
-    std::istream* in = &std::cin;
-    if (args->trace != "-") {
-      std::error_code ec;
-      if (std::filesystem::is_directory(args->trace, ec)) {
-        throw UsageError("cannot open " + args->trace + ": " + std::strerror(EISDIR));
-      }
-      errno = 0;
-      file.open(args->trace);
-      if (!file.is_open()) {
-        const int err = errno;
-        throw UsageError("cannot open " + args->trace + ": " +
-                         (err != 0 ? std::strerror(err) : "unreadable"));
-      }
-      in = &file;
-    }
-
+    FileInput file(args->trace);
+    std::istream in(&file);
+    const std::string name = args->trace == "-" ? "standard input" : args->trace;
     trace::ReplayOptions options;
     options.backend = args->backend;
     try {
-      trace::replay(*in, std::cout, options);
+      trace::replay(in, std::cout, options);
     } catch (const trace::TraceError& e) {
       throw UsageError(e.what());  // main flushes stdout, then prints "error: line L: WHAT"
+    } catch (const trace::TraceReadError& e) {
+      throw InputError("line " + std::to_string(e.line()) + ": cannot read " + name + ": " +
+                       e.reason());
     }
-    if (in->bad()) throw UsageError("cannot read " + args->trace + ": read error");
-    std::cout.flush();
-    return 0;
+    return kExitSuccess;  // main checks that stdout took every answer
   };
 }
 

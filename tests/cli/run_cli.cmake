@@ -3,6 +3,9 @@
 #   ARGS          its arguments, separated by | (empty: none)
 #   EXPECT_RC     the exit status it must return
 #   STDIN         optional: a file fed on standard input
+#   SH            optional: run `sh -c SH HEATKIT ARGS...` instead, for what
+#                 needs a shell (a closed or redirected descriptor): in SH,
+#                 "$0" "$@" is the heatkit call. No ';' (CMake lists split it)
 #   STDOUT        optional: a file stdout must equal byte for byte
 #   STDOUT_REGEX  optional: a regex stdout must match (backslash-n: a newline)
 #   STDERR        optional: a file stderr must equal byte for byte
@@ -21,7 +24,11 @@ set(input_option)
 if(DEFINED STDIN)
   set(input_option INPUT_FILE ${STDIN})
 endif()
-execute_process(COMMAND ${HEATKIT} ${args} ${input_option}
+set(command ${HEATKIT} ${args})
+if(DEFINED SH)
+  set(command sh -c "${SH}" ${HEATKIT} ${args})
+endif()
+execute_process(COMMAND ${command} ${input_option}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 
 set(problems)
