@@ -2,7 +2,11 @@
 // another thread ticks, with no global lock on the bump path.
 //
 // The keys are split into S shards (a power of two) by the high bits of the
-// key's hash (the slot index uses the low bits, so the two stay independent).
+// key's keyed hash (host/key_hash.h; the slot index uses the low bits, so the
+// two stay independent). Every shard starts with the registry's secret, so
+// a key is hashed once per read; a shard whose index is rehashed under a
+// fresh secret (registry.h, kLongProbe) hashes its keys again, while the
+// shard of a key never changes.
 // Each shard is a BasicHeatRegistry behind its own lock (a SpinMutex: a
 // waiter spins briefly before it sleeps, since a bump holds the lock for a few
 // hundred nanoseconds at most): a bump locks one shard, so bumps to different
@@ -98,7 +102,9 @@ class ConcurrentHeatRegistry {
   // a power of two in [1, kMaxShards]; throws std::invalid_argument naming
   // `shards` when it is not.
   explicit ConcurrentHeatRegistry(RegistryOptions options, std::size_t shards = 0)
-      : cap_(options.cap), threads_(options.threads) {
+      : cap_(options.cap),
+        threads_(options.threads),
+        hash_(options.hash_seed ? *options.hash_seed : random_hash_seed()) {
     if (shards == 0) shards = default_shard_count(options.cap);
     if (!std::has_single_bit(shards) || shards > kMaxShards) {
       throw std::invalid_argument("shards must be a power of two in [1, " +
@@ -116,6 +122,7 @@ class ConcurrentHeatRegistry {
     RegistryOptions per_shard = std::move(options);
     per_shard.cap = shard_cap_;
     per_shard.threads = 1;  // shards are walked in parallel instead
+    per_shard.hash_seed = hash_.seed();
     shards_ = std::make_unique<Locked[]>(shards);
     for (std::size_t s = 0; s < shards; ++s) shards_[s].registry = Shard(per_shard);
   }
@@ -129,11 +136,15 @@ class ConcurrentHeatRegistry {
   std::size_t shard_cap() const noexcept { return shard_cap_; }
   std::size_t shard_count() const noexcept { return shard_count_; }
   // The shard that holds `key`.
-  std::size_t shard_of(const Key& key) const noexcept {
-    return shard_of_hash(KeyTraits<Key>::hash(key));
-  }
+  std::size_t shard_of(const Key& key) const noexcept { return shard_of_hash(hash_(key)); }
+  // The secret of the shard selector's hash (RegistryOptions::hash_seed).
+  std::uint64_t hash_seed() const noexcept { return hash_.seed(); }
   std::string_view backend() const noexcept { return shards_[0].registry.backend(); }
-  bool tracks_in_flight() const noexcept { return shards_[0].registry.tracks_in_flight(); }
+  // Read under a shard's lock, as set_track_in_flight writes it.
+  bool tracks_in_flight() const {
+    const std::lock_guard lock(shards_[0].mutex);
+    return shards_[0].registry.tracks_in_flight();
+  }
   // Threads tick and commit walk the shards with (0 = every hardware thread).
   void set_threads(unsigned threads) noexcept {
     threads_.store(threads, std::memory_order_relaxed);
@@ -154,12 +165,13 @@ class ConcurrentHeatRegistry {
   // std::invalid_argument on a negative half-life.
   void bump(const Key& key, Duration half_life, Instant now) {
     check_half_life(half_life);
-    const std::uint64_t hash = KeyTraits<Key>::hash(key);
+    const std::uint64_t hash = hash_(key);
     Locked& shard = shard_for_hash(hash);
     const std::lock_guard lock(shard.mutex);
     const SizeUpdate update{shard};
     Shard& r = shard.registry;
-    r.bump_slot(r.find_or_insert(key, hash, to_ns(half_life), to_ns(now)), to_ns(now));
+    const std::uint64_t index_hash = r.index_hash(key, hash, hash_.seed());
+    r.bump_slot(r.find_or_insert(key, index_hash, to_ns(half_life), to_ns(now)), to_ns(now));
   }
 
   // Bumps every key at `now`: the keys are grouped by shard (keeping their
@@ -301,6 +313,19 @@ class ConcurrentHeatRegistry {
       const RegistryStats& st = shards_[s].registry.stats();
       total.evictions += st.evictions;
       total.pruned += st.pruned;
+      total.hash_reseeds += st.hash_reseeds;
+    }
+    return total;
+  }
+  // The shards' index look-up costs, summed (longest: the longest of any).
+  IndexStats index_stats() const {
+    IndexStats total;
+    for (std::size_t s = 0; s < shard_count_; ++s) {
+      const std::lock_guard lock(shards_[s].mutex);
+      const IndexStats st = shards_[s].registry.index_stats();
+      total.keys += st.keys;
+      total.probes += st.probes;
+      total.longest = std::max(total.longest, st.longest);
     }
     return total;
   }
@@ -391,7 +416,7 @@ class ConcurrentHeatRegistry {
     hashes.resize(n);
     starts.assign(shard_count_ + 1, 0);
     for (std::size_t i = 0; i < n; ++i) {
-      hashes[i] = KeyTraits<Key>::hash(key_at(i));
+      hashes[i] = hash_(key_at(i));
       ++starts[shard_of_hash(hashes[i]) + 1];
     }
     for (std::size_t s = 0; s < shard_count_; ++s) starts[s + 1] += starts[s];
@@ -408,8 +433,8 @@ class ConcurrentHeatRegistry {
       Locked& shard = shards_[s];
       const std::lock_guard lock(shard.mutex);
       const SizeUpdate update{shard};
-      shard.registry.bump_each(
-          HashedReads{std::span(grouped).subspan(starts[s], starts[s + 1] - starts[s]), half_life});
+      shard.registry.bump_each(HashedReads{
+          std::span(grouped).subspan(starts[s], starts[s + 1] - starts[s]), hash_.seed(), half_life});
     }
     release_if_large(hashes);
     release_if_large(grouped);
@@ -444,6 +469,7 @@ class ConcurrentHeatRegistry {
 
   std::size_t cap_;
   std::atomic<unsigned> threads_;
+  KeyHash hash_;  // picks a key's shard; each shard's index starts with it
   std::size_t shard_count_ = 1;
   int shard_shift_ = 0;  // 64 - log2(shard_count_); 0 for a single shard
   std::size_t shard_cap_ = 0;

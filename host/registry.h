@@ -25,6 +25,7 @@
 #include "host/counter_store.h"
 #include "host/heat_counter.h"
 #include "host/huge_page_allocator.h"
+#include "host/key_hash.h"
 #include "host/key_records.h"
 #include "host/lru_order.h"
 #include "host/prefetch.h"
@@ -42,29 +43,17 @@ class ConcurrentHeatRegistry;
 // Default cap on tracked counters (the seed's DEFAULT_HEAT_REGISTRY_CAP).
 inline constexpr std::size_t kDefaultCap = 8 * 1024;
 
-using BlobKey = std::array<std::uint8_t, 32>;
-
 template <class Key>
 struct KeyTraits;
 
 template <>
 struct KeyTraits<std::uint64_t> {
   static constexpr bool kTrackInFlightByDefault = false;
-  static std::uint64_t hash(std::uint64_t key) noexcept { return mix64(key); }
 };
 
 template <>
 struct KeyTraits<BlobKey> {
   static constexpr bool kTrackInFlightByDefault = true;
-  static std::uint64_t hash(const BlobKey& key) noexcept {
-    std::uint64_t h = 0;
-    for (std::size_t i = 0; i < key.size(); i += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, key.data() + i, sizeof word);
-      h = mix64(h ^ word);
-    }
-    return h;
-  }
 };
 
 struct RegistryOptions {
@@ -76,6 +65,12 @@ struct RegistryOptions {
   // applied together, with bump_batch's prefetching: 0 applies each at once.
   // See BasicHeatRegistry::set_bump_queue.
   std::size_t bump_queue = 0;
+  // The secret of the keys' hash (host/key_hash.h). Unset, the default: drawn
+  // from the OS for each registry, so that nobody can choose keys that
+  // collide. Set it only for runs that must repeat exactly: answers never
+  // depend on it, but a ConcurrentHeatRegistry's shard of a key, and so the
+  // order of its tick's candidates and of for_each, does.
+  std::optional<std::uint64_t> hash_seed;
 };
 
 // A bump queue length that pays: on 1M resident keys here, 256 reads were as
@@ -97,7 +92,29 @@ struct MemoryUsage {
 struct RegistryStats {
   std::uint64_t evictions = 0;
   std::uint64_t pruned = 0;
+  // Times the slot index was rehashed under a fresh secret because a probe
+  // run grew past kLongProbe: not once in a lifetime for keys the hash
+  // spreads, so a count above zero means someone found keys that collide.
+  std::uint64_t hash_reseeds = 0;
 };
+
+// The slot index's look-up cost (SlotIndex::ProbeStats, summed over shards):
+// `probes` buckets read by looking up each of `keys` keys once; `longest`
+// the most buckets past its home any key sits.
+struct IndexStats {
+  std::size_t keys = 0;
+  std::uint64_t probes = 0;
+  std::size_t longest = 0;
+};
+
+// A key placed more than this many buckets from its home rehashes the index
+// under a fresh secret. Under the keyed hash, at the index's highest load
+// (3/4), a key lands 192 or more buckets from home with a chance of 3e-7
+// (measured over 5e7 inserts) and each further 64 buckets divide that by
+// about 30: past 1,024 it is below 1e-20. Keys crafted to collide get there
+// after about a thousand inserts (half a million probes in all), and then
+// scatter.
+inline constexpr std::size_t kLongProbe = 1024;
 
 // Resizes `out` to `n` elements, every one of which the caller overwrites
 // next (a tick's result). Growing past its capacity reallocates it empty (the
@@ -115,7 +132,11 @@ void resize_for_overwrite(std::vector<T>& out, std::size_t n) {
   out.resize(n);
 }
 
-template <class Key>
+// `Hasher` hashes keys for the slot index: constructed from a 64-bit secret,
+// it gives it back by seed() and maps a key to 64 bits. KeyHash, the
+// default, is the one to use; tests put in functions of their own to place
+// keys where they want them.
+template <class Key, class Hasher = KeyHash>
 class BasicHeatRegistry {
  public:
   using key_type = Key;
@@ -184,7 +205,8 @@ class BasicHeatRegistry {
         track_in_flight_(options.track_in_flight.value_or(KeyTraits<Key>::kTrackInFlightByDefault)),
         threads_(options.threads),
         queue_limit_(options.bump_queue),
-        store_(make_store(options.backend)) {
+        store_(make_store(options.backend)),
+        index_(Hasher(options.hash_seed ? *options.hash_seed : random_hash_seed())) {
     store_->set_threads(options.threads);
     host_columns_ = store_->host_columns();
   }
@@ -223,6 +245,16 @@ class BasicHeatRegistry {
     apply_queue();
     return stats_;
   }
+  // The slot index's look-up cost now (a scan of the index: for tests and
+  // reports, not for a hot path).
+  IndexStats index_stats() const {
+    apply_queue();
+    const auto probes = index_.probe_stats(keys_);
+    return {probes.keys, probes.probes, probes.longest};
+  }
+  // The secret the keys are hashed with now: RegistryOptions::hash_seed or
+  // the OS's draw, until the index is rehashed under a fresh one.
+  std::uint64_t hash_seed() const noexcept { return index_.hasher().seed(); }
 
   // The bump queue: with `limit` > 0, entry() does not look its key up at
   // once but queues the read (and a bump() called on the entry right away
@@ -263,13 +295,12 @@ class BasicHeatRegistry {
   // half-life.
   Entry entry(const Key& key, Duration half_life, Instant now) {
     check_half_life(half_life);
-    const std::uint64_t hash = KeyTraits<Key>::hash(key);
     if (queue_limit_ > 0) {
       if (queue_.size() >= queue_limit_) apply_queue();
-      queue_.push_back(QueuedRead{key, hash, to_ns(half_life), to_ns(now), 0, false});
+      queue_.push_back(QueuedRead{key, index_.hash(key), to_ns(half_life), to_ns(now), 0, false});
       return Entry(this, key, reads_queued_++);
     }
-    return Entry(this, find_or_insert(key, hash, to_ns(half_life), to_ns(now)));
+    return Entry(this, find_or_insert(key, index_.hash(key), to_ns(half_life), to_ns(now)));
   }
 
   // Bumps every key at `now`, in order: exactly
@@ -406,12 +437,14 @@ class BasicHeatRegistry {
 
  private:
   friend class ConcurrentHeatRegistry<Key>;
-  using Index = SlotIndex<Key, KeyTraits<Key>>;
+  using Index = SlotIndex<Key, Hasher>;
   static constexpr Slot kNoSlot = Index::kNoSlot;
 
   // Batch sources: read i is entry(key(i), half_life(i), now(i)), hashing
-  // to hash(i), then, if bumps(i), a bump at bump_at(i); applied(k) hears
-  // that the first k reads are done. The batches below bump every read at
+  // to hash(i, h) under the index's hash h (a source that hashed its keys
+  // ahead gives those hashes while h has the seed they were made with), then,
+  // if bumps(i), a bump at bump_at(i); applied(k) hears that the first k
+  // reads are done. The batches below bump every read at
   // its entry's instant with one half-life, and need no progress.
   struct OneHalfLife {
     std::int64_t half_life_ns;
@@ -426,7 +459,7 @@ class BasicHeatRegistry {
         : OneHalfLife{half_life}, keys(k), at(now) {}
     std::size_t size() const noexcept { return keys.size(); }
     const Key& key(std::size_t i) const noexcept { return keys[i]; }
-    std::uint64_t hash(std::size_t i) const noexcept { return KeyTraits<Key>::hash(keys[i]); }
+    std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept { return h(keys[i]); }
     std::int64_t now(std::size_t) const noexcept { return at; }
     std::int64_t bump_at(std::size_t) const noexcept { return at; }
   };
@@ -436,14 +469,13 @@ class BasicHeatRegistry {
         : OneHalfLife{half_life}, reads(r) {}
     std::size_t size() const noexcept { return reads.size(); }
     const Key& key(std::size_t i) const noexcept { return reads[i].first; }
-    std::uint64_t hash(std::size_t i) const noexcept {
-      return KeyTraits<Key>::hash(reads[i].first);
-    }
+    std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept { return h(reads[i].first); }
     std::int64_t now(std::size_t i) const noexcept { return to_ns(reads[i].second); }
     std::int64_t bump_at(std::size_t i) const noexcept { return now(i); }
   };
   // A read waiting in the bump queue: entry(key, half_life, created_at), hashing
-  // to `hash`, and its bump at bumped_at if `bumps`.
+  // to `hash` (under the index's hash when it was queued: the index is not
+  // rehashed while reads wait), and its bump at bumped_at if `bumps`.
   struct QueuedRead {
     Key key;
     std::uint64_t hash;
@@ -454,17 +486,22 @@ class BasicHeatRegistry {
   };
   struct QueuedReads {
     std::span<const QueuedRead> reads;
-    std::size_t* done;  // reads applied so far, for a read that throws
+    std::uint64_t seed;  // of the hash the reads were queued under
+    std::size_t* done;   // reads applied so far, for a read that throws
     std::size_t size() const noexcept { return reads.size(); }
     const Key& key(std::size_t i) const noexcept { return reads[i].key; }
-    std::uint64_t hash(std::size_t i) const noexcept { return reads[i].hash; }
+    std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept {
+      return h.seed() == seed ? reads[i].hash : h(reads[i].key);
+    }
     std::int64_t now(std::size_t i) const noexcept { return reads[i].created_at; }
     std::int64_t half_life(std::size_t i) const noexcept { return reads[i].half_life; }
     bool bumps(std::size_t i) const noexcept { return reads[i].bumps; }
     std::int64_t bump_at(std::size_t i) const noexcept { return reads[i].bumped_at; }
     void applied(std::size_t k) const noexcept { *done = k; }
   };
-  // A read whose key is already hashed (the concurrent registry's batches).
+  // A read whose key is already hashed, under the hash whose secret is
+  // `seed` (the concurrent registry's batches: its shards start with its
+  // secret, and keep it unless an index is rehashed under a fresh one).
   struct HashedRead {
     Key key;
     std::uint64_t hash;
@@ -472,11 +509,14 @@ class BasicHeatRegistry {
   };
   struct HashedReads : OneHalfLife {
     std::span<const HashedRead> reads;
-    HashedReads(std::span<const HashedRead> r, std::int64_t half_life)
-        : OneHalfLife{half_life}, reads(r) {}
+    std::uint64_t seed;
+    HashedReads(std::span<const HashedRead> r, std::uint64_t hash_seed, std::int64_t half_life)
+        : OneHalfLife{half_life}, reads(r), seed(hash_seed) {}
     std::size_t size() const noexcept { return reads.size(); }
     const Key& key(std::size_t i) const noexcept { return reads[i].key; }
-    std::uint64_t hash(std::size_t i) const noexcept { return reads[i].hash; }
+    std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept {
+      return h.seed() == seed ? reads[i].hash : h(reads[i].key);
+    }
     std::int64_t now(std::size_t i) const noexcept { return reads[i].now; }
     std::int64_t bump_at(std::size_t i) const noexcept { return reads[i].now; }
   };
@@ -531,7 +571,7 @@ class BasicHeatRegistry {
       if (host_columns_) prefetch_for_bump(*host_columns_, slot, !mixed_half_lives_);
     };
     const auto hash_read = [&](std::size_t r) __attribute__((always_inline)) {
-      hashes[r & kMask] = src.hash(r);
+      hashes[r & kMask] = src.hash(r, index_.hasher());
       index_.prefetch(hashes[r & kMask]);
     };
     const auto guess_read = [&](std::size_t r) __attribute__((always_inline)) {
@@ -567,7 +607,12 @@ class BasicHeatRegistry {
       if (slot == kNoSlot || !(keys_[slot] == key)) {
         slot = index_.find(key, hashes[i & kMask], keys_);
         if (slot == kNoSlot) {
+          const std::uint64_t seed = index_.hasher().seed();
           slot = insert_new(key, hashes[i & kMask], src.half_life(i), now);
+          // Rehashed under a fresh secret: the reads hashed ahead, again.
+          if (index_.hasher().seed() != seed) {
+            for (std::size_t r = i + 1; r < std::min(n, i + kHashAhead + 1); ++r) hash_read(r);
+          }
           // The index changed (a creation, maybe an eviction): guess the
           // reads already guessed again.
           unfinished_begin = unfinished_end;
@@ -599,11 +644,31 @@ class BasicHeatRegistry {
     }
     const Slot slot = allocate_slot();
     keys_.set_key(slot, key);
-    index_.insert(hash, slot, keys_);
+    if (index_.insert(hash, slot, keys_) > kLongProbe) [[unlikely]] reseed_index();
     store_->init(slot, half_life, now);
     lru_.on_insert(slot, now);
     return slot;
   }
+
+  // The defence against keys that collide under the secret (it leaked, or
+  // was fixed by hash_seed and is known): rehash under fresh secrets from
+  // the OS until no key sits more than kLongProbe buckets from home. Ordinary
+  // keys never get here (see kLongProbe); keys crafted against the old
+  // secret scatter under the new one. The keys' slots, and so every answer
+  // and order, stay as they were.
+  void reseed_index() {
+    if (index_.size() < reseed_from_size_) return;
+    for (int attempt = 0; attempt < kReseedAttempts; ++attempt) {
+      ++stats_.hash_reseeds;
+      if (index_.rehash_with(Hasher(random_hash_seed()), keys_) <= kLongProbe) return;
+    }
+    // Fresh secrets did not help (each fails with a chance below 1e-20 a
+    // key): not again before the index has doubled, so rehashing stays
+    // amortized whatever the hash.
+    reseed_from_size_ = 2 * index_.size();
+  }
+  // Fresh secrets tried in a row before the index keeps the last.
+  static constexpr int kReseedAttempts = 4;
 
   // Entry::bump: on host columns without a virtual call, and without reading
   // the half-life column while every counter has the same half-life. Inlined
@@ -624,7 +689,7 @@ class BasicHeatRegistry {
   void apply_queued_reads() {
     std::size_t applied = 0;
     try {
-      bump_each(QueuedReads{queue_, &applied});
+      bump_each(QueuedReads{queue_, index_.hasher().seed(), &applied});
     } catch (...) {
       // The reads before the one that threw are done; that one is dropped
       // (as if its entry() had thrown); the later ones stay queued.
@@ -643,8 +708,11 @@ class BasicHeatRegistry {
     return true;
   }
 
-  Slot find(const Key& key) const {
-    return index_.find(key, KeyTraits<Key>::hash(key), keys_);
+  Slot find(const Key& key) const { return index_.find(key, index_.hash(key), keys_); }
+  // `hash`, made under the secret `seed`, if the index still hashes with
+  // it; otherwise the key hashed again (the concurrent registry's reads).
+  std::uint64_t index_hash(const Key& key, std::uint64_t hash, std::uint64_t seed) const noexcept {
+    return index_.hasher().seed() == seed ? hash : index_.hash(key);
   }
 
   // The tick's result: each candidate with its key, in slot order, in `out`.
@@ -713,7 +781,7 @@ class BasicHeatRegistry {
   }
 
   void erase_slot(Slot slot) {
-    index_.erase(KeyTraits<Key>::hash(keys_[slot]), slot, keys_);
+    index_.erase(index_.hash(keys_[slot]), slot, keys_);
     lru_.on_erase(slot);
     store_->clear(slot);
     free_.push_back(slot);
@@ -760,6 +828,7 @@ class BasicHeatRegistry {
   std::optional<CounterColumns> host_columns_;  // store_->host_columns(), refreshed on growth
   KeyRecords<Key> keys_;  // each slot's key and LRU position
   Index index_;
+  std::size_t reseed_from_size_ = 0;  // reseed_index waits for this many keys
   LruOrder lru_;
   std::vector<Slot> free_;
   // The half-life of every counter since the registry was last empty, unless

@@ -10,12 +10,17 @@
 // the tag matches, so a look-up rarely reads a key line it does not want
 // (with a million keys, 10 tag bits: one probe in 1,024), and a batch can
 // guess a key's slot from its bucket line alone.
+//
+// The index owns its hash function (`Hasher`: a callable from key to 64 bits,
+// the registry's KeyHash) and can rehash under another one: the registry's
+// defence when a probe run grows past kLongProbe (registry.h).
 #pragma once
 
 #include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "host/huge_page_allocator.h"
@@ -23,10 +28,16 @@
 
 namespace heatkit {
 
-template <class Key, class Traits>
+template <class Key, class Hasher>
 class SlotIndex {
  public:
   static constexpr std::uint32_t kNoSlot = UINT32_MAX;
+
+  SlotIndex() = default;
+  explicit SlotIndex(Hasher hasher) : hasher_(std::move(hasher)) {}
+
+  const Hasher& hasher() const noexcept { return hasher_; }
+  std::uint64_t hash(const Key& key) const noexcept { return hasher_(key); }
 
   // The slot holding `key`, or kNoSlot. `keys[slot]` is the key of each slot
   // (`keys`: a pointer to them, or the registry's KeyRecords).
@@ -79,13 +90,45 @@ class SlotIndex {
     if (wanted > buckets_.size()) rehash(wanted, keys);
   }
 
-  // Adds `slot` (below kNoSlot), whose key (hashing to `hash`) is not present yet.
+  // Adds `slot` (below kNoSlot), whose key (hashing to `hash`) is not present
+  // yet. Returns how many buckets past its home bucket it landed: the probes
+  // a look-up of it will take, less one.
   template <class Keys>
-  void insert(std::uint64_t hash, std::uint32_t slot, const Keys& keys) {
+  std::size_t insert(std::uint64_t hash, std::uint32_t slot, const Keys& keys) {
     if ((size_ + 1) * 4 > buckets_.size() * 3) reserve(size_ + 1, keys);
     if (slot >= slot_mask_) widen_slots(slot);
-    place(hash, slot);
     ++size_;
+    return place(hash, slot);
+  }
+
+  // Hashes every key again with `hasher`, which the index keeps from then on.
+  // Returns the longest distance from home of a key placed, as insert does.
+  template <class Keys>
+  std::size_t rehash_with(Hasher hasher, const Keys& keys) {
+    hasher_ = std::move(hasher);
+    return rehash(buckets_.size(), keys);
+  }
+
+  // What look-ups cost now: the keys, the buckets a look-up of every key
+  // once reads in all (each key's distance from its home, plus one), and the
+  // longest of those distances. A scan of the table, for tests and reports.
+  struct ProbeStats {
+    std::size_t keys = 0;
+    std::uint64_t probes = 0;
+    std::size_t longest = 0;
+  };
+  template <class Keys>
+  ProbeStats probe_stats(const Keys& keys) const {
+    ProbeStats stats;
+    for (std::size_t b = 0; b < buckets_.size(); ++b) {
+      const std::uint32_t word = buckets_[b];
+      if (word == kEmpty) continue;
+      const std::size_t distance = (b - (hasher_(keys[word & slot_mask_]) & mask_)) & mask_;
+      ++stats.keys;
+      stats.probes += distance + 1;
+      stats.longest = std::max(stats.longest, distance);
+    }
+    return stats;
   }
 
   // Removes `slot`, whose key hashes to `hash`. No-op when absent.
@@ -103,7 +146,7 @@ class SlotIndex {
     for (std::size_t next = (hole + 1) & mask_;; next = (next + 1) & mask_) {
       const std::uint32_t moved = buckets_[next];
       if (moved == kEmpty) break;
-      const std::size_t home = Traits::hash(keys[moved & slot_mask_]) & mask_;
+      const std::size_t home = hasher_(keys[moved & slot_mask_]) & mask_;
       const bool stays = ((next - home) & mask_) < ((next - hole) & mask_);
       if (!stays) {
         buckets_[hole] = moved;
@@ -127,10 +170,14 @@ class SlotIndex {
     return static_cast<std::uint32_t>(hash >> 32) & ~slot_mask_;
   }
 
-  void place(std::uint64_t hash, std::uint32_t slot) noexcept {
-    std::size_t b = hash & mask_;
+  // Puts `slot` in the first empty bucket from its home on; returns how far
+  // from home that is.
+  std::size_t place(std::uint64_t hash, std::uint32_t slot) noexcept {
+    const std::size_t home = hash & mask_;
+    std::size_t b = home;
     while (buckets_[b] != kEmpty) b = (b + 1) & mask_;
     buckets_[b] = slot | tag_of(hash);
+    return (b - home) & mask_;
   }
 
   // Slot fields wide enough for slots below twice the bucket count (the
@@ -150,20 +197,24 @@ class SlotIndex {
     slot_mask_ = wider;
   }
 
+  // Returns the longest distance from home of a key placed.
   template <class Keys>
-  void rehash(std::size_t bucket_count, const Keys& keys) {
+  std::size_t rehash(std::size_t bucket_count, const Keys& keys) {
     HugePageVector<std::uint32_t> old(bucket_count, kEmpty);
     old.swap(buckets_);
     mask_ = bucket_count - 1;
     const std::uint32_t old_slot_mask = slot_mask_;
     slot_mask_ = std::max(slot_mask_, slot_mask_for(bucket_count));
+    std::size_t longest = 0;
     for (const std::uint32_t word : old) {
       if (word == kEmpty) continue;
       const std::uint32_t slot = word & old_slot_mask;
-      place(Traits::hash(keys[slot]), slot);
+      longest = std::max(longest, place(hasher_(keys[slot]), slot));
     }
+    return longest;
   }
 
+  Hasher hasher_{};
   HugePageVector<std::uint32_t> buckets_;  // huge pages: each look-up reads a random one
   std::size_t mask_ = 0;
   std::uint32_t slot_mask_ = 0;  // low bits of a bucket that hold the slot

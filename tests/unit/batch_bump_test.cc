@@ -21,6 +21,7 @@
 #include "host/concurrent_registry.h"
 #include "host/registry.h"
 #include "kernels/random.h"
+#include "tests/unit/crafted_keys.h"
 #include "tests/unit/test_support.h"
 
 namespace heatkit {
@@ -52,9 +53,9 @@ std::string counter_text(const std::optional<HeatCounter>& c) {
 }
 
 // Everything observable about two registries, compared; empty when equal.
-template <class Key>
-std::string difference(const BasicHeatRegistry<Key>& batched,
-                       const BasicHeatRegistry<Key>& sequential, const std::vector<Key>& universe) {
+template <class Key, class Hasher>
+std::string difference(const BasicHeatRegistry<Key, Hasher>& batched,
+                       const BasicHeatRegistry<Key, Hasher>& sequential, const std::vector<Key>& universe) {
   std::ostringstream out;
   if (batched.size() != sequential.size()) {
     out << "size " << batched.size() << " vs " << sequential.size();
@@ -289,43 +290,24 @@ TEST_P(BatchBump, batch_that_grows_the_registry_equals_bumping_each_in_turn) {
       {GetParam(), 0, 20'000, 3'000, BatchKind::kTimed, 32, 12});
 }
 
-// mix64 (KeyTraits<u64>::hash) undone, to make u64 keys with chosen hashes.
-constexpr std::uint64_t inverse_mod_2_64(std::uint64_t odd) {
-  std::uint64_t x = odd;  // Newton: each step doubles the correct low bits
-  for (int i = 0; i < 6; ++i) x *= 2 - odd * x;
-  return x;
-}
-constexpr std::uint64_t undo_xorshift(std::uint64_t y, int shift) {
-  std::uint64_t x = y;  // x = y ^ (x >> shift) settles after 64 / shift rounds
-  for (int i = 0; i < 64; i += shift) x = y ^ (x >> shift);
-  return x;
-}
-constexpr std::uint64_t key_with_hash(std::uint64_t hash) {
-  std::uint64_t x = undo_xorshift(hash, 31);
-  x *= inverse_mod_2_64(0x94d049bb133111ebULL);
-  x = undo_xorshift(x, 27);
-  x *= inverse_mod_2_64(0xbf58476d1ce4e5b9ULL);
-  return undo_xorshift(x, 30);
-}
-static_assert(mix64(key_with_hash(0x0123456789abcdefULL)) == 0x0123456789abcdefULL);
-
 // Keys whose hashes agree in their low 16 bits (the home bucket of any index
-// up to 65,536 buckets) and their top 32 (the tag, whatever the slot width):
+// up to 65,536 buckets) and their top 32 (the tag, whatever the slot width),
+// under an index hashing with mix64 (undone to make them):
 // the index tells them apart only by comparing keys, and the batch's guess
 // from the bucket line (the first tag match) is the same slot for all of
 // them. Each key must still bump its own counter, as single bumps do.
 TEST_P(BatchBump, keys_sharing_home_bucket_and_tag_bump_their_own_counters) {
   std::vector<std::uint64_t> universe;
   for (std::uint64_t j = 0; j < 40; ++j) {
-    universe.push_back(key_with_hash(0x5eedc0de00000000ULL | (j + 1) << 16 | 0x2a));
+    universe.push_back(test::unmix64(0x5eedc0de00000000ULL | (j + 1) << 16 | 0x2a));
   }
   for (std::uint64_t j = 0; j < 40; ++j) universe.push_back(key_of<std::uint64_t>(j));
   for (const std::size_t cap : {std::size_t{0}, std::size_t{24}}) {
     RegistryOptions options;
     options.cap = cap;
     options.backend = GetParam();
-    HeatRegistry batched(options);
-    HeatRegistry sequential(options);
+    BasicHeatRegistry<std::uint64_t, test::UnkeyedMix64> batched(options);
+    BasicHeatRegistry<std::uint64_t, test::UnkeyedMix64> sequential(options);
     Rng rng(cap + 5);
     Instant now = t0();
     for (int round = 0; round < 60; ++round) {
