@@ -72,7 +72,7 @@ class HeatkitSubject {
   static constexpr std::size_t kInsertBatch = 256;  // inserts per timed iteration
 
   HeatkitSubject(const std::string& backend, std::size_t cap)
-      : registry_(RegistryOptions{cap, false, backend, 1}) {}
+      : registry_(RegistryOptions{.cap = cap, .track_in_flight = false, .backend = backend, .threads = 1}) {}
 
   void set_threads(unsigned threads) { registry_.set_threads(threads); }
   void set_bump_queue(std::size_t limit) { registry_.set_bump_queue(limit); }
