@@ -334,6 +334,31 @@ TEST(ConcurrentRegistry, threads_hammering_one_shard_keep_exact_counts) {
   }
 }
 
+// The in-flight switch flipped on one thread while others read it and tick:
+// the flag is read under the lock it is written under (a race ThreadSanitizer
+// reports otherwise), and the last setting holds.
+TEST(ConcurrentRegistry, track_in_flight_switch_is_read_and_written_under_the_lock) {
+  ConcurrentBlobHeatRegistry registry(capped(0), 4);
+  for (std::uint8_t i = 0; i < 16; ++i) registry.bump(hash(i), 1h, t0());
+  constexpr int kFlips = 2000;
+  std::atomic<int> reads_on{0};  // keeps the reads from being optimized away
+  test::run_together(3, [&](std::size_t t) {
+    for (int i = 0; i < kFlips; ++i) {
+      if (t == 0) {
+        registry.set_track_in_flight(i % 2 == 0);
+      } else if (t == 1) {
+        if (registry.tracks_in_flight()) reads_on.fetch_add(1, std::memory_order_relaxed);
+      } else if (i % 64 == 0) {
+        registry.commit(registry.tick(Policy{}, t0()));
+      }
+    }
+  });
+  registry.set_track_in_flight(true);
+  EXPECT_TRUE(registry.tracks_in_flight());
+  registry.set_track_in_flight(false);
+  EXPECT_FALSE(registry.tracks_in_flight());
+}
+
 // ======== The shard lock ========
 
 // Critical sections never overlap, and each sees the writes of those before
