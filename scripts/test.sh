@@ -6,13 +6,14 @@
 #   debug    the debug preset (ASan + UBSan): full build, every CTest test
 #   tsan     the tsan preset (ThreadSanitizer): the concurrency tests
 #   fuzz     the fuzz preset (clang-14, libFuzzer + ASan + UBSan):
-#            fuzz_trace_parser for FUZZ_SECONDS (default 60) from tests/fuzz/corpus
+#            fuzz_trace_parser from tests/fuzz/corpus and fuzz_registries from
+#            tests/fuzz/corpus_registries, FUZZ_SECONDS (default 60) between them
 # A failing stage does not stop the later ones; the script exits non-zero when
 # any stage failed and ends with one summary line.
 #
 # Environment: HEATKIT_JOBS (build and test parallelism, default 2),
 # HEATKIT_STAGES (space-separated subset of the stages above, default all),
-# FUZZ_SECONDS (default 60).
+# FUZZ_SECONDS (default 60: 30 for each fuzz target).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -61,31 +62,48 @@ stage_tsan() {
   run "${sanitized[@]}" ctest --preset tsan -j"$jobs"
 }
 
-stage_fuzz() {
-  [[ -d tests/fuzz/corpus ]] || { echo "fuzz: tests/fuzz/corpus is missing"; return 1; }
-  run cmake --preset fuzz
-  run cmake --build --preset fuzz -j"$jobs"
+# Fuzzes target $1 (an executable under build/fuzz) for $3 seconds from a
+# copy of its seed corpus $2; further arguments go to libFuzzer.
+fuzz_target() {
+  local name=$1 corpus=$2 seconds=$3
+  shift 3
+  [[ -d $corpus ]] || { echo "fuzz: $corpus is missing"; return 1; }
   local fuzzer
-  fuzzer=$(find build/fuzz -type f -name fuzz_trace_parser -perm -u+x -print -quit)
-  [[ -n $fuzzer ]] || { echo "fuzz: no fuzz_trace_parser executable under build/fuzz"; return 1; }
+  fuzzer=$(find build/fuzz -type f -name "$name" -perm -u+x -print -quit)
+  [[ -n $fuzzer ]] || { echo "fuzz: no $name executable under build/fuzz"; return 1; }
 
   # The fuzzer adds what it finds to its corpus: give it a copy, so the
   # repository is never written. Crashing inputs are kept under build/fuzz.
+  local work="$fuzz_work/$name" artifacts="$repo_root/build/fuzz/artifacts"
+  mkdir -p "$work" "$artifacts" || return 1
+  cp -R "$corpus/." "$work/" || return 1
+  echo "fuzz: $name: $(find "$work" -type f | wc -l) seed inputs, ${seconds}s"
+  # Inputs that run long (a flooded index, a megabyte line) get less of the
+  # fuzzer's time than quick ones, so both kinds keep being mutated.
+  run "${sanitized[@]}" "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -entropic_scale_per_exec_time=1 -print_final_stats=1 -artifact_prefix="$artifacts/$name-" \
+    "$@" "$work"
+}
+
+stage_fuzz() {
+  run cmake --preset fuzz
+  run cmake --build --preset fuzz -j"$jobs"
+
   # (The stage runs in its own subshell: the global and the trap end with it.)
-  local artifacts="$repo_root/build/fuzz/artifacts/"
   fuzz_work=$(mktemp -d "${TMPDIR:-/tmp}/heatkit-fuzz.XXXXXX")
   trap 'rm -rf "$fuzz_work"' EXIT
-  mkdir -p "$fuzz_work/corpus" "$artifacts"
-  cp -R tests/fuzz/corpus/. "$fuzz_work/corpus/"
-  echo "fuzz: $(find "$fuzz_work/corpus" -type f | wc -l) seed inputs, ${fuzz_seconds}s"
-
   local symbolizer=/usr/bin/llvm-symbolizer-14
   if [[ -x $symbolizer ]]; then export ASAN_SYMBOLIZER_PATH=$symbolizer; fi
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  local options=(-max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048
-    -print_final_stats=1 -artifact_prefix="$artifacts")
-  if [[ -f tests/fuzz/trace.dict ]]; then options+=(-dict=tests/fuzz/trace.dict); fi
-  run "${sanitized[@]}" "$fuzzer" "${options[@]}" "$fuzz_work/corpus"
+
+  # FUZZ_SECONDS is split between the two targets; both run even when the
+  # first finds something.
+  local seconds=$(((fuzz_seconds + 1) / 2)) rc=0
+  local dict=()
+  if [[ -f tests/fuzz/trace.dict ]]; then dict=(-dict=tests/fuzz/trace.dict); fi
+  fuzz_target fuzz_trace_parser tests/fuzz/corpus "$seconds" "${dict[@]}" || rc=1
+  fuzz_target fuzz_registries tests/fuzz/corpus_registries "$seconds" || rc=1
+  return "$rc"
 }
 
 passed=()
