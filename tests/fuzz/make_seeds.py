@@ -1,20 +1,29 @@
 #!/usr/bin/env python3
-"""Writes the seed inputs of fuzz_registries (tests/fuzz/corpus_registries/).
+"""Writes the seed inputs of the fuzz targets that are not plain text.
 
-Each seed is a short program in the byte layout fuzz_registries.cc reads
-(a header choosing the registries, then one operation per code byte), aimed
-at one region the fuzzer would take long to reach from nothing: a full
-emit / withdraw / prune cycle, an index flooded until it rehashes under a
-fresh secret, eviction ties with time going backwards, instants and
-half-lives at their extremes, a bump queue that flushes often, blob keys
-with in-flight tracking, many shards. Run it again after changing the
-layout: python3 tests/fuzz/make_seeds.py
+fuzz_registries (tests/fuzz/corpus_registries/): each seed is a short
+program in the byte layout fuzz_registries.cc reads (a header choosing the
+registries, then one operation per code byte), aimed at one region the
+fuzzer would take long to reach from nothing: a full emit / withdraw /
+prune cycle, an index flooded until it rehashes under a fresh secret,
+eviction ties with time going backwards, instants and half-lives at their
+extremes, a bump queue that flushes often, blob keys with in-flight
+tracking, many shards.
+
+fuzz_trace_parser (tests/fuzz/corpus/expanded_*): traces in the expanded
+form fuzz_trace_parser.cc describes (a few bytes standing for a megabyte):
+lines at and just past the line limit, tens of thousands of keys under an
+unbounded or huge cap, long commit lists of u64 and blob keys. The plain
+.trace seeds there are written by hand.
+
+Run it again after changing either layout: python3 tests/fuzz/make_seeds.py
 """
 import os
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus_registries")
+TRACE_OUT = os.path.join(HERE, "corpus")
 
 # Operation codes (the low 5 bits, Run::kOps in fuzz_registries.cc; the top
 # 3 are flags).
@@ -88,6 +97,38 @@ def write(name, data, folder=OUT):
         f.write(data)
 
 
+# The expanded trace form (fuzz_trace_parser.cc).
+EXPAND, REPEAT, MARK, INDEX, HEX_INDEX = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05"
+CAP_16, CAP_AS_GIVEN, CAP_4096, CAP_1 = b"\x00", b"\x01", b"\x02", b"\x03"
+LINE_LIMIT = 1 << 20
+
+
+def repeat(segment, copies):
+    """The segment, then `copies` more copies of it (copies < 65536)."""
+    return MARK + segment + REPEAT + struct.pack("<H", copies)
+
+
+def write_trace_seeds():
+    # One line of exactly the limit (a comment: accepted), then one a byte
+    # longer (refused on its own line).
+    at_limit = b"#" + b"a" * 15 + repeat(b"a" * 16, 65535 - 1)
+    write("expanded_line_at_limit", EXPAND + CAP_16 + b"len\n" + at_limit + b"\nlen\n", TRACE_OUT)
+    over = b"bump 1 0" + b" " * 8 + repeat(b" " * 16, 65535)
+    write("expanded_line_over_limit", EXPAND + CAP_16 + b"len\n" + over + b"\nlen\n", TRACE_OUT)
+    # 16,000 distinct keys under an unbounded cap, a tick emitting all of
+    # them, a commit naming 1,000, then a second tick withdrawing nothing yet.
+    many = b"cap 0\npolicy half_life_ns=1000000000\n" + repeat(b"bump " + INDEX + b" 5\n", 15999)
+    many += b"tick 5\ncommit " + repeat(INDEX + b" ", 999) + b"\ntick 6\nlen\n"
+    write("expanded_many_keys", EXPAND + CAP_AS_GIVEN + many, TRACE_OUT)
+    # Blob keys under the largest cap, with a long commit list.
+    blobs = b"registry blob\ncap 18446744073709551615\n" + repeat(b"bump " + HEX_INDEX + b" 7\n", 1999)
+    blobs += b"tick 9\ncommit " + repeat(HEX_INDEX + b" ", 1999) + b"\ntick 10\nlen\n"
+    write("expanded_blob_keys", EXPAND + CAP_AS_GIVEN + blobs, TRACE_OUT)
+    # Eviction at cap 1 over 4,000 keys.
+    evict = repeat(b"bump " + INDEX + b" " + INDEX + b"\nget " + INDEX + b"\n", 3999) + b"len\n"
+    write("expanded_evict_at_cap_1", EXPAND + CAP_1 + evict, TRACE_OUT)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
 
@@ -159,6 +200,8 @@ def main():
     prog += bytes([COMMIT_SOME]) + struct.pack("<Q", 0xAAAA) + bytes([ROLLBACK]) + small(3)
     prog += bump(bytes([224, 3]) + struct.pack("<Q", 0xFEEDFACE)) + tick()
     write("blob_tracking_shards", prog)
+
+    write_trace_seeds()
 
 
 if __name__ == "__main__":
