@@ -24,7 +24,10 @@ std::vector<Decision>& decision_scratch(std::size_t n) {
   return scratch;
 }
 
-// Team size for the next parallel regions started by this thread.
+// Team size for the next parallel regions started by this thread: the
+// registry's rule (resolve_threads), so never more than the hardware threads.
+// An OpenMP team is started as asked, and a larger one only oversubscribes
+// the cores, or cannot start under a memory limit (libgomp then exits).
 void use_threads(unsigned threads) { omp_set_num_threads(static_cast<int>(resolve_threads(threads))); }
 
 }  // namespace

@@ -1,21 +1,31 @@
 #include "host/thread_pool.h"
 
 #include <algorithm>
+#include <system_error>
 
 namespace heatkit {
 
+unsigned hardware_threads() noexcept { return std::max(1u, std::thread::hardware_concurrency()); }
+
 unsigned resolve_threads(unsigned requested) noexcept {
-  if (requested != 0) return requested;
-  return std::max(1u, std::thread::hardware_concurrency());
+  const unsigned all = hardware_threads();
+  return requested == 0 ? all : std::min(requested, all);
 }
 
 ThreadPool::ThreadPool(unsigned threads) {
   const unsigned workers = threads > 1 ? threads - 1 : 0;
-  workers_.reserve(workers);
-  for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  try {
+    workers_.reserve(workers);
+    for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  } catch (...) {
+    stop_workers();  // a joinable std::thread destroyed unjoined would terminate the process
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() noexcept {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -25,8 +35,16 @@ ThreadPool::~ThreadPool() {
 }
 
 ThreadPool& ThreadPool::shared() {
-  static ThreadPool pool(resolve_threads(0));
-  return pool;
+  for (unsigned threads = resolve_threads(0);; threads /= 2) {
+    try {
+      // A static whose construction throws is tried again the next time
+      // through, here with half the threads; once built, it is returned.
+      static ThreadPool pool(threads);
+      return pool;
+    } catch (const std::system_error&) {
+      if (threads <= 1) throw;  // not reached: one thread starts no worker
+    }
+  }
 }
 
 void ThreadPool::work_on_current_job() {

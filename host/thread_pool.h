@@ -15,7 +15,8 @@ namespace heatkit {
 
 class ThreadPool {
  public:
-  // `threads` counts the caller: threads - 1 workers are started.
+  // `threads` counts the caller: threads - 1 workers are started. Throws
+  // std::system_error when one cannot be (the ones started are stopped first).
   explicit ThreadPool(unsigned threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -28,11 +29,14 @@ class ThreadPool {
   // `task` must not throw.
   void run(std::size_t tasks, unsigned max_threads, const std::function<void(std::size_t)>& task);
 
-  // The process-wide pool, one thread per hardware thread, started on first use.
+  // The process-wide pool, one thread per hardware thread, started on first
+  // use; with fewer when the system will not start that many (halving the
+  // count until it does, down to the caller alone).
   static ThreadPool& shared();
 
  private:
   void worker_loop(unsigned index);
+  void stop_workers() noexcept;
   void work_on_current_job();
 
   std::vector<std::thread> workers_;
@@ -50,7 +54,15 @@ class ThreadPool {
   unsigned active_ = 0;              // workers still inside the current job
 };
 
-// The number of threads `requested` means: 0 is every hardware thread.
+// std::thread::hardware_concurrency(), or 1 where it is unknown.
+unsigned hardware_threads() noexcept;
+
+// The number of threads a request for `requested` runs on, the one rule for
+// every backend's passes (RegistryOptions::threads, `heatkit simulate
+// --threads`): 0 is every hardware thread, and a request above the hardware
+// threads is capped at them. The pool has no more threads than that, and a
+// team any bigger (thrust-omp's OpenMP team) only oversubscribes the cores,
+// or fails to start under a memory limit.
 unsigned resolve_threads(unsigned requested) noexcept;
 
 }  // namespace heatkit

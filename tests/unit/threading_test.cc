@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <climits>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <span>
 #include <thread>
 #include <vector>
@@ -46,8 +50,39 @@ TEST(ThreadPool, concurrent_callers_take_turns) {
 }
 
 TEST(ThreadPool, resolve_threads_zero_means_every_hardware_thread) {
-  EXPECT_EQ(resolve_threads(3), 3u);
-  EXPECT_GE(resolve_threads(0), 1u);
+  EXPECT_GE(hardware_threads(), 1u);
+  EXPECT_EQ(resolve_threads(0), hardware_threads());
+  EXPECT_EQ(resolve_threads(1), 1u);
+}
+
+// One rule for every backend: a request above the hardware threads runs on
+// the hardware threads, never on more.
+TEST(ThreadPool, resolve_threads_caps_a_request_at_the_hardware_threads) {
+  const unsigned all = hardware_threads();
+  EXPECT_EQ(resolve_threads(all), all);
+  EXPECT_EQ(resolve_threads(all + 1), all);
+  EXPECT_EQ(resolve_threads(4096), all);
+  EXPECT_EQ(resolve_threads(UINT_MAX), all);
+  for (unsigned n = 1; n <= all; ++n) EXPECT_EQ(resolve_threads(n), n);
+}
+
+TEST(ThreadPool, shared_pool_has_a_thread_per_hardware_thread_at_most) {
+  EXPECT_GE(ThreadPool::shared().threads(), 1u);
+  EXPECT_LE(ThreadPool::shared().threads(), hardware_threads());
+}
+
+// A job asking for more threads than the pool has runs on the pool's threads.
+TEST(ThreadPool, a_job_asking_for_more_threads_than_the_pool_has_runs_on_its_threads) {
+  ThreadPool pool(3);
+  std::mutex mutex;
+  std::set<std::thread::id> seen;
+  pool.run(2000, 4096, [&](std::size_t) {
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+    const std::lock_guard lock(mutex);
+    seen.insert(std::this_thread::get_id());
+  });
+  EXPECT_GE(seen.size(), 1u);
+  EXPECT_LE(seen.size(), 3u);
 }
 
 // A registry big enough to be split, ticked with several thread counts.
@@ -120,6 +155,42 @@ TEST(MultiThreadedTick, thrust_omp_u64_candidates_and_prune_independent_of_threa
   });
   if (!built) GTEST_SKIP() << "thrust-omp is not built here (HEATKIT_ENABLE_THRUST_OMP=OFF)";
   tick_is_independent_of_thread_count<std::uint64_t>("thrust-omp");
+}
+
+// Every CPU backend answers a request above the hardware threads (one more,
+// and the CLI's largest, 4096) exactly as one for every hardware thread.
+void threads_above_hardware_run_as_every_hardware_thread(const char* backend) {
+  constexpr std::size_t kKeys = 100'000;
+  const auto run = [&](unsigned threads) {
+    RegistryOptions o;
+    o.cap = 0;
+    o.backend = backend;
+    o.threads = threads;
+    HeatRegistry r(o);
+    for (std::size_t i = 0; i < kKeys; ++i) {
+      const Instant at = t0() + std::chrono::milliseconds(i % 991);
+      r.entry(i, 10s, at).bump(at);
+    }
+    std::vector<HeatRegistry::Emissions> ticks;
+    ticks.push_back(r.tick(Policy{}, t0() + 1s));
+    r.commit(ticks.back());
+    ticks.push_back(r.tick(Policy{}, t0() + 600s));  // mass withdrawal and prune
+    r.commit(ticks.back());
+    EXPECT_EQ(r.size(), 0u);
+    return ticks;
+  };
+  const auto expected = run(0);
+  ASSERT_GT(expected.front().size(), kKeys / 2);
+  EXPECT_EQ(run(hardware_threads() + 1), expected) << backend;
+  EXPECT_EQ(run(4096), expected) << backend;
+}
+
+TEST(MultiThreadedTick, every_cpu_backend_runs_threads_above_the_hardware_as_the_hardware_threads) {
+  for (const BackendInfo& b : list_backends()) {
+    if (!b.available || b.name == "cuda" || b.name == "thrust") continue;  // CPU backends here
+    SCOPED_TRACE(b.name);
+    threads_above_hardware_run_as_every_hardware_thread(b.name.c_str());
+  }
 }
 
 // tick(policy, now, out) gives exactly tick(policy, now) whatever `out`

@@ -9,8 +9,11 @@
 #include <string>
 #include <vector>
 
+#include <omp.h>
+
 #include "cuda/thrust_omp_kernels.h"
 #include "host/backend.h"
+#include "host/thread_pool.h"
 #include "kernel_agreement.h"
 #include "kernels/scalar_kernels.h"
 
@@ -76,6 +79,32 @@ TEST(ThrustOmpBackend, is_listed_available_and_makes_a_host_store) {
   const auto store = make_store("thrust-omp");
   EXPECT_EQ(store->backend(), "thrust-omp");
   EXPECT_TRUE(store->host_columns().has_value());
+}
+
+// The team a pass starts follows the rule of every backend (resolve_threads):
+// a request above the hardware threads starts one thread per hardware
+// thread, not thousands (which libgomp fails to start under a memory limit,
+// and then exits). The pass sets the calling thread's team size, which
+// omp_get_max_threads reads back.
+TEST(ThrustOmpBackend, a_pass_never_starts_more_threads_than_the_hardware_has) {
+  const unsigned all = hardware_threads();
+  Columns c(4097);  // as in the edge cases above
+  Rng rng(7);
+  for (std::size_t i = 0; i < c.size; ++i) fill_slot(c, i, rng);
+  std::vector<Candidate> expected;
+  thrust_omp::tick(c.view(), param_variants().front(), expected, 0);
+  EXPECT_EQ(omp_get_max_threads(), static_cast<int>(all));
+  for (const unsigned asked : {all + 1, 4096u}) {
+    for (std::size_t i = 0; i < c.size; ++i) fill_slot(c, i, rng);
+    std::vector<Candidate> out;
+    thrust_omp::tick(c.view(), param_variants().front(), out, asked);
+    EXPECT_EQ(omp_get_max_threads(), static_cast<int>(all)) << "tick asked for " << asked;
+    std::vector<std::uint32_t> prunable;
+    thrust_omp::collect_prunable(c.view(), prunable, asked);
+    EXPECT_EQ(omp_get_max_threads(), static_cast<int>(all)) << "prune asked for " << asked;
+  }
+  thrust_omp::tick(c.view(), param_variants().front(), expected, 1);
+  EXPECT_EQ(omp_get_max_threads(), 1);
 }
 
 }  // namespace
