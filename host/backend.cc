@@ -19,6 +19,7 @@ struct BackendEntry {
   std::string (*unavailable_reason)();
   std::unique_ptr<CounterStore> (*make)();
   bool tick_uses_shared_half_life = false;  // BackendInfo's
+  bool device_columns = false;              // BackendInfo's
 };
 
 std::string always_available() { return {}; }
@@ -74,9 +75,9 @@ constexpr BackendEntry kBackends[] = {
 #endif
      &make_thrust_omp},
     {"cuda", "hand-written CUDA kernels over device columns (one pass: decay, gate, compaction)",
-     &cuda_unavailable_reason, &make_cuda},
+     &cuda_unavailable_reason, &make_cuda, false, true},
     {"thrust", "Thrust algorithms on the CUDA device system over device columns (several passes)",
-     &cuda_unavailable_reason, &make_thrust},
+     &cuda_unavailable_reason, &make_thrust, false, true},
 };
 
 std::string known_names() {
@@ -103,7 +104,7 @@ std::vector<BackendInfo> list_backends() {
   for (const auto& b : kBackends) {
     std::string reason = b.unavailable_reason();
     out.push_back(BackendInfo{std::string(b.name), std::string(b.description), reason.empty(),
-                              std::move(reason), b.tick_uses_shared_half_life});
+                              std::move(reason), b.tick_uses_shared_half_life, b.device_columns});
   }
   return out;
 }

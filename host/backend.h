@@ -1,5 +1,11 @@
 // Run-time backend selection by name. Each backend is a way to store the
 // columns and run the bulk passes; the registry above it is the same for all.
+//
+// Threads: every backend runs its passes on resolve_threads(threads) threads
+// (host/thread_pool.h): 0 is every hardware thread, and a request above the
+// hardware threads is capped at them, whether the passes run on the shared
+// pool (scalar, highway), on an OpenMP team (thrust-omp) or only the host's
+// share of them (cuda, thrust).
 #pragma once
 
 #include <memory>
@@ -20,6 +26,9 @@ struct BackendInfo {
   // Its tick uses TickParams::shared_half_life instead of reading the
   // half-life column (so moves 41 bytes per counter, not 49).
   bool tick_uses_shared_half_life = false;
+  // Its columns live in device memory (the host keeps a mirror of
+  // last_update: host/memory_estimate.h).
+  bool device_columns = false;
 };
 
 // Every backend this build knows, in a stable order, with whether it can run

@@ -1,12 +1,16 @@
 #include "tools/simulation.h"
 
 #include <algorithm>
+#include <bit>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <utility>
+
+#include "host/backend.h"
+#include "host/memory_estimate.h"
 
 #if HEATKIT_HAVE_CUDA
 #include "cuda/device_store.h"
@@ -275,6 +279,90 @@ ReadsPath choose_reads_path(const SimulationConfig& config, bool device_store) {
 #else
   return {false, "this build has no device workload (CUDA)"};
 #endif
+}
+
+namespace {
+
+// An upper bound on the expected number of distinct ranks that `reads`
+// draws from Zipf(n, s) reach: the sum over ranks of 1 - (1 - p_k)^reads.
+// The first ranks are summed one by one; past them, ranks come in blocks
+// 1/2000 of their rank long, each counted at its first rank's (largest)
+// term, with p_k over a lower bound of the normalizing sum: about 30,000
+// terms for 2^32 keys, and at most a few tenths of a percent over.
+double expected_distinct_ranks_bound(std::uint64_t n, double s, std::uint64_t reads) {
+  constexpr std::uint64_t kExact = 4096;
+  const auto for_blocks = [&](auto&& add) {  // add(first rank, ranks in the block)
+    for (std::uint64_t k = 0; k < n;) {
+      const std::uint64_t len = k < kExact ? 1 : std::min(n - k, std::max<std::uint64_t>(1, k / 2000));
+      add(k, len);
+      k += len;
+    }
+  };
+  const auto weight = [&](std::uint64_t k) { return std::pow(static_cast<double>(k) + 1.0, -s); };
+  double total = 0.0;  // <= the sum of the weights: each block at its last (smallest) weight
+  for_blocks([&](std::uint64_t k, std::uint64_t len) {
+    total += static_cast<double>(len) * weight(k + len - 1);
+  });
+  double distinct = 0.0;
+  const auto r = static_cast<double>(reads);
+  for_blocks([&](std::uint64_t k, std::uint64_t len) {
+    const double p = std::min(1.0, weight(k) / total);
+    distinct += static_cast<double>(len) * (p >= 1.0 ? 1.0 : -std::expm1(r * std::log1p(-p)));
+  });
+  return distinct;
+}
+
+}  // namespace
+
+MemoryEstimate estimate_memory(const SimulationConfig& config) {
+  validate(config);
+  const std::vector<BackendInfo> backends = list_backends();
+  const auto backend = std::find_if(backends.begin(), backends.end(),
+                                    [&](const BackendInfo& b) { return b.name == config.backend; });
+  if (backend == backends.end()) throw UnknownBackend(config.backend);
+  if (!backend->available) throw BackendUnavailable(config.backend, backend->unavailable_reason);
+
+  MemoryEstimate e;
+  const std::uint64_t keys = config.keys;
+  const std::uint64_t reads = sim::reads_per_tick(config) * tick_count(config);  // both < 2^32
+  e.counters = keys;
+  if (config.cap != 0 && config.cap < e.counters) {
+    e.counters = config.cap;
+    e.counters_bound = ConfigField::kCap;
+  }
+  // Every live counter is a key read at least once. How many distinct keys
+  // the reads reach is a sum of nearly independent events, so it stays
+  // within a few square roots of its expectation.
+  const double expected = expected_distinct_ranks_bound(keys, config.zipf_exponent, reads);
+  const double reached = std::ceil(expected + 8.0 * std::sqrt(expected) + 64.0);
+  if (reached < static_cast<double>(e.counters)) {
+    e.counters = static_cast<std::uint64_t>(reached);
+    e.counters_bound = ConfigField::kReadsPerSecond;
+  }
+
+  // ZipfTable: threshold and alias (4 bytes each a key) kept; while built, a
+  // double weight per key and the two work lists, whose capacities together
+  // hold at most twice the keys, and for a moment, while one of them
+  // reallocates, half of that again (zipf.cc; 23 bytes a key measured).
+  e.tables = keys * 2 * sizeof(std::uint32_t);
+  e.tables_build = keys * (sizeof(double) + 3 * sizeof(std::uint32_t));
+  if (choose_reads_path(config, backend->device_columns).on_device) {
+    // DeviceReads: slot_of_rank per key; per batch the new ranks (and their
+    // (rank, slot) pairs going up, cuda/device_workload.cu) and their slots.
+    const std::uint64_t batch =
+        std::min<std::uint64_t>({keys, sim::reads_per_tick(config), std::uint64_t{1} << 24});
+    e.tables += keys * sizeof(Slot) + batch * (2 * 8 + sizeof(Slot)) + e.counters * sizeof(std::uint32_t);
+  }
+
+  const auto counters = static_cast<std::size_t>(e.counters);
+  const RegistryMemoryEstimate registry = estimate_registry_memory<std::uint64_t>(
+      counters, static_cast<std::size_t>(config.cap), backend->device_columns);
+  // The tick's result is sized to fit (resize_for_overwrite); the committed
+  // list grows by push_back, to a power of two at most.
+  constexpr std::size_t kEmission = sizeof(HeatRegistry::Emissions::value_type);
+  e.registry = registry.total() + counters * kEmission + std::bit_ceil(counters) * kEmission +
+               kSuggestedBumpQueue * 64;
+  return e;
 }
 
 struct Simulation::State {

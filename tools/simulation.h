@@ -20,6 +20,7 @@
 // SEMANTICS.md "Numbers").
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -154,6 +155,47 @@ struct ReadsPath {
 //    every read before it; a batch applied on the device has no such order;
 //  - this build has the device workload (CUDA).
 ReadsPath choose_reads_path(const SimulationConfig& config, bool device_store);
+
+// ---------------------------------------------------------------------------
+// Memory, before the run.
+
+// The host memory a run needs at its largest, worked out from the config
+// alone, so that a run which cannot fit is refused before anything big is
+// allocated (`heatkit simulate`, --max-memory). Device memory (a device
+// backend's columns, the device workload's tables) is not counted.
+struct MemoryEstimate {
+  // The most live counters the run can hold at once: no more than the keys,
+  // the cap (when not 0) and the reads of the whole run (each may be a new
+  // key); `counters_bound` names the least of the three (kKeys, kCap or
+  // kReadsPerSecond).
+  std::uint64_t counters = 0;
+  ConfigField counters_bound = ConfigField::kKeys;
+  // The workload's tables, kept for the whole run: the Zipf alias table (8
+  // bytes a key) and, with the reads on the device, the host's rank -> slot
+  // map (4 bytes a key) and its lists of new ranks.
+  std::size_t tables = 0;
+  // More while the alias table is built (its weights as doubles and its
+  // work lists); given back before the registry is made.
+  std::size_t tables_build = 0;
+  // The registry at `counters` (host/memory_estimate.h: its arrays, a tick
+  // whose every counter is a candidate, a growth) and the engine's two lists
+  // of a tick's candidates (returned, committed).
+  std::size_t registry = 0;
+
+  // The most the run holds at once: the tables and the larger of their
+  // build and the registry.
+  std::size_t peak() const noexcept { return tables + std::max(tables_build, registry); }
+  // The config field whose value the peak grows with: kKeys where the
+  // tables make it, else counters_bound.
+  ConfigField largest_field() const noexcept {
+    return tables_build >= registry ? ConfigField::kKeys : counters_bound;
+  }
+};
+
+// The estimate for `config`. Throws InvalidSimulationConfig for an invalid
+// config, UnknownBackend or BackendUnavailable for a backend the run could
+// not use (the estimate depends on where the backend keeps its columns).
+MemoryEstimate estimate_memory(const SimulationConfig& config);
 
 struct SimulationSummary {
   SimulationConfig config;
