@@ -14,8 +14,10 @@
 #include <iostream>
 #include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -25,12 +27,14 @@
 #include "host/thread_pool.h"
 #include "kernels/policy.h"
 #include "tools/command.h"
+#include "tools/memory_budget.h"
 #include "tools/simulation.h"
 
 namespace heatkit::cli {
 namespace {
 
-// More threads than this is a typo, not a machine.
+// More threads than this is a typo, not a machine (up to it, a request above
+// the hardware threads runs on the hardware threads: resolve_threads).
 constexpr std::uint64_t kMaxThreads = 4096;
 
 using sim::ConfigField;
@@ -51,6 +55,7 @@ struct SimulateOptions {
   std::string seed;
   std::string backend;
   std::string threads;
+  std::string max_memory;  // empty: the memory available now
   bool host_reads = false;
   bool json = false;
 };
@@ -138,7 +143,9 @@ SimulationConfig to_config(const SimulateOptions& o) {
   c.backend = o.backend;
   const std::uint64_t threads = parse_count("--threads", o.threads);
   if (threads > kMaxThreads) {
-    throw UsageError("--threads must be at most " + std::to_string(kMaxThreads) + ", got " + o.threads);
+    throw UsageError("--threads must be at most " + std::to_string(kMaxThreads) + " (a request above the " +
+                     std::to_string(hardware_threads()) + " hardware threads runs on them), got " +
+                     o.threads);
   }
   c.threads = static_cast<unsigned>(threads);
   c.device_reads = !o.host_reads;
@@ -210,10 +217,14 @@ void print_summary(std::ostream& out, const SimulationSummary& r) {
                      shortest(c.emit_threshold_ratio) + ", cap " +
                      (c.cap == 0 ? std::string("unbounded") : grouped(c.cap)) +
                      ", commit failure rate " + shortest(c.commit_failure_rate));
-  line("backend", r.backend + ", " +
-                      (c.threads == 0 ? std::string("all hardware threads")
-                                      : std::to_string(c.threads) + " thread" + (c.threads == 1 ? "" : "s")) +
-                      " for tick and prune");
+  const unsigned threads = resolve_threads(c.threads);
+  std::string threads_text =
+      c.threads == 0 ? std::string("all hardware threads")
+                     : std::to_string(threads) + " thread" + (threads == 1 ? "" : "s");
+  if (c.threads > threads) {
+    threads_text += " (" + std::to_string(c.threads) + " asked: capped at the hardware threads)";
+  }
+  line("backend", r.backend + ", " + threads_text + " for tick and prune");
   line("reads", r.reads_path.on_device ? "generated and applied on the device (" + r.backend + ")"
                                        : "generated on the host (" + r.reads_path.host_reason + ")");
   out << '\n';
@@ -323,7 +334,8 @@ std::string summary_json(const SimulationSummary& r) {
       .field("keys_bytes", m.keys)
       .field("index_bytes", m.index)
       .field("lru_bytes", m.lru)
-      .field("other_bytes", m.other);
+      .field("other_bytes", m.other)
+      .field("estimate_bytes", sim::estimate_memory(c).peak());
   if (r.counters_live == 0) {
     memory.raw("bytes_per_counter", "null");
   } else {
@@ -332,6 +344,7 @@ std::string summary_json(const SimulationSummary& r) {
   JsonObject out;
   out.field("backend", r.backend)
       .field("threads", static_cast<std::uint64_t>(resolve_threads(c.threads)))
+      .field("threads_requested", static_cast<std::uint64_t>(c.threads))
       .field("config", config)
       .field("reads_on_device", r.reads_path.on_device);
   if (r.reads_path.on_device) {
@@ -385,12 +398,68 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_print_{};
 };
 
+// ---------------------------------------------------------------------------
+// Memory: a run that cannot fit is refused before it allocates anything big.
+
+constexpr std::string_view kMaxMemory = "--max-memory";
+
+std::optional<MemoryLimit> memory_limit(const SimulateOptions& o) {
+  if (o.max_memory.empty()) return available_memory();
+  const auto bytes = parse_byte_size(o.max_memory);
+  if (!bytes || *bytes == 0) {
+    throw UsageError("--max-memory must be a byte count > 0, such as 512M or 4G (K, M, G, T: powers of "
+                     "1024), got '" + o.max_memory + "'");
+  }
+  return MemoryLimit{*bytes, std::string(kMaxMemory)};
+}
+
+// "the 64.0 MiB allowed (--max-memory)", "the 20.1 GiB available (MemAvailable; ...)".
+std::string limit_words(const MemoryLimit& limit) {
+  if (limit.source == kMaxMemory) return "the " + about_bytes(limit.bytes) + " allowed (--max-memory)";
+  return "the " + about_bytes(limit.bytes) + " available (" + limit.source +
+         "; --max-memory to set another limit)";
+}
+
+// "--keys 4294967295": the option the estimate grows with, as typed.
+std::string largest_option(const sim::MemoryEstimate& e, const SimulateOptions& o,
+                           const SimulationConfig& c) {
+  const std::uint64_t ticks = sim::tick_count(c);
+  switch (e.largest_field()) {
+    case ConfigField::kCap: return "--cap " + o.cap;
+    case ConfigField::kReadsPerSecond:
+      return "--reads-per-second " + o.reads_per_second + " (" + grouped(sim::reads_per_tick(c) * ticks) +
+             " reads in " + grouped(ticks) + " ticks, reaching up to " + grouped(e.counters) + " keys)";
+    default: return "--keys " + o.keys;
+  }
+}
+
+// Throws UsageError when the run's estimate exceeds the limit; the estimate's
+// own errors (an invalid config, an unknown backend) propagate.
+void check_memory(const SimulationConfig& config, const SimulateOptions& options,
+                  const std::optional<MemoryLimit>& limit) {
+  if (!limit) return;  // nothing known to check against
+  const sim::MemoryEstimate e = sim::estimate_memory(config);
+  if (e.peak() <= limit->bytes) return;
+  throw UsageError(largest_option(e, options, config) + " needs about " + about_bytes(e.peak()) +
+                   " (workload tables " + about_bytes(e.tables) + ", " +
+                   about_bytes(e.tables + e.tables_build) + " while built; registry " +
+                   about_bytes(e.registry) + "), more than " + limit_words(*limit));
+}
+
 int run_simulate(const SimulateOptions& options) {
   const SimulationConfig config = to_config(options);
+  const std::optional<MemoryLimit> limit = memory_limit(options);
   SimulationSummary summary;
   try {
+    check_memory(config, options, limit);
     const bool progress = isatty(STDERR_FILENO) != 0;
     summary = sim::run_simulation(config, progress ? sim::ProgressFn(ProgressLine()) : sim::ProgressFn());
+  } catch (const std::bad_alloc&) {
+    // The estimate let the run start: say so, it is the estimate's to mend.
+    std::string message = "out of memory (std::bad_alloc) in a run estimated at about " +
+                          about_bytes(sim::estimate_memory(config).peak());
+    if (limit) message += ", within " + limit_words(*limit);
+    throw std::runtime_error(message);
   } catch (const sim::InvalidSimulationConfig& e) {
     throw UsageError(flag_of(e.field()) + " " + e.requirement());
   } catch (const UnknownBackend& e) {
@@ -435,7 +504,12 @@ RunFn add_simulate_command(CLI::App& app) {
       "are pure functions of the seed: one seed gives the same workload on every backend.\n"
       "On a device backend (cuda, thrust) with no eviction possible (cap 0 or cap >= keys)\n"
       "the reads are generated and applied on the device; --host-reads keeps them on the host.\n"
-      "The defaults are the reference workload: 120,000,000 reads over 60 ticks.");
+      "The defaults are the reference workload: 120,000,000 reads over 60 ticks.\n"
+      "Before it starts, a run's host memory is estimated from its options: the Zipf table\n"
+      "(28 bytes a key while built, 8 after) and the registry at the most counters the keys,\n"
+      "the cap and the reads allow (200 to 300 bytes a counter, scratch and slack included).\n"
+      "A run that needs more than --max-memory, by default the memory available now, is\n"
+      "refused (exit 2).");
   cmd->add_option("--keys", o.keys, "distinct u64 keys, ranked by Zipf popularity")
       ->type_name("COUNT")->capture_default_str();
   cmd->add_option("--zipf", o.zipf, "Zipf exponent s: P(rank k) ~ 1/(k+1)^s; 0 = uniform")
@@ -459,8 +533,16 @@ RunFn add_simulate_command(CLI::App& app) {
       ->type_name("U64")->capture_default_str();
   cmd->add_option("--backend", o.backend, "counter backend (see `heatkit backends`)")
       ->type_name("NAME")->capture_default_str();
-  cmd->add_option("--threads", o.threads, "threads for the tick and prune passes; 0 = all hardware threads")
+  cmd->add_option("--threads", o.threads,
+                  "threads for the tick and prune passes, on every backend: 0 = all hardware threads; "
+                  "more than the hardware threads runs on the hardware threads; at most " +
+                      std::to_string(kMaxThreads))
       ->type_name("COUNT")->capture_default_str();
+  cmd->add_option("--max-memory", o.max_memory,
+                  "refuse (exit 2) a run estimated to need more host memory than BYTES (suffix K, M, G or T: "
+                  "powers of 1024); default: the memory available now (MemAvailable, the cgroup's "
+                  "memory.max, ulimit -v)")
+      ->type_name("BYTES");
   cmd->add_flag("--host-reads", o.host_reads,
                 "generate and apply the reads on the host even on a device backend (cuda, thrust)");
   cmd->add_flag("--json", o.json, "print one JSON object on stdout instead of the summary");

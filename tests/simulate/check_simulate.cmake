@@ -1,7 +1,14 @@
 # Runs `${HEATKIT} ${ARGS}` and checks its exit status (EXPECT_EXIT), that
 # stdout and stderr match EXPECT_STDOUT / EXPECT_STDERR (regexes, when set),
 # and with EXPECT_JSON that stdout is exactly one JSON object with the counts.
-execute_process(COMMAND ${HEATKIT} ${ARGS}
+# With ULIMIT_KB it runs under `ulimit -v ULIMIT_KB` (an address-space limit:
+# what it allocates past that fails at once).
+if(ULIMIT_KB)
+  set(command sh -c "ulimit -v ${ULIMIT_KB} && exec \"$0\" \"$@\"" ${HEATKIT} ${ARGS})
+else()
+  set(command ${HEATKIT} ${ARGS})
+endif()
+execute_process(COMMAND ${command}
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT status STREQUAL "${EXPECT_EXIT}")
   message(FATAL_ERROR "exit status ${status}, expected ${EXPECT_EXIT}\nstdout:\n${out}\nstderr:\n${err}")
