@@ -1085,7 +1085,11 @@ class Run {
     }
     if (fast_alive_) fast_.bump_batch(keys, h, t);
     if (concurrent_alive_) concurrent_.bump_batch(keys, h, t);
-    if (config_.hash_seed == kFloodSeed && scalar_.stats().hash_reseeds == 0) {
+    // The pool's keys share their low kFloodBits bits: one bucket while the
+    // index has at most 2^kFloodBits buckets, which it does while it has
+    // slots for at most 4,096 keys (entries_ bounds the keys ever created).
+    entries_ += kFloodOpKeys;
+    if (config_.hash_seed == kFloodSeed && entries_ <= 4096 && scalar_.stats().hash_reseeds == 0) {
       fail_at("a flood of colliding keys did not make the index rehash: do they still collide?");
     }
     check_batch_keys(keys);
@@ -1097,6 +1101,7 @@ class Run {
   // the concurrent registry's bump or with_entry).
   void bump(Input& in, std::uint8_t code) {
     op_name_ = "bump";
+    ++entries_;
     const Key key = read_key<Key>(in, config_.small_keys, next_flood_);
     const std::int64_t hl = read_half_life(in, config_.half_life);
     const std::int64_t at = read_instant(in, now_);
@@ -1137,6 +1142,7 @@ class Run {
 
   void touch(Input& in) {
     op_name_ = "touch";
+    ++entries_;
     const Key key = read_key<Key>(in, config_.small_keys, next_flood_);
     std::int64_t hl = read_half_life(in, config_.half_life);
     if (hl < 0) hl = config_.half_life;
@@ -1153,6 +1159,7 @@ class Run {
   // entry(key).decay_to(at): creates an absent key, as entry() does.
   void decay(Input& in) {
     op_name_ = "decay";
+    ++entries_;
     const Key key = read_key<Key>(in, config_.small_keys, next_flood_);
     std::int64_t hl = read_half_life(in, config_.half_life);
     if (hl < 0) hl = config_.half_life;
@@ -1183,6 +1190,7 @@ class Run {
     std::size_t n = in.byte() % (kMaxBatch + 1);
     n = std::min(n, kMaxReads - std::min(kMaxReads, reads_));
     reads_ += n;
+    entries_ += n;
     std::vector<Key> keys;
     keys.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
@@ -1694,6 +1702,7 @@ class Run {
   std::size_t op_ = 0;
   std::string op_name_ = "start";
   std::size_t reads_ = 0;
+  std::size_t entries_ = 0;     // entry() calls so far: at least the keys ever created
   std::size_t next_flood_ = 0;  // the flood pool's next fresh key
   bool flooded_ = false;
   std::uint64_t ticks_ = 0;
