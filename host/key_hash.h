@@ -33,6 +33,9 @@ class KeyHash {
       secret_[i] = mix64(seed + 0x9e3779b97f4a7c15ULL * (i + 1));
     }
     premixed_ = seed ^ fold(seed ^ secret_[0], secret_[1]);
+    // rapidhash xors the length into both; done once here.
+    premixed8_ = premixed_ ^ 8;
+    final8_ = secret_[0] ^ 8;
   }
 
   std::uint64_t seed() const noexcept { return seed_; }
@@ -40,9 +43,9 @@ class KeyHash {
   // rapidhash of the key's 8 little-endian bytes.
   std::uint64_t operator()(std::uint64_t key) const noexcept {
     std::uint64_t a = ((key << 32) | (key >> 32)) ^ secret_[1];
-    std::uint64_t b = key ^ premixed_ ^ 8;
+    std::uint64_t b = key ^ premixed8_;
     multiply(a, b);
-    return fold(a ^ secret_[0] ^ 8, b ^ secret_[1]);
+    return fold(a ^ final8_, b ^ secret_[1]);
   }
 
   // rapidhash of the key's 32 bytes (two 16-byte rounds).
@@ -74,6 +77,8 @@ class KeyHash {
 
   std::uint64_t seed_;
   std::uint64_t premixed_;
+  std::uint64_t premixed8_;
+  std::uint64_t final8_;
   std::array<std::uint64_t, 3> secret_;
 };
 
