@@ -113,7 +113,7 @@ class ConcurrentHeatRegistry {
     }
     shard_count_ = shards;
     shard_shift_ = shards == 1 ? 0 : 64 - std::countr_zero(shards);
-    shard_cap_ = cap_ == 0 ? 0 : (cap_ + shards - 1) / shards;
+    shard_cap_ = cap_ == 0 ? 0 : (cap_ - 1) / shards + 1;  // ceil, without overflow near SIZE_MAX
     if (options.bump_queue != 0) {
       throw std::invalid_argument(
           "bump_queue: the concurrent registry applies every read at its call (it must be 0, got " +

@@ -40,20 +40,15 @@ struct RegistryMemoryEstimate {
 };
 
 // The slot count a registry with cap `cap` (0 = unbounded) has once it has
-// held `counters` live counters at once: BasicHeatRegistry::grow's sequence,
-// doubling from 16 and by sixteenths near the cap. At most
+// held `counters` live counters at once: grown_slot_count's sequence (the
+// one BasicHeatRegistry::grow follows), doubling from 16 and by sixteenths
+// near the cap. At most
 // LruOrder::kMaxSlots: no registry holds more (it throws std::length_error).
 inline std::size_t registry_slot_count(std::size_t counters, std::size_t cap) noexcept {
   counters = std::min(counters, LruOrder::kMaxSlots);
   if (cap > 0) counters = std::min(counters, cap);
   std::size_t slots = 0;
-  while (slots < counters) {
-    std::size_t n = std::max<std::size_t>(16, 2 * slots);
-    if (cap > 0 && n > cap) {
-      n = std::max(slots + 1, std::min(cap, slots + std::max<std::size_t>(16, slots / 16)));
-    }
-    slots = n;
-  }
+  while (slots < counters) slots = grown_slot_count(slots, cap);
   return std::min(slots, LruOrder::kMaxSlots);
 }
 

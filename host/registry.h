@@ -43,6 +43,17 @@ class ConcurrentHeatRegistry;
 // Default cap on tracked counters (the seed's DEFAULT_HEAT_REGISTRY_CAP).
 inline constexpr std::size_t kDefaultCap = 8 * 1024;
 
+// The slot count a registry holding `used` slots grows to when it needs one
+// more (BasicHeatRegistry::grow): double, but where doubling would pass the
+// cap grow by sixteenths instead (to the cap at most).
+constexpr std::size_t grown_slot_count(std::size_t used, std::size_t cap) noexcept {
+  std::size_t n = std::max<std::size_t>(16, 2 * used);
+  if (cap > 0 && n > cap) {
+    n = std::max(used + 1, std::min(cap, used + std::max<std::size_t>(16, used / 16)));
+  }
+  return n;
+}
+
 template <class Key>
 struct KeyTraits;
 
@@ -60,7 +71,9 @@ struct RegistryOptions {
   std::size_t cap = kDefaultCap;         // 0 = unbounded
   std::optional<bool> track_in_flight;   // unset: on for blob keys, off for u64
   std::string backend = std::string(default_backend());
-  unsigned threads = 0;  // threads for tick and prune passes; 0 = every hardware thread
+  // Threads for the tick and prune passes: 0 = every hardware thread; more
+  // than the hardware threads run on them (resolve_threads), on every backend.
+  unsigned threads = 0;
   // Reads (entry() calls, each with its bump) that may wait in a queue to be
   // applied together, with bump_batch's prefetching: 0 applies each at once.
   // See BasicHeatRegistry::set_bump_queue.
@@ -805,11 +818,7 @@ class BasicHeatRegistry {
   // between half the cap and the cap, paid once while filling
   // (docs/PERFORMANCE.md has the measured fill times).
   void grow() {
-    const std::size_t used = high_water_;
-    std::size_t n = std::max<std::size_t>(16, 2 * used);
-    if (cap_ > 0 && n > cap_) {
-      n = std::max(used + 1, std::min(cap_, used + std::max<std::size_t>(16, used / 16)));
-    }
+    const std::size_t n = grown_slot_count(high_water_, cap_);
     if (n > LruOrder::kMaxSlots) throw std::length_error("heat registry: more than 2^31-2 slots");
     store_->ensure_slots(n);
     host_columns_ = store_->host_columns();
