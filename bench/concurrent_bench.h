@@ -72,7 +72,7 @@ class ShardedSubject {
   // The cap is split over the shards, and keys spread over them by hash: with
   // 1/8 headroom no shard fills up with the workload's n keys.
   ShardedSubject(const std::string& backend, std::size_t n)
-      : registry_(RegistryOptions{.cap = n + n / 8, .track_in_flight = false, .backend = backend, .threads = 1}) {}
+      : registry_(bench_options(n + n / 8, backend)) {}
   void touch(std::uint64_t key, std::int64_t now) {
     const Instant t = instant_from_ns(now);
     registry_.bump(key, Duration(kHalfLife), t);

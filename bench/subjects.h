@@ -67,12 +67,22 @@ inline constexpr bool kHaveBumpBatch = HasBumpBatch<HeatRegistry>;
 
 // A HeatRegistry (u64 keys, no in-flight tracking, cap = the workload's size)
 // on one backend, its passes on `threads` threads.
+// A benchmark registry: one thread, no in-flight tracking, the OS's secret.
+inline RegistryOptions bench_options(std::size_t cap, const std::string& backend) {
+  RegistryOptions options;
+  options.cap = cap;
+  options.track_in_flight = false;
+  options.backend = backend;
+  options.threads = 1;
+  return options;
+}
+
 class HeatkitSubject {
  public:
   static constexpr std::size_t kInsertBatch = 256;  // inserts per timed iteration
 
   HeatkitSubject(const std::string& backend, std::size_t cap)
-      : registry_(RegistryOptions{.cap = cap, .track_in_flight = false, .backend = backend, .threads = 1}) {}
+      : registry_(bench_options(cap, backend)) {}
 
   void set_threads(unsigned threads) { registry_.set_threads(threads); }
   void set_bump_queue(std::size_t limit) { registry_.set_bump_queue(limit); }

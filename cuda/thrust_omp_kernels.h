@@ -1,7 +1,8 @@
 // The Thrust passes (cuda/thrust_passes.h) on the OpenMP device system,
 // compiled by the host compiler: the `thrust-omp` backend's bulk passes, run
-// on CPU cores. Same contract as kernels/scalar_kernels.h; `threads` is the
-// OpenMP team size (0 = every hardware thread).
+// on CPU cores. Same contract as kernels/scalar_kernels.h; `threads` sets the
+// OpenMP team size through resolve_threads (0 = every hardware thread, never
+// more than the hardware threads).
 #pragma once
 
 #include <cstdint>
