@@ -40,7 +40,7 @@ namespace heatkit::sim {
 // ---------------------------------------------------------------------------
 // The engine.
 
-// Everything a run depends on. The defaults are the default workload.
+// Everything a run depends on. The defaults are the default workload (README).
 struct SimulationConfig {
   std::uint64_t keys = 1'000'000;             // distinct keys (Zipf ranks), in [1, 2^32 - 1]
   double zipf_exponent = 1.1;                 // finite, >= 0 (0 = uniform)

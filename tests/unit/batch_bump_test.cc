@@ -88,19 +88,6 @@ std::string difference(const BasicHeatRegistry<Key, Hasher>& batched,
   return {};
 }
 
-template <class Key>
-bool same_emissions(const typename BasicHeatRegistry<Key>::Emissions& a,
-                    const typename BasicHeatRegistry<Key>::Emissions& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].first != b[i].first || a[i].second.kind != b[i].second.kind ||
-        !same_double(a[i].second.rate, b[i].second.rate)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // A tick of both registries at `now`, then a commit of most candidates and a
 // rollback of the rest (the same on both). Empty when the ticks agree, else
 // what differed.
@@ -108,7 +95,7 @@ template <class Key>
 std::string tick_and_commit_both(BasicHeatRegistry<Key>& a, BasicHeatRegistry<Key>& b, Instant now, Rng& rng) {
   const auto from_a = a.tick(Policy{}, now);
   const auto from_b = b.tick(Policy{}, now);
-  if (!same_emissions<Key>(from_a, from_b)) return "tick output differs";
+  if (!test::same_emissions(from_a, from_b)) return "tick output differs";
   std::vector<std::pair<Key, HeatEmission>> committed;
   for (const auto& item : from_a) {
     if (rng.chance(80)) {
@@ -218,7 +205,7 @@ void run_batches_against_sequential(const RunConfig& config) {
   // And a last tick agrees.
   const auto a = batched.tick(Policy{}, now + 1s);
   const auto b = sequential.tick(Policy{}, now + 1s);
-  EXPECT_TRUE(same_emissions<Key>(a, b)) << "final tick output differs";
+  EXPECT_TRUE(test::same_emissions(a, b)) << "final tick output differs";
 }
 
 class BatchBump : public ::testing::TestWithParam<std::string> {};

@@ -32,6 +32,7 @@ using namespace std::chrono_literals;
 using test::hash;
 using test::same_counter;
 using test::same_double;
+using test::same_emissions;
 
 // Real monotonic time, as the seed's Instant::now().
 Instant now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
@@ -67,17 +68,6 @@ std::vector<Op> merge(std::vector<std::vector<Op>> logs) {
     if (all[i].seq != i) break;
   }
   return all;
-}
-
-bool same_emissions(const BlobHeatRegistry::Emissions& a, const BlobHeatRegistry::Emissions& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].first != b[i].first || a[i].second.kind != b[i].second.kind ||
-        !same_double(a[i].second.rate, b[i].second.rate)) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Replays `ops` in order on `fresh` (a registry made as the shared one was)

@@ -27,6 +27,7 @@ namespace heatkit {
 namespace {
 
 using namespace std::chrono_literals;
+using test::key_text;
 using test::Rng;
 namespace contract = test::contract;
 
@@ -44,19 +45,6 @@ Key key_of(std::uint64_t i) {
     }
     return k;
   }
-}
-
-template <class Key>
-std::string key_text(const Key& k) {
-  std::ostringstream out;
-  if constexpr (std::is_same_v<Key, std::uint64_t>) {
-    out << k;
-  } else {
-    out << std::hex;
-    for (int i = 0; i < 4; ++i) out << static_cast<int>(k[static_cast<std::size_t>(i)]);
-    out << "..";
-  }
-  return out.str();
 }
 
 std::string emission_text(const HeatEmission& e) {

@@ -718,7 +718,7 @@ TEST(RegistryMemory, memory_follows_the_counters_on_the_way_to_the_cap) {
   expect_memory_follows_the_counters_to_the_cap<BlobHeatRegistry>(3000);
 }
 
-// The memory budget (not a timing): 64 bytes per counter at a cap of
+// The memory budget (not a timing): 64 bytes per counter at a cap of
 // one million, everything the registry owns included.
 TEST(RegistryMemory, u64_registry_at_a_million_fits_64_bytes_per_counter) {
   constexpr std::size_t kCap = 1'000'000;

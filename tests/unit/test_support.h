@@ -9,9 +9,11 @@
 #include <barrier>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "host/heatkit.h"
@@ -89,6 +91,34 @@ struct Rng {
 inline bool same_double(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
   return a == b && std::signbit(a) == std::signbit(b);
+}
+
+// Two tick results are the same list: keys, decisions and rates (same_double).
+template <class Key>
+bool same_emissions(const std::vector<std::pair<Key, HeatEmission>>& a,
+                    const std::vector<std::pair<Key, HeatEmission>>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first != b[i].first || a[i].second.kind != b[i].second.kind ||
+        !same_double(a[i].second.rate, b[i].second.rate)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A key for messages: the number, or a blob's first four bytes in hex.
+template <class Key>
+std::string key_text(const Key& k) {
+  std::ostringstream out;
+  if constexpr (std::is_same_v<Key, std::uint64_t>) {
+    out << k;
+  } else {
+    out << std::hex;
+    for (int i = 0; i < 4; ++i) out << static_cast<int>(k[static_cast<std::size_t>(i)]);
+    out << "..";
+  }
+  return out.str();
 }
 
 // Two counter snapshots (or their absence) hold the same state, doubles

@@ -1,7 +1,7 @@
 // The thrust-omp backend (cuda/thrust_passes.h on the OpenMP device system)
 // against the scalar reference: the same randomized kernel and registry
 // checks as the Highway backend, at several OpenMP team sizes, plus the
-// device-style edge cases of issue 4 (none / all candidates, prune of
+// device-style edge cases of the GPU backends (none / all candidates, prune of
 // everything, sizes around every power of two).
 #include <gtest/gtest.h>
 
