@@ -746,10 +746,7 @@ Row port_row() {
 }
 
 Row backend_row(const std::string& backend, unsigned threads) {
-  const auto backends = list_backends();
-  const auto info = std::find_if(backends.begin(), backends.end(),
-                                 [&](const BackendInfo& b) { return b.name == backend; });
-  const bool tick_reads_half_life = info == backends.end() || !info->tick_uses_shared_half_life;
+  const bool tick_reads_half_life = !backend_info(backend).tick_uses_shared_half_life;
   Row row{backend + "/t" + std::to_string(threads), RowInfo{backend, threads, false, tick_reads_half_life}, {}};
   const Factory<HeatkitSubject> make = [backend](std::size_t cap) {
     return std::make_unique<HeatkitSubject>(backend, cap);

@@ -109,6 +109,13 @@ std::vector<BackendInfo> list_backends() {
   return out;
 }
 
+BackendInfo backend_info(std::string_view name) {
+  for (BackendInfo& b : list_backends()) {
+    if (b.name == name) return std::move(b);
+  }
+  throw UnknownBackend(name);
+}
+
 // The fastest CPU backend; `scalar` stays the reference the others are tested against.
 std::string_view default_backend() noexcept { return "highway"; }
 

@@ -35,6 +35,9 @@ struct BackendInfo {
 // on this machine (and why not).
 std::vector<BackendInfo> list_backends();
 
+// The entry of list_backends() named `name`; throws UnknownBackend when none is.
+BackendInfo backend_info(std::string_view name);
+
 // The backend used when none is named.
 std::string_view default_backend() noexcept;
 

@@ -316,11 +316,8 @@ double expected_distinct_ranks_bound(std::uint64_t n, double s, std::uint64_t re
 
 MemoryEstimate estimate_memory(const SimulationConfig& config) {
   validate(config);
-  const std::vector<BackendInfo> backends = list_backends();
-  const auto backend = std::find_if(backends.begin(), backends.end(),
-                                    [&](const BackendInfo& b) { return b.name == config.backend; });
-  if (backend == backends.end()) throw UnknownBackend(config.backend);
-  if (!backend->available) throw BackendUnavailable(config.backend, backend->unavailable_reason);
+  const BackendInfo backend = backend_info(config.backend);
+  if (!backend.available) throw BackendUnavailable(config.backend, backend.unavailable_reason);
 
   MemoryEstimate e;
   const std::uint64_t keys = config.keys;
@@ -346,7 +343,7 @@ MemoryEstimate estimate_memory(const SimulationConfig& config) {
   // reallocates, half of that again (zipf.cc; 23 bytes a key measured).
   e.tables = keys * 2 * sizeof(std::uint32_t);
   e.tables_build = keys * (sizeof(double) + 3 * sizeof(std::uint32_t));
-  if (choose_reads_path(config, backend->device_columns).on_device) {
+  if (choose_reads_path(config, backend.device_columns).on_device) {
     // DeviceReads: slot_of_rank per key; per batch the new ranks (and their
     // (rank, slot) pairs going up, cuda/device_workload.cu) and their slots.
     const std::uint64_t batch =
@@ -356,7 +353,7 @@ MemoryEstimate estimate_memory(const SimulationConfig& config) {
 
   const auto counters = static_cast<std::size_t>(e.counters);
   const RegistryMemoryEstimate registry = estimate_registry_memory<std::uint64_t>(
-      counters, static_cast<std::size_t>(config.cap), backend->device_columns);
+      counters, static_cast<std::size_t>(config.cap), backend.device_columns);
   // The tick's result is sized to fit (resize_for_overwrite); the committed
   // list grows by push_back, to a power of two at most.
   constexpr std::size_t kEmission = sizeof(HeatRegistry::Emissions::value_type);

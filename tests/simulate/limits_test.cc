@@ -178,10 +178,6 @@ std::uint64_t status_bytes(const char* field) {
   return cli::memory_budget_detail::kb_field(text, field).value_or(0);
 }
 
-// A run the estimate accepts stays within it: the registry's own count and
-// the growth of the process's peak resident memory (each test runs in a
-// process of its own under ctest). And the estimate is not far above what
-// the run used where the keys bound its counters.
 // Resident memory measures the run only without AddressSanitizer, whose
 // shadow and quarantine grow with every allocation.
 #if defined(__SANITIZE_ADDRESS__)
@@ -196,6 +192,10 @@ constexpr bool kAddressSanitized = false;
 constexpr bool kAddressSanitized = false;
 #endif
 
+// A run the estimate accepts stays within it: the registry's own count and
+// the growth of the process's peak resident memory (each test runs in a
+// process of its own under ctest). And the estimate is not far above what
+// the run used where the keys bound its counters.
 void expect_run_within_estimate(const SimulationConfig& c, double most_over) {
   if (kAddressSanitized) GTEST_SKIP() << "resident memory under AddressSanitizer counts its shadow too";
   const std::uint64_t before = status_bytes("VmRSS");

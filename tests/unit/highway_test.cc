@@ -306,14 +306,11 @@ INSTANTIATE_TEST_SUITE_P(EveryTarget, HighwayKernels,
                          ::testing::ValuesIn(hwy::SupportedAndGeneratedTargets()), target_name);
 
 TEST(HighwayBackend, is_listed_available_and_compiled_for_several_targets) {
-  const auto backends = list_backends();
-  const auto it = std::find_if(backends.begin(), backends.end(),
-                               [](const BackendInfo& b) { return b.name == "highway"; });
-  ASSERT_NE(it, backends.end());
-  EXPECT_TRUE(it->available);
+  const BackendInfo info = backend_info("highway");
+  EXPECT_TRUE(info.available);
   // Its tick uses TickParams::shared_half_life (the tests above); the
   // benchmark sets its ticks beside the floor without the half-life column.
-  EXPECT_TRUE(it->tick_uses_shared_half_life);
+  EXPECT_TRUE(info.tick_uses_shared_half_life);
   // Scalar fallback plus at least one SIMD target on any x86-64 build.
   EXPECT_GE(highway::compiled_targets().size(), 2u);
 }

@@ -646,6 +646,16 @@ TYPED_TEST(BothRegistries, mass_tick_scratch_is_given_back_once_ticks_are_ordina
   EXPECT_LE(after, steady + 64 * kHot) << "steady " << steady << ", after the mass tick " << after_mass;
 }
 
+TEST(RegistryBackend, backend_info_is_the_listed_entry_and_names_an_unknown_backend) {
+  for (const BackendInfo& listed : list_backends()) {
+    const BackendInfo info = backend_info(listed.name);
+    EXPECT_EQ(info.name, listed.name);
+    EXPECT_EQ(info.available, listed.available) << listed.name;
+    EXPECT_EQ(info.device_columns, listed.device_columns) << listed.name;
+  }
+  EXPECT_THROW(backend_info("no-such-backend"), UnknownBackend);
+}
+
 TEST(RegistryBackend, unknown_backend_name_throws_naming_it) {
   RegistryOptions o;
   o.backend = "no-such-backend";

@@ -149,10 +149,8 @@ TEST(MultiThreadedTick, highway_blob_candidates_and_prune_independent_of_threads
   tick_is_independent_of_thread_count<BlobKey>("highway");
 }
 TEST(MultiThreadedTick, thrust_omp_u64_candidates_and_prune_independent_of_threads) {
-  const auto backends = list_backends();
-  const bool built = std::any_of(backends.begin(), backends.end(), [](const BackendInfo& b) {
-    return b.name == "thrust-omp" && b.available;
-  });
+  const bool built = std::ranges::any_of(
+      list_backends(), [](const BackendInfo& b) { return b.name == "thrust-omp" && b.available; });
   if (!built) GTEST_SKIP() << "thrust-omp is not built here (HEATKIT_ENABLE_THRUST_OMP=OFF)";
   tick_is_independent_of_thread_count<std::uint64_t>("thrust-omp");
 }

@@ -71,11 +71,8 @@ std::string team_name(const ::testing::TestParamInfo<unsigned>& info) {
 INSTANTIATE_TEST_SUITE_P(Teams, ThrustOmpKernels, ::testing::Values(1u, 2u, 3u, 0u), team_name);
 
 TEST(ThrustOmpBackend, is_listed_available_and_makes_a_host_store) {
-  const auto backends = list_backends();
-  const auto it = std::find_if(backends.begin(), backends.end(),
-                               [](const BackendInfo& b) { return b.name == "thrust-omp"; });
-  ASSERT_NE(it, backends.end());
-  EXPECT_TRUE(it->available) << it->unavailable_reason;
+  const BackendInfo info = backend_info("thrust-omp");
+  EXPECT_TRUE(info.available) << info.unavailable_reason;
   const auto store = make_store("thrust-omp");
   EXPECT_EQ(store->backend(), "thrust-omp");
   EXPECT_TRUE(store->host_columns().has_value());
