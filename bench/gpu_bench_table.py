@@ -8,7 +8,7 @@ Prints, from that one file (so from one run on one GPU):
   - every tick beside the device-to-device copy floor at the same size, and
     the Thrust version beside the hand-written passes;
   - the transfers, the store's end-to-end tick, the bumps and commit + prune;
-  - the targets of the GPU issue at 100,000,000 counters, met or missed.
+  - the GPU targets at 100,000,000 counters, met or missed.
 Values are medians over the repetitions (the `median` aggregates; a run with
 one repetition uses its only row); ratios are the binary's own counters,
 computed against medians of the same run. Standard library only.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Markdown tables for docs/PERFORMANCE.md from one heatkit_bench JSON file.
 
-    bench/perf_table.py docs/bench/issue3-backends.json [--backend highway]
+    bench/perf_table.py docs/bench/cpu.json [--backend highway] [--brief]
 
 Prints, from that one file (so from one run):
   - per operation, the median cost per item of every impl at every size, its
@@ -10,7 +10,10 @@ Prints, from that one file (so from one run):
     the same size and thread count, and beside the port;
   - multi-threaded bump scaling;
   - bytes per counter at the cap;
-  - the targets of issue 3 for `--backend`, each met or missed by how much.
+  - the targets for `--backend`, each met or missed by how much.
+With --brief (docs/PERFORMANCE.md's tables): the targets, the compute, every
+tick and every other operation in one table each at 1M and 10M counters, the
+scaling and the bytes.
 Medians over the repetitions; ratios are ratios of medians.
 """
 import argparse
@@ -18,7 +21,7 @@ import sys
 
 from bench_results import OPERATIONS, Results, fmt_ns, fmt_ratio, threads_of
 
-# Targets of issue 3.
+# The targets.
 TICK_N = 10_000_000
 TICK_FLOOR_T1 = 1.5     # tick / single-thread floor, at most
 TICK_SPEEDUP = 12.0     # port / tick, at least
@@ -130,7 +133,7 @@ def cpu_table(results, out):
     out.append("")
 
 
-def mt_table(results, out):
+def mt_table(results, out, sizes=None):
     ops = [op for op in results.ops() if op.startswith("bump_mt")]
     if not ops:
         return
@@ -138,6 +141,8 @@ def mt_table(results, out):
     out.append("|---|---:|---|---:|---:|---:|---:|")
     for op in ops:
         for n in results.sizes(op):
+            if sizes and n not in sizes:
+                continue
             bases = []
             for impl in results.impls(op):
                 base = impl.rsplit("/", 1)[0]
@@ -175,6 +180,67 @@ def bytes_table(results, out):
         row.append(split)
         out.append("| " + " | ".join(row) + " |")
     out.append("")
+
+
+BRIEF_SIZES = (1_000_000, 10_000_000)
+TICK_OPS = ("tick_pass", "tick", "tick_periodic", "tick_quiet")
+
+
+def brief_table(results, ops, out, cell_of):
+    """One table: a row per (operation, size), a column per impl."""
+    impls = []
+    for op in ops:
+        for impl in results.impls(op):
+            if impl not in impls:
+                impls.append(impl)
+    out.append("| operation | counters | " + " | ".join(impls) + " |")
+    out.append("|---|---:|" + "---:|" * len(impls))
+    for op in ops:
+        for n in BRIEF_SIZES:
+            if n not in results.sizes(op):
+                continue
+            cells = []
+            for impl in impls:
+                r = results.get(op, impl, n)
+                cells.append(cell_of(r) if r else "")
+            out.append(f"| {op} | {n:,} | " + " | ".join(cells) + " |")
+    out.append("")
+
+
+def brief_ticks(results, out):
+    out.append("ns per counter (x the floor of the columns that tick reads, same threads: 41 bytes for "
+               "highway's ticks, told the shared half-life, 49 for the others).")
+    out.append("")
+
+    def cell_of(r):
+        floor = results.floor(r.n, threads_of(r.impl), r.impl)
+        v = r.value()
+        return fmt_ns(v) + (f" ({fmt_ratio(v / floor)})" if floor and v else "")
+    brief_table(results, [op for op in TICK_OPS if results.sizes(op)], out, cell_of)
+    out.append("| floor | counters | ns/counter | GB/s |")
+    out.append("|---|---:|---:|---:|")
+    for n in BRIEF_SIZES:
+        for op in ("floor", "floor_shared_hl"):
+            for impl in results.impls(op):
+                r = results.get(op, impl, n)
+                if r:
+                    name = impl if op == "floor" else f"{impl}, no half-life column"
+                    out.append(f"| {name} | {n:,} | {fmt_ns(r.value())} | {r.value('GBps'):.1f} |")
+    out.append("")
+
+
+def brief_operations(results, out):
+    out.append("ns per item (the port's time / this one), as in the full tables.")
+    out.append("")
+    ops = [op for op in results.ops()
+           if op not in TICK_OPS and op not in ("cpu_probe", "floor", "floor_shared_hl")
+           and not op.startswith("bump_mt")]
+
+    def cell_of(r):
+        port = port_reference(results, r.op, r.impl, r.n)
+        v = r.value()
+        return fmt_ns(v) + (f" ({fmt_ratio(port / v)})" if port and v else "")
+    brief_table(results, ops, out, cell_of)
 
 
 def verdict_at_most(value, limit):
@@ -251,6 +317,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("json")
     ap.add_argument("--backend", default="highway", help="backend whose rows the targets are checked on")
+    ap.add_argument("--brief", action="store_true", help="the results page's tables only")
     args = ap.parse_args()
     results = Results(args.json)
     out = []
@@ -266,13 +333,13 @@ def main():
     cpu_table(results, out)
     out.append("### Ticks beside the floor and the port")
     out.append("")
-    tick_table(results, out)
+    (brief_ticks if args.brief else tick_table)(results, out)
     out.append("### Every operation")
     out.append("")
-    operation_tables(results, out)
+    (brief_operations if args.brief else operation_tables)(results, out)
     out.append("### Multi-threaded bumps: scaling")
     out.append("")
-    mt_table(results, out)
+    mt_table(results, out, BRIEF_SIZES if args.brief else None)
     out.append(f"### Bytes per counter at the cap (the `{BYTES_OP}` registry)")
     out.append("")
     bytes_table(results, out)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Chart of one heatkit_bench JSON file: throughput against counters.
 
-    bench/plot_bench.py docs/bench/issue3-backends.json -o docs/bench/issue3-throughput.svg
+    bench/plot_bench.py docs/bench/cpu.json -o docs/bench/cpu-throughput.svg
 
 One panel per operation, one line per impl (backend and thread count, the
 port, the multi-threaded rows), log-log; the tick panels also show the

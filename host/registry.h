@@ -87,8 +87,7 @@ struct RegistryOptions {
 };
 
 // A bump queue length that pays: on 1M resident keys here, 256 reads were as
-// fast as 1,024 and faster than 64 (docs/PERFORMANCE.md, "Single bump");
-// 12 KiB for u64 keys.
+// fast as 1,024 and faster than 64; 12 KiB for u64 keys.
 inline constexpr std::size_t kSuggestedBumpQueue = 256;
 
 // Where a registry's bytes go.
@@ -815,8 +814,7 @@ class BasicHeatRegistry {
   // straight to the cap can leave nearly half the slots unused (a registry
   // holding just over a power of two, every shard of a sharded one), at 53
   // bytes per slot. The price is about eleven more copies of the arrays
-  // between half the cap and the cap, paid once while filling
-  // (docs/PERFORMANCE.md has the measured fill times).
+  // between half the cap and the cap, paid once while filling.
   void grow() {
     const std::size_t n = grown_slot_count(high_water_, cap_);
     if (n > LruOrder::kMaxSlots) throw std::length_error("heat registry: more than 2^31-2 slots");
