@@ -106,9 +106,13 @@ def tick_table(results, out):
                            f"{fmt_ratio(v / floor) if floor and v else '-'} | {fmt_ns(port)} | {speed} | "
                            f"{share} |")
     out.append("")
+    floor_table(results, out, results.sizes("floor"))
+
+
+def floor_table(results, out, sizes):
     out.append("| floor | counters | ns/counter | GB/s |")
     out.append("|---|---:|---:|---:|")
-    for n in results.sizes("floor"):
+    for n in sizes:
         for op in ("floor", "floor_shared_hl"):
             for impl in results.impls(op):
                 r = results.get(op, impl, n)
@@ -217,16 +221,7 @@ def brief_ticks(results, out):
         v = r.value()
         return fmt_ns(v) + (f" ({fmt_ratio(v / floor)})" if floor and v else "")
     brief_table(results, [op for op in TICK_OPS if results.sizes(op)], out, cell_of)
-    out.append("| floor | counters | ns/counter | GB/s |")
-    out.append("|---|---:|---:|---:|")
-    for n in BRIEF_SIZES:
-        for op in ("floor", "floor_shared_hl"):
-            for impl in results.impls(op):
-                r = results.get(op, impl, n)
-                if r:
-                    name = impl if op == "floor" else f"{impl}, no half-life column"
-                    out.append(f"| {name} | {n:,} | {fmt_ns(r.value())} | {r.value('GBps'):.1f} |")
-    out.append("")
+    floor_table(results, out, [n for n in BRIEF_SIZES if n in results.sizes("floor")])
 
 
 def brief_operations(results, out):
