@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include "host/thread_pool.h"
+#include "util/thread_pool.h"
 
 namespace heatkit::bench {
 namespace {
 
-// The same split as HostCounterStore's passes (host/counter_store.cc): at least
+// The same split as HostCounterStore's passes (store/counter_store.cc): at least
 // 32K slots per thread, chunk bounds on whole cache lines.
 constexpr std::size_t kMinSlotsPerThread = std::size_t{1} << 15;
 constexpr std::size_t kChunkAlign = 64;

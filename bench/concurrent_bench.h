@@ -4,7 +4,7 @@
 // for k = 1 and every hardware thread. <impl>:
 //   port+mutex      the straightforward port behind one std::mutex (the seed's way)
 //   <backend>+mutex a HeatRegistry behind one std::mutex
-//   sharded         heatkit's ConcurrentHeatRegistry (host/concurrent_registry.h),
+//   sharded         heatkit's ConcurrentHeatRegistry (registry/concurrent_registry.h),
 //                   default shard count (counter `shards`), cap n + n/8 (its
 //                   cap is per shard)
 // Each thread bumps its own stretch of the same precomputed key sequence; all
@@ -29,10 +29,10 @@
 
 #include "bench/subjects.h"
 #include "bench/workbench.h"
-#include "host/thread_pool.h"
+#include "util/thread_pool.h"
 
-#if __has_include("host/concurrent_registry.h")
-#include "host/concurrent_registry.h"
+#if __has_include("registry/concurrent_registry.h")
+#include "registry/concurrent_registry.h"
 #define HEATKIT_BENCH_HAVE_CONCURRENT 1
 #else
 #define HEATKIT_BENCH_HAVE_CONCURRENT 0

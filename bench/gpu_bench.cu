@@ -20,7 +20,7 @@
 //   tick_kernels/cuda_two_pass       enqueue_decide_and_select + enqueue_gather_candidates
 //                                    (decay+gate kernel writing a decision byte per slot,
 //                                    CUB compaction of those bytes, gather)
-//   tick_kernels/thrust              the same tick as cuda/thrust_passes.h runs it on
+//   tick_kernels/thrust              the same tick as thrust/thrust_passes.h runs it on
 //                                    thrust::cuda::par.on(stream): transform, count_if
 //                                    (waits for the count), copy_if
 //   tick_transfer/d2h_pageable       the tick's candidate list (count x 16 B) device to
@@ -135,11 +135,11 @@
 #include "cuda/device_passes.h"
 #include "cuda/device_store.h"
 #include "cuda/grid_stride.cuh"
-#include "cuda/thrust_passes.h"
-#include "kernels/counter_math.h"
-#include "kernels/random.h"
+#include "thrust/thrust_passes.h"
+#include "math/counter_math.h"
+#include "math/random.h"
 #include "kernels/scalar_kernels.h"
-#include "kernels/zipf.h"
+#include "sim/zipf.h"
 
 namespace heatkit::gpu_bench {
 namespace {
@@ -708,7 +708,7 @@ struct TickWorkload {
                                   gpu::TickTile tile = gpu::kDefaultTickTile) {
     gpu::enqueue_one_pass_tick(columns.view(), p, scratch, s, tile);
   }
-  // cuda/thrust_passes.h as the `thrust` backend runs it; waits for the count.
+  // thrust/thrust_passes.h as the `thrust` backend runs it; waits for the count.
   std::size_t thrust_tick(const TickParams& p, cudaStream_t s) {
     scratch.decisions.reserve_discarding(n);
     scratch.candidates.reserve_discarding(n);

@@ -42,7 +42,7 @@
 // else from --heatkit_backends=a,b (or HEATKIT_BENCH_BACKENDS), else from
 // every backend list_backends() reports available: each backend at 1 thread,
 // and at all hardware threads except `scalar` (the reference). Adding a
-// backend to host/backend.cc adds its rows here.
+// backend to backends/backend.cc adds its rows here.
 //
 // Every benchmark times only its operation (manual time); setup and the
 // commits that keep a tick in steady state run outside the clock. The ticks
@@ -84,9 +84,9 @@
 #include "bench/concurrent_bench.h"
 #include "bench/subjects.h"
 #include "bench/workbench.h"
-#include "host/heatkit.h"
-#include "host/thread_pool.h"
-#include "kernels/random.h"
+#include "api/heatkit.h"
+#include "util/thread_pool.h"
+#include "math/random.h"
 
 namespace heatkit::bench {
 namespace {

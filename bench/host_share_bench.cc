@@ -5,7 +5,7 @@
 // host mirror of that column (which the LRU reads) must say so:
 //   mirror_tick/fill/t<threads>/<n>   the baseline: every slot of a plain host
 //       copy written with the instant, in 1 Mi-slot chunks on the shared pool
-//       (what DeviceCounterStore did before host/last_updates.h)
+//       (what DeviceCounterStore did before store/last_updates.h)
 //   mirror_tick/stamps/<n>            LastUpdateMirror::tick: one instant and a
 //       new stamp, and every 255th tick a clear of 1 byte per slot; each
 //       iteration runs 255 ticks, so exactly one clear is in every iteration
@@ -35,9 +35,9 @@
 
 #include "bench/subjects.h"
 #include "cuda/staged_append.h"
-#include "host/last_updates.h"
-#include "host/thread_pool.h"
-#include "kernels/counter_math.h"
+#include "store/last_updates.h"
+#include "util/thread_pool.h"
+#include "math/counter_math.h"
 
 namespace {
 

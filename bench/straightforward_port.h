@@ -24,9 +24,9 @@
 #include <utility>
 #include <vector>
 
-#include "host/heat_counter.h"
-#include "kernels/counter_math.h"
-#include "kernels/policy.h"
+#include "store/heat_counter.h"
+#include "math/counter_math.h"
+#include <heatkit/policy.h>
 
 namespace heatkit::bench {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "bench/straightforward_port.h"
-#include "host/heatkit.h"
-#include "kernels/random.h"
+#include "api/heatkit.h"
+#include "math/random.h"
 
 namespace heatkit::bench {
 

@@ -11,8 +11,8 @@
 
 #include "bench/subjects.h"
 #include "bench/workload_cache.h"
-#include "kernels/random.h"
-#include "kernels/zipf.h"
+#include "math/random.h"
+#include "sim/zipf.h"
 
 namespace heatkit::bench {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "host/backend.h"
+#include "backends/backend.h"
 #include "tools/command.h"
 
 namespace heatkit::cli {

@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "host/backend.h"
-#include "kernels/policy.h"
+#include "backends/backend.h"
+#include <heatkit/policy.h>
 #include "tools/command.h"
 
 namespace {

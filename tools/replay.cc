@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "host/registry.h"
+#include "registry/registry.h"
 
 namespace heatkit::trace {
 namespace {

@@ -14,13 +14,13 @@
 #include <ostream>
 #include <string>
 
-#include "host/backend.h"
+#include "backends/backend.h"
 #include "tools/trace.h"
 
 namespace heatkit::trace {
 
 struct ReplayOptions {
-  // The registry's backend (host/backend.h).
+  // The registry's backend (backends/backend.h).
   std::string backend = std::string(default_backend());
   // When non-zero, the largest cap a trace gets: bigger and unbounded caps are
   // lowered to it. The fuzz target uses it to keep registries small; `heatkit

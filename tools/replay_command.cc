@@ -13,7 +13,7 @@
 #include <string>
 #include <system_error>
 
-#include "host/backend.h"
+#include "backends/backend.h"
 #include "tools/command.h"
 #include "tools/replay.h"
 #include "tools/trace.h"

@@ -1,4 +1,4 @@
-// `heatkit simulate`: runs the simulation engine (tools/simulation.h) and
+// `heatkit simulate`: runs the simulation engine (sim/simulation.h) and
 // prints what it did, for a person or (--json) as one JSON object.
 //
 // Option values are taken as text and parsed here, so every bad value, from
@@ -23,12 +23,12 @@
 #include <system_error>
 #include <type_traits>
 
-#include "host/backend.h"
-#include "host/thread_pool.h"
-#include "kernels/policy.h"
+#include "backends/backend.h"
+#include "util/thread_pool.h"
+#include <heatkit/policy.h>
 #include "tools/command.h"
 #include "tools/memory_budget.h"
-#include "tools/simulation.h"
+#include "sim/simulation.h"
 
 namespace heatkit::cli {
 namespace {

@@ -41,8 +41,8 @@
 #include <variant>
 #include <vector>
 
-#include "host/registry.h"
-#include "kernels/policy.h"
+#include "registry/registry.h"
+#include <heatkit/policy.h>
 
 namespace heatkit::trace {
 

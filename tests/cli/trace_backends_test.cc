@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.h"
+#include "backends/backend.h"
 #include "tools/replay.h"
 
 namespace heatkit::trace {

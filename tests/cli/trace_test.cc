@@ -15,7 +15,7 @@
 #include <system_error>
 #include <utility>
 
-#include "host/backend.h"
+#include "backends/backend.h"
 #include "tools/replay.h"
 #include "tools/trace.h"
 

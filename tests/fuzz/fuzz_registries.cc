@@ -53,15 +53,15 @@
 #include <utility>
 #include <vector>
 
-#include "host/backend.h"
-#include "host/concurrent_registry.h"
-#include "host/heat_counter.h"
-#include "host/key_hash.h"
-#include "host/registry.h"
-#include "kernels/counter_math.h"
-#include "kernels/policy.h"
-#include "kernels/random.h"
-#include "kernels/time.h"
+#include "backends/backend.h"
+#include "registry/concurrent_registry.h"
+#include "store/heat_counter.h"
+#include "registry/key_hash.h"
+#include "registry/registry.h"
+#include "math/counter_math.h"
+#include <heatkit/policy.h>
+#include "math/random.h"
+#include <heatkit/time.h>
 
 namespace {
 

@@ -1,5 +1,5 @@
 // The limits a run of `heatkit simulate` is checked against before it starts:
-// the memory estimate (host/memory_estimate.h, sim::estimate_memory) against
+// the memory estimate (registry/memory_estimate.h, sim::estimate_memory) against
 // what real registries and runs use, and the words of the memory budget
 // (tools/memory_budget.h). The CLI's refusals are checked end to end in
 // CMakeLists.txt.
@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.h"
-#include "host/memory_estimate.h"
-#include "host/registry.h"
+#include "backends/backend.h"
+#include "registry/memory_estimate.h"
+#include "registry/registry.h"
 #include "tools/memory_budget.h"
-#include "tools/simulation.h"
+#include "sim/simulation.h"
 
 namespace heatkit::sim {
 namespace {

@@ -1,9 +1,9 @@
-// The simulation engine (tools/simulation.h): the workload is a pure function
+// The simulation engine (sim/simulation.h): the workload is a pure function
 // of (seed, tick, read index), the engine is deterministic, and its counts
 // and counters match a replay of the same reads through the model of
 // SEMANTICS.md (tests/unit/contract_model.h) and through a plain HeatRegistry
 // loop.
-#include "tools/simulation.h"
+#include "sim/simulation.h"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.h"
+#include "backends/backend.h"
 #include "tests/unit/contract_model.h"
 
 namespace heatkit::sim {

@@ -18,9 +18,9 @@
 #include <utility>
 #include <vector>
 
-#include "host/concurrent_registry.h"
-#include "host/registry.h"
-#include "kernels/random.h"
+#include "registry/concurrent_registry.h"
+#include "registry/registry.h"
+#include "math/random.h"
 #include "tests/unit/crafted_keys.h"
 #include "tests/unit/test_support.h"
 

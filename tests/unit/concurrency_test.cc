@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "host/registry.h"
+#include "registry/registry.h"
 #include "tests/unit/test_support.h"
 
 namespace heatkit {

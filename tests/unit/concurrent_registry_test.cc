@@ -25,9 +25,9 @@
 #include <utility>
 #include <vector>
 
-#include "host/concurrent_registry.h"
-#include "host/spin_mutex.h"
-#include "kernels/random.h"
+#include "registry/concurrent_registry.h"
+#include "util/spin_mutex.h"
+#include "math/random.h"
 #include "tests/unit/contract_model.h"
 #include "tests/unit/test_support.h"
 

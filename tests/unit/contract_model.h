@@ -23,9 +23,9 @@
 #include <utility>
 #include <vector>
 
-#include "host/heat_counter.h"
-#include "kernels/policy.h"
-#include "kernels/time.h"
+#include "store/heat_counter.h"
+#include <heatkit/policy.h>
+#include <heatkit/time.h>
 
 namespace heatkit::test::contract {
 

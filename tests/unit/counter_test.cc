@@ -1,5 +1,5 @@
 // HeatCounter (SEMANTICS.md "Counter"): the seed's tests under their own names,
-// the contract's edge cases, and the per-counter math of kernels/counter_math.h.
+// the contract's edge cases, and the per-counter math of math/counter_math.h.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "host/heat_counter.h"
-#include "kernels/counter_math.h"
+#include "store/heat_counter.h"
+#include "math/counter_math.h"
 #include "tests/unit/test_support.h"
 
 namespace heatkit {
@@ -218,7 +218,7 @@ TEST(HeatCounter, from_state_round_trips_every_field) {
   EXPECT_EQ(HeatCounter::from_state(s).last_emitted(), std::nullopt);
 }
 
-// ---- kernels/counter_math.h directly ----
+// ---- math/counter_math.h directly ----
 
 constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();

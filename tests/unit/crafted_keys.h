@@ -7,8 +7,8 @@
 #include <cstring>
 #include <vector>
 
-#include "host/key_hash.h"
-#include "kernels/random.h"
+#include "registry/key_hash.h"
+#include "math/random.h"
 
 namespace heatkit::test {
 

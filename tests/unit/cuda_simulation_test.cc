@@ -1,5 +1,5 @@
 // `heatkit simulate` with its reads generated and applied on the device
-// (tools/simulation.cc over cuda/device_workload.h). Two groups:
+// (sim/simulation.cc over sim/device_workload.h). Two groups:
 //  - tests that run everywhere (no GPU needed): when the device path is
 //    chosen and why not, and that the configs below are free of threshold
 //    ties on the host backends;
@@ -41,9 +41,9 @@
 
 #include "cuda/cuda_backend.h"
 #include "cuda/device_store.h"
-#include "cuda/device_workload.h"
-#include "host/backend.h"
-#include "tools/simulation.h"
+#include "sim/device_workload.h"
+#include "backends/backend.h"
+#include "sim/simulation.h"
 
 namespace heatkit::sim {
 namespace {
@@ -320,7 +320,7 @@ TEST(DeviceReads, pruned_keys_are_forgotten_and_come_back) {
 }
 
 // Runs `c` (cap >= keys, nothing pruned) in lockstep on the scalar backend
-// with host reads and on `backend` with device reads (cuda/device_workload.h
+// with host reads and on `backend` with device reads (sim/device_workload.h
 // driven as the engine drives it), compares each tick's candidates key by key
 // and expects every decision that differs to be a tie: the ratio of the
 // decayed rate to the last emission within 1e-12 of the threshold, on both

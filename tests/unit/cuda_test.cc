@@ -29,7 +29,7 @@
 #include "cuda/device_ops.h"
 #include "cuda/device_store.h"
 #include "cuda/staged_append.h"
-#include "host/backend.h"
+#include "backends/backend.h"
 #include "kernel_agreement.h"
 #include "kernels/scalar_kernels.h"
 

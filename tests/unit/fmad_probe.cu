@@ -4,7 +4,7 @@
 // composition of two affine steps (cuda/device_passes.cu ComposeSteps). Built
 // to PTX only; check_no_fma.cmake reads it (tests/unit/CMakeLists.txt).
 #include "cuda/device_passes.h"
-#include "kernels/counter_math.h"
+#include "math/counter_math.h"
 
 __global__ void fmad_probe(const double* in, double* out) {
   using namespace heatkit;

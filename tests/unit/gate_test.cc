@@ -6,9 +6,10 @@
 #include <limits>
 #include <string>
 
-#include "host/registry.h"
-#include "kernels/counter_math.h"
-#include "kernels/policy.h"
+#include "registry/registry.h"
+#include "math/counter_math.h"
+#include <heatkit/policy.h>
+#include "math/tick_params.h"
 #include "tests/unit/test_support.h"
 
 namespace heatkit {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "host/concurrent_registry.h"
-#include "host/registry.h"
+#include "registry/concurrent_registry.h"
+#include "registry/registry.h"
 #include "tests/unit/crafted_keys.h"
 #include "tests/unit/test_support.h"
 

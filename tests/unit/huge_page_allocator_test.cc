@@ -1,8 +1,8 @@
-// HugePageAllocator (host/huge_page_allocator.h): vectors on it behave as
+// HugePageAllocator (util/huge_page_allocator.h): vectors on it behave as
 // std::vector, large blocks start on a 2 MiB boundary and are advised for
 // huge pages, what is mapped is what was asked for (to the base page), and an
 // impossible request throws std::bad_alloc.
-#include "host/huge_page_allocator.h"
+#include "util/huge_page_allocator.h"
 
 #include <gtest/gtest.h>
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "host/registry.h"
-#include "kernels/counter_math.h"
+#include "registry/registry.h"
+#include "math/counter_math.h"
 #include "kernels/scalar_kernels.h"
 #include "test_support.h"
 

@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
-#include "host/registry.h"
-#include "kernels/random.h"
+#include "registry/registry.h"
+#include "math/random.h"
 #include "tests/unit/contract_model.h"
 #include "tests/unit/test_support.h"
 

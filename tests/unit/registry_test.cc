@@ -1,7 +1,7 @@
 // Both registries (SEMANTICS.md "Registry"): every HeatRegistry and
 // BlobHeatRegistry test of the seed under its own name, each run on both key
 // kinds, plus the contract's details the seed does not pin.
-#include "host/registry.h"
+#include "registry/registry.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "host/backend.h"
+#include "backends/backend.h"
 #include "tests/unit/test_support.h"
 
 namespace heatkit {

@@ -12,13 +12,13 @@
 #include <utility>
 #include <vector>
 
-#include "host/counter_store.h"
-#include "host/heat_counter.h"
-#include "host/key_records.h"
-#include "host/last_updates.h"
-#include "host/lru_order.h"
-#include "host/registry.h"
-#include "host/slot_index.h"
+#include "store/counter_store.h"
+#include "store/heat_counter.h"
+#include "registry/key_records.h"
+#include "store/last_updates.h"
+#include "registry/lru_order.h"
+#include "registry/registry.h"
+#include "registry/slot_index.h"
 #include "kernels/scalar_kernels.h"
 #include "tests/unit/test_support.h"
 

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "host/heatkit.h"
+#include "api/heatkit.h"
 
 namespace heatkit::test {
 

@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "host/backend.h"
-#include "host/concurrent_registry.h"
-#include "kernels/policy.h"
-#include "host/thread_pool.h"
+#include "backends/backend.h"
+#include "registry/concurrent_registry.h"
+#include <heatkit/policy.h>
+#include "util/thread_pool.h"
 #include "test_support.h"
 
 namespace heatkit::test {

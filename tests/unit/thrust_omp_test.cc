@@ -1,4 +1,4 @@
-// The thrust-omp backend (cuda/thrust_passes.h on the OpenMP device system)
+// The thrust-omp backend (thrust/thrust_passes.h on the OpenMP device system)
 // against the scalar reference: the same randomized kernel and registry
 // checks as the Highway backend, at several OpenMP team sizes, plus the
 // device-style edge cases of the GPU backends (none / all candidates, prune of
@@ -11,9 +11,9 @@
 
 #include <omp.h>
 
-#include "cuda/thrust_omp_kernels.h"
-#include "host/backend.h"
-#include "host/thread_pool.h"
+#include "thrust/thrust_omp_kernels.h"
+#include "backends/backend.h"
+#include "util/thread_pool.h"
 #include "kernel_agreement.h"
 #include "kernels/scalar_kernels.h"
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string_view>
 
-#include "host/heatkit.h"
+#include "api/heatkit.h"
 
 namespace {
 

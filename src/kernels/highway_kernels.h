@@ -1,0 +1,23 @@
+// The Highway (SIMD) tick and prune passes, dispatched once per call to the
+// best target this CPU supports. Same contract as kernels/scalar_kernels.h.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "math/counter_math.h"
+
+namespace heatkit::highway {
+
+void tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out);
+void collect_prunable(const CounterColumns& columns, std::vector<std::uint32_t>& out);
+
+// Names of the targets compiled into this binary and the one dispatch picks
+// here, for tests and `heatkit backends`.
+std::vector<const char*> compiled_targets();
+const char* chosen_target();
+// The target the dispatch table actually runs (follows
+// hwy::SetSupportedTargetsForTest, which the tests use to visit each target).
+const char* dispatched_target();
+
+}  // namespace heatkit::highway

@@ -1,0 +1,165 @@
+#include "store/counter_store.h"
+
+#include <algorithm>
+
+#include "util/thread_pool.h"
+
+namespace heatkit {
+
+void HostCounterStore::ensure_slots(std::size_t n) {
+  grow_exact(rate_, n);
+  grow_exact(last_update_, n);
+  grow_exact(last_emitted_, n);
+  grow_exact(half_life_, n);
+  grow_exact(flags_, n);
+}
+
+void HostCounterStore::init(Slot slot, std::int64_t half_life, std::int64_t now) {
+  rate_[slot] = 0.0;
+  last_update_[slot] = now;
+  last_emitted_[slot] = 0.0;
+  half_life_[slot] = half_life;
+  flags_[slot] = kLive;
+}
+
+void HostCounterStore::clear(Slot slot) {
+  rate_[slot] = 0.0;
+  last_emitted_[slot] = 0.0;
+  flags_[slot] = 0;
+}
+
+void HostCounterStore::decay_to(Slot slot, std::int64_t now) {
+  rate_[slot] = decayed_rate(rate_[slot], last_update_[slot], now, half_life_[slot]);
+  last_update_[slot] = now;
+}
+
+void HostCounterStore::bump(Slot slot, std::int64_t now) { bump_columns(columns(), slot, now); }
+
+void HostCounterStore::record(Slot slot, Decision kind, double rate) {
+  if (kind == Decision::kSuppress) return;
+  last_emitted_[slot] = kind == Decision::kEmit ? rate : 0.0;
+  flags_[slot] |= kHasEmitted;
+}
+
+void HostCounterStore::set_in_flight(Slot slot, bool in_flight) {
+  if (in_flight) {
+    flags_[slot] |= kInFlight;
+  } else {
+    flags_[slot] &= static_cast<std::uint8_t>(~kInFlight);
+  }
+}
+
+CounterState HostCounterStore::read(Slot slot) const {
+  const std::uint8_t f = flags_[slot];
+  return CounterState{rate_[slot],         last_update_[slot], (f & kHasEmitted) != 0,
+                      last_emitted_[slot], half_life_[slot],   (f & kInFlight) != 0};
+}
+
+CounterColumns HostCounterStore::columns() noexcept {
+  return CounterColumns{rate_.data(),      last_update_.data(), last_emitted_.data(),
+                        half_life_.data(), flags_.data(),       rate_.size()};
+}
+
+namespace {
+
+// Below this many slots a pass runs on the calling thread: waking workers
+// costs more than it saves.
+constexpr std::size_t kMinSlotsPerThread = std::size_t{1} << 15;
+// Chunk boundaries fall on whole cache lines of every column.
+constexpr std::size_t kChunkAlign = 64;
+
+struct ChunkPlan {
+  std::size_t chunks;
+  std::size_t chunk_size;
+};
+
+ChunkPlan plan_chunks(std::size_t n, unsigned threads) {
+  const std::size_t wanted = std::min<std::size_t>(resolve_threads(threads), n / kMinSlotsPerThread);
+  if (wanted <= 1) return {1, n};
+  std::size_t size = (n + wanted - 1) / wanted;
+  size = (size + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+  return {(n + size - 1) / size, size};
+}
+
+CounterColumns chunk_of(const CounterColumns& c, std::size_t begin, std::size_t end) {
+  return CounterColumns{c.rate + begin,      c.last_update + begin, c.last_emitted + begin,
+                        c.half_life + begin, c.flags + begin,       end - begin};
+}
+
+// Runs `pass` over the chunks of `c` in parallel: the first chunk appends to
+// `out` directly, every other one to its own part (kept in `parts` across
+// calls, so a steady stream of passes maps no fresh pages), and the parts are
+// then appended in chunk order with slots made global again: the result is
+// the single-threaded one whatever the thread count.
+template <class T, class Pass, class Rebase>
+void run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out,
+                 std::vector<std::vector<T>>& parts, Pass pass, Rebase rebase) {
+  const ChunkPlan plan = plan_chunks(c.size, threads);
+  if (plan.chunks == 1) {
+    pass(c, out);
+    return;
+  }
+  if (parts.size() < plan.chunks) parts.resize(plan.chunks);
+  ThreadPool::shared().run(plan.chunks, resolve_threads(threads), [&](std::size_t k) {
+    const std::size_t begin = k * plan.chunk_size;
+    const std::size_t end = std::min(c.size, begin + plan.chunk_size);
+    std::vector<T>& into = k == 0 ? out : parts[k];
+    if (k != 0) into.clear();
+    pass(chunk_of(c, begin, end), into);
+  });
+  std::size_t total = out.size();
+  for (std::size_t k = 1; k < plan.chunks; ++k) total += parts[k].size();
+  out.reserve(total);
+  for (std::size_t k = 1; k < plan.chunks; ++k) {
+    const auto base = static_cast<std::uint32_t>(k * plan.chunk_size);
+    for (T& item : parts[k]) rebase(item, base);
+    out.insert(out.end(), parts[k].begin(), parts[k].end());
+    // A part grown by a rare mass emission is given back once passes use
+    // little of it again.
+    if (parts[k].capacity() > 65536 && parts[k].size() < parts[k].capacity() / 8) {
+      std::vector<T>().swap(parts[k]);
+    }
+  }
+}
+
+}  // namespace
+
+void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& out) {
+  if (kernels_.tick_threaded != nullptr) {
+    kernels_.tick_threaded(columns(), params, out, threads_);
+    return;
+  }
+  run_chunked(
+      columns(), threads_, out, tick_parts_,
+      [&](const CounterColumns& c, std::vector<Candidate>& o) { kernels_.tick(c, params, o); },
+      [](Candidate& item, std::uint32_t base) { item.slot += base; });
+}
+
+void HostCounterStore::collect_prunable(std::vector<Slot>& out) {
+  if (kernels_.collect_prunable_threaded != nullptr) {
+    kernels_.collect_prunable_threaded(columns(), out, threads_);
+    return;
+  }
+  run_chunked(
+      columns(), threads_, out, prune_parts_,
+      [&](const CounterColumns& c, std::vector<Slot>& o) { kernels_.collect_prunable(c, o); },
+      [](Slot& item, std::uint32_t base) { item += base; });
+}
+
+namespace {
+template <class T>
+std::size_t parts_bytes(const std::vector<std::vector<T>>& parts) noexcept {
+  std::size_t bytes = parts.capacity() * sizeof(std::vector<T>);
+  for (const auto& part : parts) bytes += part.capacity() * sizeof(T);
+  return bytes;
+}
+}  // namespace
+
+std::size_t HostCounterStore::memory_bytes() const noexcept {
+  return rate_.capacity() * sizeof(double) + last_update_.capacity() * sizeof(std::int64_t) +
+         last_emitted_.capacity() * sizeof(double) + half_life_.capacity() * sizeof(std::int64_t) +
+         flags_.capacity() * sizeof(std::uint8_t) + parts_bytes(tick_parts_) +
+         parts_bytes(prune_parts_);
+}
+
+}  // namespace heatkit

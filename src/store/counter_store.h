@@ -1,0 +1,165 @@
+// The structure-of-arrays counter store: one column per field, indexed by slot.
+// A store knows nothing of keys; the registry maps keys to slots. Backends
+// differ in where the columns live (host or device) and which kernels run the
+// bulk passes; the registry talks to every store through this interface.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "util/huge_page_allocator.h"
+#include "store/last_updates.h"
+#include "util/prefetch.h"
+#include "math/counter_math.h"
+
+namespace heatkit {
+
+using Slot = std::uint32_t;
+
+// One counter's state as read back from a store.
+struct CounterState {
+  double rate = 0.0;
+  std::int64_t last_update = 0;
+  bool has_emitted = false;
+  double last_emitted = 0.0;
+  std::int64_t half_life = 0;
+  bool in_flight = false;
+};
+
+class CounterStore {
+ public:
+  virtual ~CounterStore() = default;
+
+  // The backend's name, as `make_store` takes it.
+  virtual std::string_view backend() const noexcept = 0;
+
+  // Slots [0, slot_count()) exist. Grows to at least `n`, keeping contents;
+  // new slots are empty (rate 0, no emission, no flags). Never shrinks.
+  virtual void ensure_slots(std::size_t n) = 0;
+  virtual std::size_t slot_count() const noexcept = 0;
+
+  // Per-slot operations (SEMANTICS.md "Counter").
+  virtual void init(Slot slot, std::int64_t half_life, std::int64_t now) = 0;
+  virtual void clear(Slot slot) = 0;  // empty again: ignored by tick and prune
+  virtual void bump(Slot slot, std::int64_t now) = 0;
+  virtual void decay_to(Slot slot, std::int64_t now) = 0;
+  virtual void record(Slot slot, Decision kind, double rate) = 0;  // Emit: rate; Withdraw: 0
+  virtual void set_in_flight(Slot slot, bool in_flight) = 0;
+  virtual CounterState read(Slot slot) const = 0;
+
+  // Bulk passes over every slot. `tick` decays all counters to params.now and
+  // appends the candidates in slot order; `collect_prunable` appends the slots
+  // commit must prune, in slot order.
+  virtual void tick(const TickParams& params, std::vector<Candidate>& out) = 0;
+  virtual void collect_prunable(std::vector<Slot>& out) = 0;
+
+  // The last_update column readable on the host, exact after every call above
+  // (store/last_updates.h). The registry's LRU order reads it. Valid until the
+  // next call that changes the store.
+  virtual LastUpdates last_update_host() const noexcept = 0;
+
+  // Bytes this store holds for its columns (host and device together) and
+  // the scratch of its bulk passes.
+  virtual std::size_t memory_bytes() const noexcept = 0;
+
+  // The columns, when they live in host memory and a per-slot bump may be
+  // applied to them directly with `bump_columns` (the registry's bump path
+  // does: no virtual call per read, and a batch can prefetch them). Nothing
+  // for a store whose columns live elsewhere. Invalidated by ensure_slots.
+  virtual std::optional<CounterColumns> host_columns() noexcept { return std::nullopt; }
+
+  // Threads the bulk passes may use (0 = every hardware thread). Results and
+  // their order do not depend on it. Stores that do not split work ignore it.
+  virtual void set_threads(unsigned threads) { (void)threads; }
+};
+
+// A bump on host columns, SEMANTICS.md "bump": decay to `now`, then add one.
+// HostCounterStore::bump is this; the registry calls it through host_columns().
+inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now) noexcept {
+  c.rate[slot] = bumped_rate(c.rate[slot], c.last_update[slot], now, c.half_life[slot]);
+  c.last_update[slot] = now;
+}
+// The same bump for a caller that knows the slot's half-life (it must equal
+// c.half_life[slot]): one cache line fewer to read. Forced inline, as the
+// batch loop's other steps are (registry.h, bump_each).
+[[gnu::always_inline]] inline void bump_columns(const CounterColumns& c, Slot slot,
+                                                std::int64_t now, std::int64_t half_life) noexcept {
+  c.rate[slot] = bumped_rate(c.rate[slot], c.last_update[slot], now, half_life);
+  c.last_update[slot] = now;
+}
+
+// Asks for the cache lines a bump of `slot` reads and writes (the half-life
+// too unless the caller knows it).
+[[gnu::always_inline]] inline void prefetch_for_bump(const CounterColumns& c, Slot slot,
+                                                     bool half_life_known = false) noexcept {
+  prefetch_for_write(c.rate + slot);
+  prefetch_for_write(c.last_update + slot);
+  if (!half_life_known) prefetch_for_read(c.half_life + slot);
+}
+
+// The bulk passes of a host-memory backend: free functions over columns.
+// Kernels that spread a pass over threads themselves (Thrust on OpenMP) set
+// the `_threaded` pair instead: the store calls them once over all columns
+// with its thread count (0 = every hardware thread) rather than splitting
+// the columns into chunks on its own pool.
+struct HostKernels {
+  void (*tick)(const CounterColumns&, const TickParams&, std::vector<Candidate>&) = nullptr;
+  void (*collect_prunable)(const CounterColumns&, std::vector<std::uint32_t>&) = nullptr;
+  void (*tick_threaded)(const CounterColumns&, const TickParams&, std::vector<Candidate>&,
+                        unsigned threads) = nullptr;
+  void (*collect_prunable_threaded)(const CounterColumns&, std::vector<std::uint32_t>&,
+                                    unsigned threads) = nullptr;
+};
+
+// Columns in host memory. The per-slot operations are the counter_math.h
+// functions; the bulk passes are the backend's kernels.
+class HostCounterStore final : public CounterStore {
+ public:
+  HostCounterStore(std::string_view backend, HostKernels kernels)
+      : backend_(backend), kernels_(kernels) {}
+
+  std::string_view backend() const noexcept override { return backend_; }
+  void ensure_slots(std::size_t n) override;
+  std::size_t slot_count() const noexcept override { return rate_.size(); }
+
+  void init(Slot slot, std::int64_t half_life, std::int64_t now) override;
+  void clear(Slot slot) override;
+  void bump(Slot slot, std::int64_t now) override;
+  void decay_to(Slot slot, std::int64_t now) override;
+  void record(Slot slot, Decision kind, double rate) override;
+  void set_in_flight(Slot slot, bool in_flight) override;
+  CounterState read(Slot slot) const override;
+
+  void tick(const TickParams& params, std::vector<Candidate>& out) override;
+  void collect_prunable(std::vector<Slot>& out) override;
+
+  LastUpdates last_update_host() const noexcept override { return last_update_.data(); }
+  std::size_t memory_bytes() const noexcept override;
+
+  void set_threads(unsigned threads) override { threads_ = threads; }
+  std::optional<CounterColumns> host_columns() noexcept override { return columns(); }
+
+  // The raw columns, for kernels and tests.
+  CounterColumns columns() noexcept;
+
+ private:
+  std::string_view backend_;
+  HostKernels kernels_;
+  unsigned threads_ = 0;  // 0 = every hardware thread
+  // On huge pages once large: a bump reads three columns at a random slot.
+  HugePageVector<double> rate_;
+  HugePageVector<std::int64_t> last_update_;
+  HugePageVector<double> last_emitted_;
+  HugePageVector<std::int64_t> half_life_;
+  HugePageVector<std::uint8_t> flags_;
+  // Per-chunk outputs of multi-threaded passes (chunk 0 writes to the
+  // caller's buffer), kept across passes; counted in memory_bytes.
+  std::vector<std::vector<Candidate>> tick_parts_;
+  std::vector<std::vector<Slot>> prune_parts_;
+};
+
+}  // namespace heatkit

@@ -1,0 +1,55 @@
+// Compiled with THRUST_DEVICE_SYSTEM=THRUST_DEVICE_SYSTEM_OMP and OpenMP (see
+// cuda/CMakeLists.txt): thrust::omp::par runs each pass on an OpenMP team.
+#include "thrust/thrust_omp_kernels.h"
+
+#include <omp.h>
+
+#include <thrust/system/omp/execution_policy.h>
+
+#include "thrust/thrust_passes.h"
+#include "util/thread_pool.h"
+
+namespace heatkit::thrust_omp {
+namespace {
+
+// The decision bytes of the last pass, kept per calling thread so a steady
+// stream of ticks does not map fresh pages each time.
+std::vector<Decision>& decision_scratch(std::size_t n) {
+  thread_local std::vector<Decision> scratch;
+  if (scratch.size() < n) {
+    scratch.clear();
+    scratch.shrink_to_fit();
+    scratch.resize(n);
+  }
+  return scratch;
+}
+
+// Team size for the next parallel regions started by this thread: the
+// registry's rule (resolve_threads), so never more than the hardware threads.
+// An OpenMP team is started as asked, and a larger one only oversubscribes
+// the cores, or cannot start under a memory limit (libgomp then exits).
+void use_threads(unsigned threads) { omp_set_num_threads(static_cast<int>(resolve_threads(threads))); }
+
+}  // namespace
+
+void tick(const CounterColumns& c, const TickParams& params, std::vector<Candidate>& out,
+          unsigned threads) {
+  if (c.size == 0) return;
+  use_threads(threads);
+  std::vector<Decision>& decisions = decision_scratch(c.size);
+  const std::size_t count = thrust_passes::decide(thrust::omp::par, c, params, decisions.data());
+  const std::size_t base = out.size();
+  out.resize(base + count);
+  thrust_passes::compact_candidates(thrust::omp::par, c, decisions.data(), out.data() + base);
+}
+
+void collect_prunable(const CounterColumns& c, std::vector<std::uint32_t>& out, unsigned threads) {
+  if (c.size == 0) return;
+  use_threads(threads);
+  const std::size_t count = thrust_passes::count_prunable(thrust::omp::par, c);
+  const std::size_t base = out.size();
+  out.resize(base + count);
+  thrust_passes::compact_prunable(thrust::omp::par, c, out.data() + base);
+}
+
+}  // namespace heatkit::thrust_omp
