@@ -13,6 +13,7 @@
 
 #include <malloc.h>
 
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -100,19 +102,30 @@ struct PortCounter {
   }
 };
 
-// The seed's HeatRegistry (u64 keys, no in-flight tracking).
-class StraightforwardRegistry {
- public:
-  using Emissions = std::vector<std::pair<std::uint64_t, HeatEmission>>;
+// A 32-byte key hashed the way a C++ user would write it first: the
+// standard library's hash of its bytes (the seed's map hashes its [u8; 32]
+// keys with SipHash).
+struct PortBlobHash {
+  std::size_t operator()(const std::array<std::uint8_t, 32>& key) const noexcept {
+    return std::hash<std::string_view>{}(
+        std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  }
+};
 
-  explicit StraightforwardRegistry(std::size_t cap)
+// The seed's HeatRegistry (no in-flight tracking), for u64 keys
+// (StraightforwardRegistry) or 32-byte keys (BlobStraightforwardRegistry).
+template <class Key, class Hash = std::hash<Key>>
+class BasicStraightforwardRegistry {
+ public:
+  using Emissions = std::vector<std::pair<Key, HeatEmission>>;
+
+  explicit BasicStraightforwardRegistry(std::size_t cap)
       : cap_(cap),
         tally_(std::make_unique<AllocationTally>()),
-        counters_(0, std::hash<std::uint64_t>{}, std::equal_to<std::uint64_t>{},
-                  Allocator(tally_.get())) {}
+        counters_(0, Hash{}, std::equal_to<Key>{}, Allocator(tally_.get())) {}
 
   // Get-or-create; a new key at the cap first evicts the oldest last_update.
-  PortCounter& entry(std::uint64_t key, std::int64_t half_life, std::int64_t now) {
+  PortCounter& entry(const Key& key, std::int64_t half_life, std::int64_t now) {
     if (!counters_.contains(key) && cap_ > 0 && counters_.size() >= cap_) evict_oldest();
     return counters_.try_emplace(key, PortCounter{0.0, now, std::nullopt, half_life}).first->second;
   }
@@ -133,7 +146,7 @@ class StraightforwardRegistry {
   }
 
   // Records the emissions, then prunes fully decayed, withdrawn counters.
-  void commit(std::span<const std::pair<std::uint64_t, HeatEmission>> emissions) {
+  void commit(std::span<const std::pair<Key, HeatEmission>> emissions) {
     for (const auto& [key, emission] : emissions) {
       const auto it = counters_.find(key);
       if (it == counters_.end()) continue;
@@ -159,9 +172,8 @@ class StraightforwardRegistry {
   std::size_t bucket_bytes() const noexcept { return counters_.bucket_count() * sizeof(void*); }
 
  private:
-  using Allocator = CountingAllocator<std::pair<const std::uint64_t, PortCounter>>;
-  using Map = std::unordered_map<std::uint64_t, PortCounter, std::hash<std::uint64_t>,
-                                 std::equal_to<std::uint64_t>, Allocator>;
+  using Allocator = CountingAllocator<std::pair<const Key, PortCounter>>;
+  using Map = std::unordered_map<Key, PortCounter, Hash, std::equal_to<Key>, Allocator>;
 
   // The seed's evict_lru: O(n) over every counter.
   void evict_oldest() {
@@ -176,5 +188,9 @@ class StraightforwardRegistry {
   std::unique_ptr<AllocationTally> tally_;  // stable address for the allocator
   Map counters_;
 };
+
+using StraightforwardRegistry = BasicStraightforwardRegistry<std::uint64_t>;
+using BlobStraightforwardRegistry =
+    BasicStraightforwardRegistry<std::array<std::uint8_t, 32>, PortBlobHash>;
 
 }  // namespace heatkit::bench

@@ -1,26 +1,31 @@
 // What heatkit_bench measures: a heatkit registry on one backend and thread
 // count, or the straightforward port, behind one small interface the
-// benchmarks template on. Also the workload constants and keys they share.
+// benchmarks template on, for u64 keys and for 32-byte keys. Also the
+// workload constants and keys they share.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "bench/results.h"
 #include "bench/straightforward_port.h"
 #include "api/heatkit.h"
 #include "math/random.h"
 
 namespace heatkit::bench {
 
-using Emissions = std::vector<std::pair<std::uint64_t, HeatEmission>>;
-using Clock = std::chrono::steady_clock;
+template <class Key>
+using EmissionsOf = std::vector<std::pair<Key, HeatEmission>>;
+using Emissions = EmissionsOf<std::uint64_t>;
 
 inline constexpr std::int64_t kHalfLife =
     std::chrono::nanoseconds(std::chrono::minutes(30)).count();
@@ -31,20 +36,31 @@ inline constexpr std::uint64_t kResidentStream = 1;  // keys a workload starts w
 inline constexpr std::uint64_t kFreshStream = 2;     // keys inserted at the cap
 inline constexpr std::uint64_t kChoiceStream = 3;    // which key a bump picks
 inline constexpr std::uint64_t kStaggerStream = 4;   // emission phase of each counter
+inline constexpr std::uint64_t kBlobStream = 5;      // the rest of a 32-byte key
 
 // The i-th resident key: random 64-bit keys, as hashed origin ids are.
 inline std::uint64_t resident_key(std::uint64_t i) { return counter_random(kSeed, kResidentStream, i); }
 inline std::uint64_t fresh_key(std::uint64_t i) { return counter_random(kSeed, kFreshStream, i); }
 
-inline double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+// The key of kind Key for the u64 key `id`: the id itself, or 32 bytes
+// that start with the id (so distinct ids stay distinct) and go on with
+// random bytes drawn from it, as a digest's are.
+template <class Key>
+Key as_key(std::uint64_t id);
+template <>
+inline std::uint64_t as_key<std::uint64_t>(std::uint64_t id) {
+  return id;
 }
-
-// Bytes per counter, in total and by part.
-struct MemoryReport {
-  double total = 0.0;
-  std::vector<std::pair<std::string, double>> parts;
-};
+template <>
+inline BlobKey as_key<BlobKey>(std::uint64_t id) {
+  BlobKey key;
+  std::memcpy(key.data(), &id, sizeof id);
+  for (std::uint64_t word = 1; word < 4; ++word) {
+    const std::uint64_t bits = counter_random(kSeed ^ id, kBlobStream, word);
+    std::memcpy(key.data() + 8 * word, &bits, sizeof bits);
+  }
+  return key;
+}
 
 // A heatkit registry's memory_usage() per counter, part by part.
 inline MemoryReport memory_report(const MemoryUsage& m, std::size_t size) {
@@ -59,15 +75,14 @@ inline MemoryReport memory_report(const MemoryUsage& m, std::size_t size) {
 
 // Whether this build's registry has the batched bump (it arrives with the
 // concurrent registry); the batch benchmarks are registered only if so.
-template <class R>
-concept HasBumpBatch = requires(R& r, std::span<const std::uint64_t> keys) {
+template <class R, class Key = std::uint64_t>
+concept HasBumpBatch = requires(R& r, std::span<const Key> keys) {
   r.bump_batch(keys, Duration{}, Instant{});
 };
 inline constexpr bool kHaveBumpBatch = HasBumpBatch<HeatRegistry>;
 
-// A HeatRegistry (u64 keys, no in-flight tracking, cap = the workload's size)
-// on one backend, its passes on `threads` threads.
-// A benchmark registry: one thread, no in-flight tracking, the OS's secret.
+// A benchmark registry: cap = the workload's size, one thread, no in-flight
+// tracking (for 32-byte keys too, as the port has none), the OS's secret.
 inline RegistryOptions bench_options(std::size_t cap, const std::string& backend) {
   RegistryOptions options;
   options.cap = cap;
@@ -77,29 +92,34 @@ inline RegistryOptions bench_options(std::size_t cap, const std::string& backend
   return options;
 }
 
-class HeatkitSubject {
+// A heatkit registry (HeatRegistry, BlobHeatRegistry) on one backend, its
+// passes on `threads` threads.
+template <class Registry, class K>
+class BasicHeatkitSubject {
  public:
+  using Key = K;
+  using Emissions = EmissionsOf<Key>;
   static constexpr std::size_t kInsertBatch = 256;  // inserts per timed iteration
 
-  HeatkitSubject(const std::string& backend, std::size_t cap)
+  BasicHeatkitSubject(const std::string& backend, std::size_t cap)
       : registry_(bench_options(cap, backend)) {}
 
   void set_threads(unsigned threads) { registry_.set_threads(threads); }
   void set_bump_queue(std::size_t limit) { registry_.set_bump_queue(limit); }
   void apply_queue() { registry_.apply_queue(); }
-  void touch(std::uint64_t key, std::int64_t now) {
+  void touch(const Key& key, std::int64_t now) {
     const Instant t = instant_from_ns(now);
     registry_.entry(key, Duration(kHalfLife), t).bump(t);
   }
   // All keys at one instant, as one batch.
-  void touch_batch(std::span<const std::uint64_t> keys, std::int64_t now) {
-    if constexpr (HasBumpBatch<HeatRegistry>) {
+  void touch_batch(std::span<const Key> keys, std::int64_t now) {
+    if constexpr (HasBumpBatch<Registry, Key>) {
       registry_.bump_batch(keys, Duration(kHalfLife), instant_from_ns(now));
     } else {
-      for (const std::uint64_t key : keys) touch(key, now);
+      for (const Key& key : keys) touch(key, now);
     }
   }
-  void set_last_emitted(std::uint64_t key, double rate, std::int64_t now) {
+  void set_last_emitted(const Key& key, double rate, std::int64_t now) {
     registry_.entry(key, Duration(kHalfLife), instant_from_ns(now)).record_emission(rate);
   }
   Emissions tick(const Policy& policy, std::int64_t now) {
@@ -133,25 +153,31 @@ class HeatkitSubject {
 
   MemoryReport memory() const { return memory_report(registry_.memory_usage(), size()); }
 
-  HeatRegistry& registry() noexcept { return registry_; }
+  Registry& registry() noexcept { return registry_; }
 
  private:
-  HeatRegistry registry_;
+  Registry registry_;
 };
 
+using HeatkitSubject = BasicHeatkitSubject<HeatRegistry, std::uint64_t>;
+using BlobHeatkitSubject = BasicHeatkitSubject<BlobHeatRegistry, BlobKey>;
+
 // bench/straightforward_port.h, single-threaded whatever the thread count.
-class PortSubject {
+template <class PortRegistry, class K>
+class BasicPortSubject {
  public:
+  using Key = K;
+  using Emissions = EmissionsOf<Key>;
   static constexpr std::size_t kInsertBatch = 1;  // each insert scans every counter
 
-  explicit PortSubject(std::size_t cap) : registry_(cap) {}
+  explicit BasicPortSubject(std::size_t cap) : registry_(cap) {}
 
   void set_threads(unsigned) {}
-  void touch(std::uint64_t key, std::int64_t now) { registry_.entry(key, kHalfLife, now).bump(now); }
-  void touch_batch(std::span<const std::uint64_t> keys, std::int64_t now) {
-    for (const std::uint64_t key : keys) touch(key, now);
+  void touch(const Key& key, std::int64_t now) { registry_.entry(key, kHalfLife, now).bump(now); }
+  void touch_batch(std::span<const Key> keys, std::int64_t now) {
+    for (const Key& key : keys) touch(key, now);
   }
-  void set_last_emitted(std::uint64_t key, double rate, std::int64_t now) {
+  void set_last_emitted(const Key& key, double rate, std::int64_t now) {
     registry_.entry(key, kHalfLife, now).last_emitted = rate;
   }
   Emissions tick(const Policy& policy, std::int64_t now) { return registry_.tick(policy, now); }
@@ -176,10 +202,13 @@ class PortSubject {
              {"malloc_overhead_B", (heap - requested) / n}}};
   }
 
-  StraightforwardRegistry& registry() noexcept { return registry_; }
+  PortRegistry& registry() noexcept { return registry_; }
 
  private:
-  StraightforwardRegistry registry_;
+  PortRegistry registry_;
 };
+
+using PortSubject = BasicPortSubject<StraightforwardRegistry, std::uint64_t>;
+using BlobPortSubject = BasicPortSubject<BlobStraightforwardRegistry, BlobKey>;
 
 }  // namespace heatkit::bench

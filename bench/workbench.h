@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -15,7 +16,6 @@
 #include "sim/zipf.h"
 
 namespace heatkit::bench {
-
 
 inline Workbench& workbench() {
   static Workbench bench;
@@ -51,16 +51,27 @@ inline std::vector<std::uint64_t> make_key_sequence(KeyChoice choice, std::size_
   return keys;
 }
 
-// The sequence for (choice, n), cached while n stays the same.
-inline const std::vector<std::uint64_t>& key_sequence(KeyChoice choice, std::size_t n) {
+// The sequence for (choice, n) as keys of kind Key (subjects.h as_key),
+// cached while n stays the same.
+template <class Key = std::uint64_t>
+const std::vector<Key>& key_sequence(KeyChoice choice, std::size_t n) {
   static std::size_t cached_n = 0;
-  static std::map<KeyChoice, std::vector<std::uint64_t>> cache;
+  static std::map<KeyChoice, std::vector<Key>> cache;
   if (n != cached_n) {
     cache.clear();
     cached_n = n;
   }
   auto it = cache.find(choice);
-  if (it == cache.end()) it = cache.emplace(choice, make_key_sequence(choice, n)).first;
+  if (it == cache.end()) {
+    std::vector<std::uint64_t> ids = make_key_sequence(choice, n);
+    if constexpr (std::is_same_v<Key, std::uint64_t>) {
+      it = cache.emplace(choice, std::move(ids)).first;
+    } else {
+      std::vector<Key> keys(ids.size());
+      for (std::size_t j = 0; j < ids.size(); ++j) keys[j] = as_key<Key>(ids[j]);
+      it = cache.emplace(choice, std::move(keys)).first;
+    }
+  }
   return it->second;
 }
 

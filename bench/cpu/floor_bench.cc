@@ -1,0 +1,38 @@
+// floor and floor_shared_hl: one read+write pass over the columns a tick
+// moves (bench/bandwidth_floor.h), the reference every tick is set beside.
+#include <memory>
+#include <string>
+
+#include "bench/bandwidth_floor.h"
+#include "bench/cpu/operations.h"
+#include "bench/results.h"
+
+namespace heatkit::bench {
+namespace {
+
+void bench_floor(benchmark::State& state, unsigned threads, bool reads_half_life) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  auto& floor = workbench().get<BandwidthFloor>(
+      floor_name(reads_half_life) + "/" + std::to_string(n),
+      [&] { return std::make_unique<BandwidthFloor>(n, reads_half_life); });
+  const double bytes = floor_bytes_per_counter(reads_half_life);
+  IterationTimes times;
+  for (auto _ : state) {
+    const Clock::time_point start = Clock::now();
+    floor.pass(threads);
+    times.add(state, seconds_since(start));
+  }
+  const double ns = times.report(state, "ns_per_counter", static_cast<double>(state.iterations()) * static_cast<double>(n));
+  state.counters["GBps"] = bytes / ns;
+  state.counters["bytes_moved_per_counter"] = bytes;
+  state.counters["threads"] = threads;
+  record_floor(state, n, threads, reads_half_life, ns);
+}
+
+}  // namespace
+
+BenchFn floor_benchmark(unsigned threads, bool reads_half_life) {
+  return [=](benchmark::State& s) { bench_floor(s, threads, reads_half_life); };
+}
+
+}  // namespace heatkit::bench
