@@ -11,7 +11,8 @@ import json
 import statistics
 from collections import defaultdict
 
-# operation -> (per-item counter, what one item is)
+# operation -> (per-item counter, what one item is); blob_*: the same
+# operation with 32-byte keys
 OPERATIONS = {
     "floor": ("ns_per_counter", "ns per counter per pass"),
     "floor_shared_hl": ("ns_per_counter", "ns per counter per pass"),
@@ -31,6 +32,12 @@ OPERATIONS = {
     "bump_mt_zipf": ("ns_per_bump", "ns per bump (wall / all threads' bumps)"),
     "bump_mt_batch_uniform": ("ns_per_bump", "ns per bumped key (wall / all threads' keys)"),
     "bump_mt_batch_zipf": ("ns_per_bump", "ns per bumped key (wall / all threads' keys)"),
+    "blob_tick": ("ns_per_counter", "ns per counter per tick"),
+    "blob_bump_uniform": ("ns_per_bump", "ns per bump"),
+    "blob_bump_zipf": ("ns_per_bump", "ns per bump"),
+    "blob_bump_batch_uniform": ("ns_per_bump", "ns per bumped key"),
+    "blob_bump_batch_zipf": ("ns_per_bump", "ns per bumped key"),
+    "blob_insert_at_cap": ("ns_per_insert", "ns per insert"),
     "fill": ("ns_per_insert", "ns per insert"),
     "cpu_probe": ("ns_per_step", "ns per step (all threads' steps / wall)"),
 }

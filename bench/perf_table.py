@@ -9,7 +9,7 @@ Prints, from that one file (so from one run):
   - every tick beside the memory-bandwidth floor of the columns it reads at
     the same size and thread count, and beside the port;
   - multi-threaded bump scaling;
-  - bytes per counter at the cap;
+  - bytes per counter at the cap, for u64 and for 32-byte keys (blob_*);
   - the targets for `--backend`, each met or missed by how much.
 With --brief (docs/PERFORMANCE.md's tables): the targets, the compute, every
 tick and every other operation in one table each at 1M and 10M counters, the
@@ -33,10 +33,24 @@ MT_SCALING = 1.7        # bumps/s at 2 threads / at 1 thread, uniform keys, at l
 BYTES_PER_COUNTER = 64.0
 
 
+BLOB = "blob_"  # prefix of the rows with 32-byte keys
+
+
+def split_keys(op):
+    """'blob_bump_zipf' -> ('blob_', 'bump_zipf'); 'tick' -> ('', 'tick')."""
+    return (BLOB, op[len(BLOB):]) if op.startswith(BLOB) else ("", op)
+
+
 def port_reference(results, op, impl, n):
-    """The port time this result is compared with, or None."""
+    """The port time this result is compared with, or None (blob_* rows: the
+    port keyed by 32 bytes)."""
     if impl.startswith("port") or op == "floor":
         return None
+    keys, op = split_keys(op)
+    if keys:
+        if op.startswith("bump_batch"):
+            return results.value(keys + op.replace("_batch", ""), "port", n)
+        return results.value(keys + op, "port", n)
     if op.startswith("bump_mt"):
         base = op.replace("_batch", "")
         return results.value(base, f"port+mutex/t{threads_of(impl)}", n)
@@ -90,9 +104,9 @@ def tick_table(results, out):
         out.append("")
     out.append("| tick | counters | impl | ns/counter | floor (same threads) | x floor | port | port / this | candidates |")
     out.append("|---|---:|---|---:|---:|---:|---:|---:|---:|")
-    for op in ("tick_pass", "tick", "tick_periodic", "tick_quiet"):
+    for op in TICK_OPS:
         for n in results.sizes(op):
-            port = results.value("tick_quiet" if op == "tick_quiet" else "tick", "port", n)
+            port = results.value(op if op in ("tick_quiet", "blob_tick") else "tick", "port", n)
             for impl in results.impls(op):
                 r = results.get(op, impl, n)
                 if not r:
@@ -166,18 +180,25 @@ BYTES_OP = "bump_uniform"  # its registry holds exactly its cap of resident keys
 
 
 def bytes_table(results, out):
-    impls = [i for i in results.impls(BYTES_OP) if i != "port"]
-    out.append("| counters | port (requested) | port malloc overhead | "
+    """Bytes per counter at the cap: u64 keys, then 32-byte keys where the run has them."""
+    for op, keys in ((BYTES_OP, "u64"), (BLOB + BYTES_OP, "32-byte")):
+        if results.sizes(op):
+            bytes_rows(results, op, keys, out)
+
+
+def bytes_rows(results, op, keys, out):
+    impls = [i for i in results.impls(op) if i != "port"]
+    out.append(f"| {keys} keys, counters | port (requested) | port malloc overhead | "
                + " | ".join(impls) + " | columns / keys / index / LRU / scratch |")
     out.append("|---:|---:|---:|" + "---:|" * len(impls) + "---|")
-    for n in results.sizes(BYTES_OP):
-        port = results.get(BYTES_OP, "port", n)
+    for n in results.sizes(op):
+        port = results.get(op, "port", n)
         row = [f"{n:,}"]
         row.append(f"{port.value('bytes_per_counter'):.2f}" if port else "-")
         row.append(f"+{port.value('malloc_overhead_B'):.2f}" if port else "-")
         split = "-"
         for impl in impls:
-            r = results.get(BYTES_OP, impl, n)
+            r = results.get(op, impl, n)
             row.append(f"{r.value('bytes_per_counter'):.2f}" if r else "-")
             if r and split == "-":
                 split = " / ".join(f"{r.value(k):.2f}" for k in ("columns_B", "keys_B", "index_B", "lru_B", "scratch_B"))
@@ -187,7 +208,7 @@ def bytes_table(results, out):
 
 
 BRIEF_SIZES = (1_000_000, 10_000_000)
-TICK_OPS = ("tick_pass", "tick", "tick_periodic", "tick_quiet")
+TICK_OPS = ("tick_pass", "tick", "tick_periodic", "tick_quiet", "blob_tick")
 
 
 def brief_table(results, ops, out, cell_of):
@@ -335,7 +356,7 @@ def main():
     out.append("### Multi-threaded bumps: scaling")
     out.append("")
     mt_table(results, out, BRIEF_SIZES if args.brief else None)
-    out.append(f"### Bytes per counter at the cap (the `{BYTES_OP}` registry)")
+    out.append(f"### Bytes per counter at the cap (the `{BYTES_OP}` and `{BLOB}{BYTES_OP}` registries)")
     out.append("")
     bytes_table(results, out)
     print("\n".join(out))
