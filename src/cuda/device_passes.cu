@@ -1,5 +1,5 @@
-// The device passes (cuda/device_passes.h): the fused tick kernel and its
-// compaction, the prune selection, the flush of queued per-slot operations,
+// The device passes (cuda/device_passes.h): the one-pass tick (its kernel in
+// cuda/one_pass_tick.cuh), the prune selection, the flush of queued per-slot operations,
 // and timed bump batches. Compiled with --fmad=false (cuda/CMakeLists.txt):
 // decay and gate must round like the scalar reference.
 //
@@ -10,10 +10,7 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
 #include <cub/device/device_scan.cuh>
-#include <cub/agent/single_pass_scan_operators.cuh>
-#include <cub/block/block_scan.cuh>
 #include <cub/device/device_select.cuh>
-#include <cuda/std/functional>
 #include <thrust/iterator/counting_iterator.h>
 
 #include <algorithm>
@@ -24,6 +21,7 @@
 
 #include "cuda/cuda_error.h"
 #include "cuda/grid_stride.cuh"
+#include "cuda/one_pass_tick.cuh"
 
 namespace heatkit::gpu {
 namespace {
@@ -56,226 +54,6 @@ void run_cub(const char* what, DeviceBuffer<std::byte>& temp, Run&& run, const c
 
 // ---------------------------------------------------------------------------
 // Tick and prune.
-
-// The fused tick: decay and gate of every slot (tick_one), one decision byte each.
-__global__ void decide_kernel(CounterColumns c, TickParams params, Decision* decisions) {
-  for (std::size_t i = first_index(); i < c.size; i += grid_stride()) {
-    decisions[i] = tick_one(c.rate[i], c.last_update[i], c.last_emitted[i], c.half_life[i],
-                            c.flags[i], params);
-  }
-}
-
-// candidates[i] for the i-th selected slot, i < *count (<= capacity).
-__global__ void gather_candidates_kernel(const double* rate, const Decision* decisions,
-                                         const std::uint32_t* selected, const std::int64_t* count,
-                                         std::size_t capacity, Candidate* candidates) {
-  const auto n = static_cast<std::size_t>(*count) < capacity ? static_cast<std::size_t>(*count)
-                                                             : capacity;
-  for (std::size_t i = first_index(); i < n; i += grid_stride()) {
-    const std::uint32_t slot = selected[i];
-    const Decision d = decisions[slot];
-    candidates[i] = Candidate{slot, d, d == Decision::kEmit ? rate[slot] : 0.0};
-  }
-}
-
-// The one-pass tick. A tile is Rows rows of Threads consecutive slots;
-// thread t owns slot t of every row, so each row's loads and stores are
-// coalesced. The candidates of a tile are numbered in slot order (row by row,
-// and within a row by a block scan), and the tile's place in the output
-// comes from the tiles before it by CUB's decoupled look-back
-// (ScanTileState + TilePrefixCallbackOp), as in CUB's own DeviceSelect. The
-// rows' scans run as one block scan of 16-bit fields packed four to a u64
-// (a row holds at most Threads < 2^16 candidates, so no field carries into
-// the next).
-using TileCounts = cub::ScanTileState<std::uint32_t>;
-using TilePrefix = cub::TilePrefixCallbackOp<std::uint32_t, ::cuda::std::plus<>, TileCounts>;
-
-template <int Rows>
-struct RowCounts {
-  static constexpr int kWords = (Rows + 3) / 4;
-  std::uint64_t word[kWords] = {};
-  __device__ std::uint32_t row(int r) const {
-    return static_cast<std::uint32_t>((word[r / 4] >> (16 * (r % 4))) & 0xffffu);
-  }
-  __device__ void add_to_row(int r, std::uint32_t n) {
-    word[r / 4] += std::uint64_t{n} << (16 * (r % 4));
-  }
-};
-struct AddRowCounts {
-  template <class Counts>
-  __device__ Counts operator()(const Counts& a, const Counts& b) const {
-    Counts sum;
-#pragma unroll
-    for (int w = 0; w < Counts::kWords; ++w) sum.word[w] = a.word[w] + b.word[w];
-    return sum;
-  }
-};
-
-__global__ void init_tile_counts_kernel(TileCounts tile_counts, int tiles) {
-  tile_counts.InitializeStatus(tiles);
-}
-
-// Column access of the one-pass tick: plain, or with streaming cache hints
-// (every column byte is read and written once per tick: evict-first).
-// int64_t goes through long long, the type the intrinsics take.
-template <bool Streaming, class T>
-__device__ inline T load_column(const T* p) {
-  if constexpr (!Streaming) {
-    return *p;
-  } else if constexpr (sizeof(T) == 8 && !std::is_floating_point_v<T>) {
-    return static_cast<T>(__ldcs(reinterpret_cast<const long long*>(p)));
-  } else {
-    return __ldcs(p);
-  }
-}
-template <bool Streaming, class T>
-__device__ inline void store_column(T* p, T value) {
-  if constexpr (!Streaming) {
-    *p = value;
-  } else if constexpr (sizeof(T) == 8 && !std::is_floating_point_v<T>) {
-    __stcs(reinterpret_cast<long long*>(p), static_cast<long long>(value));
-  } else {
-    __stcs(p, value);
-  }
-}
-// Two adjacent 8-byte elements at an even slot (16-byte aligned) in one access.
-template <bool Streaming, class T>
-__device__ inline void load_pair(const T* p, T& a, T& b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    const double2 v = Streaming ? __ldcs(reinterpret_cast<const double2*>(p))
-                                : *reinterpret_cast<const double2*>(p);
-    a = v.x;
-    b = v.y;
-  } else {
-    const longlong2 v = Streaming ? __ldcs(reinterpret_cast<const longlong2*>(p))
-                                  : *reinterpret_cast<const longlong2*>(p);
-    a = static_cast<T>(v.x);
-    b = static_cast<T>(v.y);
-  }
-}
-template <bool Streaming, class T>
-__device__ inline void store_pair(T* p, T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    const double2 v{a, b};
-    if constexpr (Streaming) __stcs(reinterpret_cast<double2*>(p), v);
-    else *reinterpret_cast<double2*>(p) = v;
-  } else {
-    const longlong2 v{static_cast<long long>(a), static_cast<long long>(b)};
-    if constexpr (Streaming) __stcs(reinterpret_cast<longlong2*>(p), v);
-    else *reinterpret_cast<longlong2*>(p) = v;
-  }
-}
-
-// Threads x Rows x Pairs: thread t owns slots t*Pairs .. t*Pairs+Pairs-1 of
-// every row of Threads*Pairs consecutive slots (Pairs = 2: 16-byte accesses).
-template <int Threads, int Rows, int Pairs, bool Streaming>
-__global__ void __launch_bounds__(Threads)
-    one_pass_tick_kernel(CounterColumns c, TickParams params, TileCounts tile_counts,
-                         Candidate* candidates, std::int64_t* count) {
-  static_assert(Threads * Pairs < (1 << 16) && Threads % 32 == 0 && (Pairs == 1 || Pairs == 2));
-  constexpr std::size_t kRowSlots = std::size_t{Threads} * Pairs;
-  constexpr std::size_t kTileSlots = kRowSlots * Rows;
-  using RowScan = cub::BlockScan<RowCounts<Rows>, Threads>;
-  __shared__ typename RowScan::TempStorage scan_storage;
-  __shared__ typename TilePrefix::TempStorage prefix_storage;
-  __shared__ std::uint32_t tile_offset;
-  const int tile = static_cast<int>(blockIdx.x);
-  const std::size_t first = static_cast<std::size_t>(tile) * kTileSlots + std::size_t{threadIdx.x} * Pairs;
-
-  // Every row's loads first, so they are in flight together.
-  double rate[Rows][Pairs], last_emitted[Rows][Pairs];
-  std::int64_t last_update[Rows][Pairs], half_life[Rows][Pairs];
-  std::uint8_t flags[Rows][Pairs];
-#pragma unroll
-  for (int k = 0; k < Rows; ++k) {
-    const std::size_t i = first + kRowSlots * k;
-    if (Pairs == 2 && i + 1 < c.size) {
-      load_pair<Streaming>(c.rate + i, rate[k][0], rate[k][Pairs - 1]);
-      load_pair<Streaming>(c.last_update + i, last_update[k][0], last_update[k][Pairs - 1]);
-      load_pair<Streaming>(c.last_emitted + i, last_emitted[k][0], last_emitted[k][Pairs - 1]);
-      load_pair<Streaming>(c.half_life + i, half_life[k][0], half_life[k][Pairs - 1]);
-      const uchar2 f = *reinterpret_cast<const uchar2*>(c.flags + i);
-      flags[k][0] = f.x;
-      flags[k][Pairs - 1] = f.y;
-    } else {
-#pragma unroll
-      for (int p = 0; p < Pairs; ++p) {
-        if (i + p < c.size) {
-          rate[k][p] = load_column<Streaming>(c.rate + i + p);
-          last_update[k][p] = load_column<Streaming>(c.last_update + i + p);
-          last_emitted[k][p] = load_column<Streaming>(c.last_emitted + i + p);
-          half_life[k][p] = load_column<Streaming>(c.half_life + i + p);
-          flags[k][p] = c.flags[i + p];
-        }
-      }
-    }
-  }
-  Decision decision[Rows][Pairs];
-  RowCounts<Rows> selected;
-#pragma unroll
-  for (int k = 0; k < Rows; ++k) {
-    const std::size_t i = first + kRowSlots * k;
-#pragma unroll
-    for (int p = 0; p < Pairs; ++p) {
-      decision[k][p] = Decision::kSuppress;
-      if (i + p < c.size) {
-        const std::uint8_t flags_before = flags[k][p];
-        decision[k][p] = tick_one(rate[k][p], last_update[k][p], last_emitted[k][p],
-                                  half_life[k][p], flags[k][p], params);
-        if (flags[k][p] != flags_before) c.flags[i + p] = flags[k][p];  // marked in flight
-        if (decision[k][p] != Decision::kSuppress) selected.add_to_row(k, 1);
-      }
-    }
-    if (Pairs == 2 && i + 1 < c.size) {
-      store_pair<Streaming>(c.rate + i, rate[k][0], rate[k][Pairs - 1]);
-      store_pair<Streaming>(c.last_update + i, last_update[k][0], last_update[k][Pairs - 1]);
-    } else {
-#pragma unroll
-      for (int p = 0; p < Pairs; ++p) {
-        if (i + p < c.size) {
-          store_column<Streaming>(c.rate + i + p, rate[k][p]);
-          store_column<Streaming>(c.last_update + i + p, last_update[k][p]);
-        }
-      }
-    }
-  }
-
-  RowCounts<Rows> before_in_row, in_rows;
-  RowScan(scan_storage).ExclusiveScan(selected, before_in_row, RowCounts<Rows>{}, AddRowCounts{},
-                                      in_rows);
-  std::uint32_t in_tile = 0;
-#pragma unroll
-  for (int k = 0; k < Rows; ++k) in_tile += in_rows.row(k);
-  if (tile == 0) {
-    if (threadIdx.x == 0) {
-      tile_counts.SetInclusive(0, in_tile);
-      tile_offset = 0;
-    }
-  } else if (threadIdx.x < 32) {
-    TilePrefix prefix(tile_counts, prefix_storage, ::cuda::std::plus<>{}, tile);
-    const std::uint32_t before_tile = prefix(in_tile);
-    if (threadIdx.x == 0) tile_offset = before_tile;
-  }
-  __syncthreads();
-
-  std::uint32_t row_start = tile_offset;
-#pragma unroll
-  for (int k = 0; k < Rows; ++k) {
-    std::uint32_t at = row_start + before_in_row.row(k);
-#pragma unroll
-    for (int p = 0; p < Pairs; ++p) {
-      const Decision d = decision[k][p];
-      if (d != Decision::kSuppress) {
-        const auto slot = static_cast<std::uint32_t>(first + kRowSlots * k + p);
-        candidates[at++] = Candidate{slot, d, d == Decision::kEmit ? rate[k][p] : 0.0};
-      }
-    }
-    row_start += in_rows.row(k);
-  }
-  if (tile + 1 == static_cast<int>(gridDim.x) && threadIdx.x == 0) {
-    *count = static_cast<std::int64_t>(tile_offset) + in_tile;
-  }
-}
 
 struct IsPrunableSlot {
   CounterColumns columns;
@@ -408,82 +186,9 @@ __global__ void serial_runs_kernel(CounterColumns c, const std::uint32_t* slots_
 
 }  // namespace
 
-void enqueue_decide_and_select(const CounterColumns& c, const TickParams& params,
-                               PassScratch& scratch, cudaStream_t stream) {
-  const std::size_t n = c.size;
-  scratch.decisions.reserve_discarding(n);
-  scratch.selected.reserve_discarding(n);
-  if (n == 0) {
-    HEATKIT_CUDA_CHECK(cudaMemsetAsync(scratch.count.data(), 0, sizeof(std::int64_t), stream));
-    return;
-  }
-  decide_kernel<<<blocks_for(n), kBlockSize, 0, stream>>>(c, params, scratch.decisions.data());
-  HEATKIT_CUDA_CHECK_LAUNCH("decide_kernel");
-  // Stable compaction of the slots whose decision byte is not Suppress (0):
-  // only the flags are read, so the pass moves one byte per slot.
-  const thrust::counting_iterator<std::uint32_t> all_slots(0);
-  const auto* flags = reinterpret_cast<const std::uint8_t*>(scratch.decisions.data());
-  const auto items = static_cast<std::int64_t>(n);
-  HEATKIT_RUN_CUB("cub::DeviceSelect::Flagged (tick candidates)", scratch.temp,
-                  cub::DeviceSelect::Flagged(storage, bytes, all_slots, flags,
-                                             scratch.selected.data(), scratch.count.data(), items,
-                                             stream));
-}
-
-void enqueue_gather_candidates(const CounterColumns& c, PassScratch& scratch,
-                               std::size_t capacity, cudaStream_t stream) {
-  if (capacity == 0) return;
-  scratch.candidates.reserve_discarding(capacity);
-  gather_candidates_kernel<<<blocks_for(capacity), kBlockSize, 0, stream>>>(
-      c.rate, scratch.decisions.data(), scratch.selected.data(), scratch.count.data(), capacity,
-      scratch.candidates.data());
-  HEATKIT_CUDA_CHECK_LAUNCH("gather_candidates_kernel");
-}
-
-namespace {
-template <int Threads, int Rows, int Pairs = 1, bool Streaming = false>
-void launch_one_pass_tick(const CounterColumns& c, const TickParams& params,
-                          PassScratch& scratch, cudaStream_t stream) {
-  constexpr std::size_t kTile = std::size_t{Threads} * Rows * Pairs;
-  const std::size_t n = c.size;
-  const auto tiles = static_cast<int>((n + kTile - 1) / kTile);
-  std::size_t status_bytes = 0;
-  HEATKIT_CUDA_CHECK(TileCounts::AllocationSize(tiles, status_bytes));
-  scratch.tile_status.reserve_discarding(std::max<std::size_t>(status_bytes, 1));
-  TileCounts tile_counts;
-  HEATKIT_CUDA_CHECK(tile_counts.Init(tiles, scratch.tile_status.data(), status_bytes));
-  scratch.candidates.reserve_discarding(n);  // every slot may be a candidate
-  init_tile_counts_kernel<<<blocks_for(static_cast<std::size_t>(tiles)), kBlockSize, 0, stream>>>(
-      tile_counts, tiles);
-  HEATKIT_CUDA_CHECK_LAUNCH("init_tile_counts_kernel");
-  one_pass_tick_kernel<Threads, Rows, Pairs, Streaming>
-      <<<static_cast<unsigned>(tiles), Threads, 0, stream>>>(
-      c, params, tile_counts, scratch.candidates.data(), scratch.count.data());
-  HEATKIT_CUDA_CHECK_LAUNCH("one_pass_tick_kernel");
-}
-}  // namespace
-
 void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
-                           PassScratch& scratch, cudaStream_t stream, TickTile tile) {
-  const std::size_t n = c.size;
-  if (n == 0) {
-    HEATKIT_CUDA_CHECK(cudaMemsetAsync(scratch.count.data(), 0, sizeof(std::int64_t), stream));
-    return;
-  }
-  if (n > 0xffffffffULL) throw std::length_error("device passes: more than 2^32 slots");
-  switch (tile) {
-    case TickTile::k256x4: launch_one_pass_tick<256, 4>(c, params, scratch, stream); break;
-    case TickTile::k256x8: launch_one_pass_tick<256, 8>(c, params, scratch, stream); break;
-    case TickTile::k128x8: launch_one_pass_tick<128, 8>(c, params, scratch, stream); break;
-    case TickTile::k512x2: launch_one_pass_tick<512, 2>(c, params, scratch, stream); break;
-    case TickTile::k256x2_pairs: launch_one_pass_tick<256, 2, 2>(c, params, scratch, stream); break;
-    case TickTile::k256x4_streaming:
-      launch_one_pass_tick<256, 4, 1, true>(c, params, scratch, stream);
-      break;
-    case TickTile::k256x2_pairs_streaming:
-      launch_one_pass_tick<256, 2, 2, true>(c, params, scratch, stream);
-      break;
-  }
+                           PassScratch& scratch, cudaStream_t stream) {
+  enqueue_one_pass_tick_shape<256, 4>(c, params, scratch, stream);
 }
 
 void enqueue_select_prunable(const CounterColumns& c, PassScratch& scratch, cudaStream_t stream) {

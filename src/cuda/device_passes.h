@@ -21,7 +21,7 @@ namespace heatkit::gpu {
 
 // Scratch of the tick and prune passes.
 struct PassScratch {
-  DeviceBuffer<Decision> decisions;      // one byte per slot
+  DeviceBuffer<Decision> decisions;      // one byte per slot (the Thrust passes)
   DeviceBuffer<std::uint32_t> selected;  // compacted slots, up to one per slot
   DeviceBuffer<Candidate> candidates;    // gathered candidates
   DeviceBuffer<std::int64_t> count{1};   // how many slots were selected
@@ -34,49 +34,19 @@ struct PassScratch {
   }
 };
 
-// The tick in two passes (kept beside the one-pass tick for the benchmarks'
-// comparison; same result). Part 1: decays every slot of `c` to params.now and applies the
-// gate (counter_math.h tick_one, one fused kernel writing one decision byte per
-// slot), then compacts the slots whose decision is not Suppress, in slot
-// order, into scratch.selected (count in scratch.count, on the device).
-// Bytes through device memory: the tick's own (rate and last_update read and
-// written, last_emitted, half_life and flags read; flags written where marked
-// in flight) plus one decision byte written and read.
-void enqueue_decide_and_select(const CounterColumns& c, const TickParams& params,
-                               PassScratch& scratch, cudaStream_t stream);
-
-// Tick, kernels part 2: scratch.candidates[i] = (slot, decision, rate) of the
-// i-th selected slot, for i < the device count. `capacity` bounds the count
-// (scratch.candidates is grown to it): the store passes the count it read back,
-// a benchmark that must not synchronize passes c.size.
-void enqueue_gather_candidates(const CounterColumns& c, PassScratch& scratch,
-                               std::size_t capacity, cudaStream_t stream);
-
 // The tick in one pass (what the store runs): one kernel decays every slot,
 // applies the gate, marks in flight where asked, and writes the candidates
 // straight to scratch.candidates in slot order (count in scratch.count),
 // each tile placing its candidates after the tiles before it by decoupled
 // look-back, as CUB's DeviceSelect does. Bytes through device memory: the
-// tick's own and 16 per candidate; no decision bytes, no second pass. The
-// price is candidate room for every slot (16 bytes per counter), since the
-// count is not known before the pass.
-// Shapes of the one-pass tick: threads x rows (slots per thread); `pairs`:
-// two adjacent slots per thread and row, read and written with 16-byte
-// accesses; `streaming`: evict-first cache hints on the columns. The default
-// is the store's; the others are there for the benchmarks to compare.
-enum class TickTile {
-  k256x4,
-  k256x8,
-  k128x8,
-  k512x2,
-  k256x2_pairs,
-  k256x4_streaming,
-  k256x2_pairs_streaming,
-};
-inline constexpr TickTile kDefaultTickTile = TickTile::k256x4;
+// tick's own (rate and last_update read and written, last_emitted, half_life
+// and flags read; flags written where marked in flight) and 16 per
+// candidate. The price is candidate room for every slot (16 bytes per
+// counter), since the count is not known before the pass. The kernel is a
+// template over its shape (cuda/one_pass_tick.cuh): this runs 256 threads x
+// 4 rows; the GPU benchmarks compare other shapes and a two-pass tick.
 void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
-                           PassScratch& scratch, cudaStream_t stream,
-                           TickTile tile = kDefaultTickTile);
+                           PassScratch& scratch, cudaStream_t stream);
 
 // Prune: the slots with is_prunable, in slot order, into scratch.selected
 // (count in scratch.count).

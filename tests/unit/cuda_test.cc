@@ -498,69 +498,8 @@ TEST_P(DeviceStoreTest, tick_appends_after_what_out_holds) {
       });
 }
 
-// The two-pass tick of cuda/device_passes.h (decide and select, then
-// gather; the store runs the one-pass tick) over host columns `c`, on a
-// store's columns and stream.
-void two_pass_device_tick(Columns& c, const TickParams& p, std::vector<Candidate>& out) {
-  DeviceCounterStore store(DevicePasses::kCudaKernels);
-  store.upload(c.view());
-  const CounterColumns columns = store.device_columns();
-  auto stream = static_cast<cudaStream_t>(store.stream_handle());
-  gpu::PassScratch scratch;
-  gpu::enqueue_decide_and_select(columns, p, scratch, stream);
-  gpu::enqueue_gather_candidates(columns, scratch, c.size, stream);
-  const std::size_t count = gpu::read_selected_count(scratch, stream, c.size);
-  const std::size_t base = out.size();
-  out.resize(base + count);
-  if (count > 0) {
-    ASSERT_EQ(cudaMemcpy(out.data() + base, scratch.candidates.data(), count * sizeof(Candidate),
-                         cudaMemcpyDeviceToHost),
-              cudaSuccess);
-  }
-  store.download(c.view());
-}
-
-TEST_P(DeviceStoreTest, two_pass_tick_matches_scalar_reference) {
-  if (GetParam() != DevicePasses::kCudaKernels) GTEST_SKIP() << "a cuda-only pass";
-  std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
-  for (const std::size_t n : {255u, 256u, 257u, 1023u, 1024u, 1025u, 2'100'003u}) sizes.push_back(n);
-  expect_tick_matches_scalar_on_random_columns(two_pass_device_tick, sizes);
-  expect_candidates_when_none_and_all_qualify(4097, two_pass_device_tick);
-  expect_tick_matches_scalar_on_many_counters(1'000'003, two_pass_device_tick);
-}
-
-// The one-pass tick with each tile shape (the store runs the default one).
-TEST_P(DeviceStoreTest, one_pass_tick_with_every_tile_shape_matches_scalar_reference) {
-  if (GetParam() != DevicePasses::kCudaKernels) GTEST_SKIP() << "a cuda-only pass";
-  for (const gpu::TickTile tile :
-       {gpu::TickTile::k256x4, gpu::TickTile::k256x8, gpu::TickTile::k128x8,
-        gpu::TickTile::k512x2, gpu::TickTile::k256x2_pairs, gpu::TickTile::k256x4_streaming,
-        gpu::TickTile::k256x2_pairs_streaming}) {
-    SCOPED_TRACE("tile shape " + std::to_string(static_cast<int>(tile)));
-    const auto tick = [tile](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
-      DeviceCounterStore store(DevicePasses::kCudaKernels);
-      store.upload(c.view());
-      const CounterColumns columns = store.device_columns();
-      auto stream = static_cast<cudaStream_t>(store.stream_handle());
-      gpu::PassScratch scratch;
-      gpu::enqueue_one_pass_tick(columns, p, scratch, stream, tile);
-      const std::size_t count = gpu::read_selected_count(scratch, stream, c.size);
-      const std::size_t base = out.size();
-      out.resize(base + count);
-      if (count > 0) {
-        ASSERT_EQ(cudaMemcpy(out.data() + base, scratch.candidates.data(),
-                             count * sizeof(Candidate), cudaMemcpyDeviceToHost),
-                  cudaSuccess);
-      }
-      store.download(c.view());
-    };
-    std::vector<std::size_t> sizes(std::begin(kSizes), std::end(kSizes));
-    for (const std::size_t n : {1u, 2u, 3u, 127u, 128u, 511u, 512u, 513u, 1023u, 1024u, 1025u, 2047u, 2048u, 2049u, 300'007u})
-      sizes.push_back(n);
-    expect_tick_matches_scalar_on_random_columns(tick, sizes);
-    expect_candidates_when_none_and_all_qualify(4097, tick);
-  }
-}
+// The benchmarks' other tick shapes (the two-pass tick, the one-pass
+// kernel's other tiles): tick_shapes_test.
 
 TEST_P(DeviceStoreTest, collect_prunable_matches_scalar_reference) {
   expect_prune_matches_scalar_on_random_columns(
