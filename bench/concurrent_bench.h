@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/results.h"
 #include "bench/subjects.h"
 #include "bench/workbench.h"
 #include "util/thread_pool.h"
@@ -144,7 +145,7 @@ void bench_bump_mt(benchmark::State& state, const std::string& workload_id, unsi
   auto& w = workbench().get<MtWorkload<C>>(workload_id + "/" + std::to_string(n), [&] {
     return std::make_unique<MtWorkload<C>>(make(n), n, max_threads);
   });
-  double seconds = 0.0;
+  IterationTimes times;
   for (auto _ : state) {
     w.now += kBumpStep;
     const std::int64_t now = w.now;
@@ -163,13 +164,10 @@ void bench_bump_mt(benchmark::State& state, const std::string& workload_id, unsi
       }
       w.cursors[t] = cursor;
     });
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
+    times.add(state, elapsed);
   }
   if (w.subject->size() != n) state.SkipWithError("a bump of a resident key changed the size");
-  const double items = static_cast<double>(state.iterations()) * threads * kMtBumpsPerThread;
-  state.SetItemsProcessed(static_cast<std::int64_t>(items));
-  state.counters["ns_per_bump"] = seconds * 1e9 / items;
+  times.report(state, "ns_per_bump", static_cast<double>(state.iterations()) * threads * kMtBumpsPerThread);
   state.counters["threads"] = threads;
   state.counters["bytes_per_counter"] = w.subject->memory().total;
   if constexpr (requires { w.subject->shard_count(); }) {
@@ -193,17 +191,14 @@ inline constexpr std::size_t kCpuProbeSteps = std::size_t{1} << 24;
 
 inline void bench_cpu_probe(benchmark::State& state, unsigned threads) {
   const std::size_t steps = kCpuProbeSteps;
-  double seconds = 0.0;
+  IterationTimes times;
   std::vector<double> sink(threads);
   for (auto _ : state) {
     const double elapsed = run_together(threads, [&](unsigned t) { sink[t] = cpu_probe_chain(steps); });
     benchmark::DoNotOptimize(sink.data());
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
+    times.add(state, elapsed);
   }
-  const double items = static_cast<double>(state.iterations()) * threads * static_cast<double>(steps);
-  state.SetItemsProcessed(static_cast<std::int64_t>(items));
-  state.counters["ns_per_step"] = seconds * 1e9 / items;
+  times.report(state, "ns_per_step", static_cast<double>(state.iterations()) * threads * static_cast<double>(steps));
   state.counters["threads"] = threads;
 }
 

@@ -11,7 +11,7 @@
 //       iteration runs 255 ticks, so exactly one clear is in every iteration
 // Counters: ns_per_tick, bytes_per_counter (what the mirror holds per slot),
 // and for the stamps row fill_speedup: the fill row's time (same n, all
-// threads, this run) / this time.
+// threads, median of this run's repetitions) / this time.
 //
 // The tick's candidates (5% of n here, 16 bytes each) then come back into
 // the registry's reused std::vector. What the host does for that:
@@ -29,11 +29,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
-#include "bench/subjects.h"
+#include "bench/results.h"
 #include "cuda/staged_append.h"
 #include "store/last_updates.h"
 #include "util/thread_pool.h"
@@ -42,40 +41,39 @@
 namespace {
 
 using heatkit::bench::Clock;
+using heatkit::bench::IterationTimes;
+using heatkit::bench::references;
 using heatkit::bench::seconds_since;
 
 // Runs `op` under the clock once per iteration (`untimed` before it, off the
-// clock), sets each iteration's manual time, and returns the seconds in all.
+// clock) and returns the iterations' manual times.
 template <class Untimed, class Op>
-double time_iterations(benchmark::State& state, Untimed untimed, Op op) {
-  double seconds = 0.0;
+IterationTimes time_iterations(benchmark::State& state, Untimed untimed, Op op) {
+  IterationTimes times;
   for (auto _ : state) {
     untimed();
     const Clock::time_point start = Clock::now();
     op();
-    const double elapsed = seconds_since(start);
-    state.SetIterationTime(elapsed);
-    seconds += elapsed;
+    times.add(state, seconds_since(start));
   }
-  return seconds;
+  return times;
 }
 
-double ns_per(benchmark::State& state, double seconds, std::size_t items_per_iteration) {
-  return seconds * 1e9 /
-         (static_cast<double>(state.iterations()) * static_cast<double>(items_per_iteration));
+// Sets `counter` to the ns per item of `items_per_iteration` items per iteration.
+double report(benchmark::State& state, const IterationTimes& times, const char* counter,
+              std::size_t items_per_iteration) {
+  return times.report(state, counter,
+                      static_cast<double>(state.iterations()) * static_cast<double>(items_per_iteration));
 }
 
-std::map<std::size_t, double>& fill_ns() {  // n -> the all-threads fill's mean ns per tick
-  static std::map<std::size_t, double> ns;
-  return ns;
-}
+std::string fill_key(std::size_t n) { return "fill/" + std::to_string(n); }  // the all-threads fill
 
 void bench_fill(benchmark::State& state, unsigned threads) {
   const auto n = static_cast<std::size_t>(state.range(0));
   std::vector<std::int64_t> mirror(n, 0);
   constexpr std::size_t kChunk = std::size_t{1} << 20;
   std::int64_t now = 1;
-  const double seconds = time_iterations(state, [] {}, [&] {
+  const IterationTimes times = time_iterations(state, [] {}, [&] {
     ++now;
     heatkit::ThreadPool::shared().run((n + kChunk - 1) / kChunk, threads, [&](std::size_t chunk) {
       const std::size_t begin = chunk * kChunk;
@@ -83,11 +81,10 @@ void bench_fill(benchmark::State& state, unsigned threads) {
     });
   });
   benchmark::DoNotOptimize(mirror.data());
-  const double ns = ns_per(state, seconds, 1);
-  state.counters["ns_per_tick"] = ns;
+  const double ns = report(state, times, "ns_per_tick", 1);
   state.counters["bytes_per_counter"] = sizeof(std::int64_t);
   state.counters["threads"] = threads;
-  if (threads == heatkit::resolve_threads(0)) fill_ns()[n] = ns;
+  if (threads == heatkit::resolve_threads(0)) references().add(fill_key(n), state.iterations(), ns);
 }
 
 void bench_stamps(benchmark::State& state) {
@@ -96,16 +93,15 @@ void bench_stamps(benchmark::State& state) {
   mirror.resize(n);
   std::int64_t now = 1;
   constexpr std::size_t kTicksPerIteration = 255;  // one full cycle of stamps: one clear
-  const double seconds = time_iterations(state, [] {}, [&] {
+  const IterationTimes times = time_iterations(state, [] {}, [&] {
     for (std::size_t k = 0; k < kTicksPerIteration; ++k) mirror.tick(++now);
   });
   benchmark::DoNotOptimize(mirror.view()[n - 1]);
-  const double ns = ns_per(state, seconds, kTicksPerIteration);
-  state.counters["ns_per_tick"] = ns;
+  const double ns = report(state, times, "ns_per_tick", kTicksPerIteration);
   state.counters["bytes_per_counter"] =
       static_cast<double>(mirror.memory_bytes()) / static_cast<double>(n);
-  if (const auto it = fill_ns().find(n); it != fill_ns().end() && ns > 0) {
-    state.counters["fill_speedup"] = it->second / ns;
+  if (const auto fill = references().median(fill_key(n)); fill && ns > 0) {
+    state.counters["fill_speedup"] = *fill / ns;
   }
 }
 
@@ -115,11 +111,11 @@ void bench_append_resize(benchmark::State& state) {
   const std::size_t count = candidates_of(static_cast<std::size_t>(state.range(0)));
   std::vector<heatkit::Candidate> out;
   out.reserve(count);  // the registry's vector is reused from tick to tick
-  const double seconds = time_iterations(state, [&] { out.clear(); }, [&] {
+  const IterationTimes times = time_iterations(state, [&] { out.clear(); }, [&] {
     out.resize(count);
     benchmark::DoNotOptimize(out.data());
   });
-  state.counters["ns_per_result"] = ns_per(state, seconds, count);
+  report(state, times, "ns_per_result", count);
 }
 
 void bench_append_staged(benchmark::State& state) {
@@ -131,12 +127,12 @@ void bench_append_staged(benchmark::State& state) {
   heatkit::Candidate* const staging[2] = {a.data(), b.data()};
   std::vector<heatkit::Candidate> out;
   out.reserve(count);
-  const double seconds = time_iterations(state, [&] { out.clear(); }, [&] {
+  const IterationTimes times = time_iterations(state, [&] { out.clear(); }, [&] {
     heatkit::gpu::append_through_staging(
         out, count, staging, chunk, [](std::size_t, std::size_t, std::size_t) {}, [] {});
     benchmark::DoNotOptimize(out.data());
   });
-  state.counters["ns_per_result"] = ns_per(state, seconds, count);
+  report(state, times, "ns_per_result", count);
 }
 
 }  // namespace
