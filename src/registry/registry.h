@@ -348,14 +348,26 @@ class BasicHeatRegistry {
     if (const Slot slot = find(key); slot != kNoSlot) erase_slot(slot);
   }
 
-  // Calls f(key, counter) for every entry, in slot order.
+  // Calls f(key, counter) for every entry, in slot order. f must not change
+  // the registry. The counters are read kForEachChunk slots at a time
+  // (CounterStore::read_range: on a device store one transfer per chunk, not
+  // one per counter).
   template <class F>
   void for_each(F&& f) const {
     apply_queue();
-    for (Slot s = 0; s < high_water_; ++s) {
-      if (lru_.contains(s)) f(keys_[s], HeatCounter::from_state(store_->read(s)));
+    std::vector<CounterState> states(std::min<std::size_t>(high_water_, kForEachChunk));
+    for (std::size_t first = 0; first < high_water_; first += states.size()) {
+      const std::span<CounterState> chunk =
+          std::span(states).first(std::min(states.size(), high_water_ - first));
+      store_->read_range(static_cast<Slot>(first), chunk);
+      for (std::size_t i = 0; i < chunk.size(); ++i) {
+        const auto s = static_cast<Slot>(first + i);
+        if (lru_.contains(s)) f(keys_[s], HeatCounter::from_state(chunk[i]));
+      }
     }
   }
+  // Slots for_each reads at a time: 192 KiB of states.
+  static constexpr std::size_t kForEachChunk = 4096;
 
   // Decays every counter to `now` and returns the Emit/Withdraw candidates in
   // slot order. Mutates no last_emitted. With in-flight tracking on, skips
