@@ -1,4 +1,4 @@
-// The registry's scratch helpers (registry/scratch.h): resize_for_overwrite
+// The registry's scratch vectors (registry/scratch.h): resize_for_overwrite
 // and the trimming of scratch a rare mass tick or prune grew.
 #include <gtest/gtest.h>
 
