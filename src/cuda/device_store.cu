@@ -468,4 +468,32 @@ void DeviceCounterStore::download(const CounterColumns& host) const {
   m.stream.synchronize();
 }
 
+void DeviceCounterStore::read_range(Slot first, std::span<CounterState> out) const {
+  Impl& m = *impl_;
+  check_read_range("device counter store", first, out.size(), m.size);
+  const std::size_t n = out.size();
+  if (n == 0) return;
+  const DeviceScope scope(m.device);
+  m.flush();
+  std::vector<double> rate(n), last_emitted(n);
+  std::vector<std::int64_t> last_update(n), half_life(n);
+  std::vector<std::uint8_t> flags(n);
+  const cudaStream_t s = m.stream.get();
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(rate.data(), m.rate.data() + first, n * sizeof(double),
+                                     cudaMemcpyDeviceToHost, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(last_update.data(), m.last_update.data() + first,
+                                     n * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(last_emitted.data(), m.last_emitted.data() + first,
+                                     n * sizeof(double), cudaMemcpyDeviceToHost, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(half_life.data(), m.half_life.data() + first,
+                                     n * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(flags.data(), m.flags.data() + first, n * sizeof(std::uint8_t),
+                                     cudaMemcpyDeviceToHost, s));
+  m.stream.synchronize();
+  for (std::size_t i = 0; i < n; ++i) {
+    out[i] = CounterState{rate[i],         last_update[i], (flags[i] & kHasEmitted) != 0,
+                          last_emitted[i], half_life[i],   (flags[i] & kInFlight) != 0};
+  }
+}
+
 }  // namespace heatkit::gpu

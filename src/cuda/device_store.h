@@ -60,6 +60,9 @@ class DeviceCounterStore final : public CounterStore {
   void set_in_flight(Slot slot, bool in_flight) override;
   // Flushes the queue, then copies the slot's five values back.
   CounterState read(Slot slot) const override;
+  // Flushes the queue, then copies the range of each column back (five
+  // copies, one synchronization).
+  void read_range(Slot first, std::span<CounterState> out) const override;
 
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;

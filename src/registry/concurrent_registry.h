@@ -48,7 +48,9 @@
 #include <utility>
 #include <vector>
 
+#include "registry/batch_pipeline.h"
 #include "registry/registry.h"
+#include "registry/scratch.h"
 #include "util/spin_mutex.h"
 #include "util/thread_pool.h"
 
@@ -169,9 +171,7 @@ class ConcurrentHeatRegistry {
     Locked& shard = shard_for_hash(hash);
     const std::lock_guard lock(shard.mutex);
     const SizeUpdate update{shard};
-    Shard& r = shard.registry;
-    const std::uint64_t index_hash = r.index_hash(key, hash, hash_.seed());
-    r.bump_slot(r.find_or_insert(key, index_hash, to_ns(half_life), to_ns(now)), to_ns(now));
+    Shard::Prehashed::bump(shard.registry, key, hash, hash_.seed(), to_ns(half_life), to_ns(now));
   }
 
   // Bumps every key at `now`: the keys are grouped by shard (keeping their
@@ -345,8 +345,7 @@ class ConcurrentHeatRegistry {
   }
 
  private:
-  using HashedRead = typename Shard::HashedRead;
-  using HashedReads = typename Shard::HashedReads;
+  using HashedRead = batch::HashedRead<Key>;
 
   // One shard: its lock, its registry, and its size for the lock-free size().
   // Starts a cache line of its own, so bumps on neighbouring shards do not
@@ -433,8 +432,9 @@ class ConcurrentHeatRegistry {
       Locked& shard = shards_[s];
       const std::lock_guard lock(shard.mutex);
       const SizeUpdate update{shard};
-      shard.registry.bump_each(HashedReads{
-          std::span(grouped).subspan(starts[s], starts[s + 1] - starts[s]), hash_.seed(), half_life});
+      Shard::Prehashed::bump_batch(shard.registry,
+                                   std::span<const HashedRead>(grouped).subspan(starts[s], starts[s + 1] - starts[s]),
+                                   hash_.seed(), half_life);
     }
     release_if_large(hashes);
     release_if_large(grouped);

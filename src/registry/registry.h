@@ -9,7 +9,6 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -24,21 +23,19 @@
 #include "backends/backend.h"
 #include "store/counter_store.h"
 #include "store/heat_counter.h"
-#include "util/huge_page_allocator.h"
+#include "registry/batch_pipeline.h"
+#include "registry/bump_queue.h"
 #include "registry/key_hash.h"
 #include "registry/key_records.h"
 #include "registry/lru_order.h"
-#include "util/prefetch.h"
+#include "registry/scratch.h"
 #include "registry/slot_index.h"
-#include "util/thread_pool.h"
+#include "registry/tick_result.h"
 #include "math/tick_params.h"
 #include "math/random.h"
 #include <heatkit/time.h>
 
 namespace heatkit {
-
-template <class Key>
-class ConcurrentHeatRegistry;
 
 // Default cap on tracked counters (the seed's DEFAULT_HEAT_REGISTRY_CAP).
 inline constexpr std::size_t kDefaultCap = 8 * 1024;
@@ -128,22 +125,6 @@ struct IndexStats {
 // scatter.
 inline constexpr std::size_t kLongProbe = 1024;
 
-// Resizes `out` to `n` elements, every one of which the caller overwrites
-// next (a tick's result). Growing past its capacity reallocates it empty (the
-// old elements are not copied) and asks for huge pages before it is first
-// written: a mass withdrawal's result is as big as the columns, and with base
-// pages faulting it in costs more than filling it. Otherwise the elements it
-// has are kept, so only growth writes defaults.
-template <class T>
-void resize_for_overwrite(std::vector<T>& out, std::size_t n) {
-  if (out.capacity() < n) {
-    std::vector<T>().swap(out);
-    out.reserve(n);
-    advise_huge_pages(out.data(), out.capacity() * sizeof(T));
-  }
-  out.resize(n);
-}
-
 // `Hasher` hashes keys for the slot index: constructed from a 64-bit secret,
 // it gives it back by seed() and maps a key to 64 bits. KeyHash, the
 // default, is the one to use; tests put in functions of their own to place
@@ -165,7 +146,7 @@ class BasicHeatRegistry {
   class Entry {
    public:
     void bump(Instant now) {
-      if (ticket_ != kNoTicket && reg_->bump_in_queue(ticket_, to_ns(now))) return;
+      if (ticket_ != kNoTicket && reg_->queue_.join_bump(ticket_, to_ns(now))) return;
       reg_->bump_slot(slot(), to_ns(now));
     }
     void decay_to(Instant now) {
@@ -205,8 +186,8 @@ class BasicHeatRegistry {
     }
     BasicHeatRegistry* reg_;
     mutable Slot slot_ = 0;
-    // The read's number (reads_queued_ when it was queued) while it may be
-    // queued; kNoTicket once slot_ holds the slot.
+    // The read's ticket in the bump queue while it may be queued; kNoTicket
+    // once slot_ holds the slot.
     mutable std::uint64_t ticket_ = kNoTicket;
     Key key_{};  // the key, to find it once the queue is applied
   };
@@ -216,7 +197,7 @@ class BasicHeatRegistry {
       : cap_(options.cap),
         track_in_flight_(options.track_in_flight.value_or(KeyTraits<Key>::kTrackInFlightByDefault)),
         threads_(options.threads),
-        queue_limit_(options.bump_queue),
+        queue_(options.bump_queue),
         store_(make_store(options.backend)),
         index_(Hasher(options.hash_seed ? *options.hash_seed : random_hash_seed())) {
     store_->set_threads(options.threads);
@@ -288,10 +269,9 @@ class BasicHeatRegistry {
   // (the default) applies every read at its call. Applies the queued reads.
   void set_bump_queue(std::size_t limit) {
     apply_queue();
-    queue_limit_ = limit;
-    if (limit == 0) std::vector<QueuedRead>().swap(queue_);
+    queue_.set_limit(limit);
   }
-  std::size_t bump_queue() const noexcept { return queue_limit_; }
+  std::size_t bump_queue() const noexcept { return queue_.limit(); }
   // Reads waiting in the queue.
   std::size_t queued_reads() const noexcept { return queue_.size(); }
   // Applies the queued reads now (every other member does so first anyway).
@@ -307,10 +287,9 @@ class BasicHeatRegistry {
   // half-life.
   Entry entry(const Key& key, Duration half_life, Instant now) {
     check_half_life(half_life);
-    if (queue_limit_ > 0) {
-      if (queue_.size() >= queue_limit_) apply_queue();
-      queue_.push_back(QueuedRead{key, index_.hash(key), to_ns(half_life), to_ns(now), 0, false});
-      return Entry(this, key, reads_queued_++);
+    if (queue_.enabled()) {
+      if (queue_.full()) apply_queue();
+      return Entry(this, key, queue_.push(key, index_.hash(key), to_ns(half_life), to_ns(now)));
     }
     return Entry(this, find_or_insert(key, index_.hash(key), to_ns(half_life), to_ns(now)));
   }
@@ -325,7 +304,7 @@ class BasicHeatRegistry {
   void bump_batch(std::span<const Key> keys, Duration half_life, Instant now) {
     check_half_life(half_life);
     apply_queue();
-    bump_each(KeysAt{keys, to_ns(now), to_ns(half_life)});
+    bump_each(batch::KeysAt<Key>{keys, to_ns(now), to_ns(half_life)});
   }
   // Bumps each key at its own instant, in order: exactly
   //   for (const auto& [k, at] : reads) entry(k, half_life, at).bump(at);
@@ -333,7 +312,7 @@ class BasicHeatRegistry {
   void bump_batch(std::span<const std::pair<Key, Instant>> reads, Duration half_life) {
     check_half_life(half_life);
     apply_queue();
-    bump_each(TimedReads{reads, to_ns(half_life)});
+    bump_each(batch::TimedReads<Key>{reads, to_ns(half_life)});
   }
 
   // A snapshot of `key`'s counter, or nothing.
@@ -369,14 +348,26 @@ class BasicHeatRegistry {
     if (const Slot slot = find(key); slot != kNoSlot) erase_slot(slot);
   }
 
-  // Calls f(key, counter) for every entry, in slot order.
+  // Calls f(key, counter) for every entry, in slot order. f must not change
+  // the registry. The counters are read kForEachChunk slots at a time
+  // (CounterStore::read_range: on a device store one transfer per chunk, not
+  // one per counter).
   template <class F>
   void for_each(F&& f) const {
     apply_queue();
-    for (Slot s = 0; s < high_water_; ++s) {
-      if (lru_.contains(s)) f(keys_[s], HeatCounter::from_state(store_->read(s)));
+    std::vector<CounterState> states(std::min<std::size_t>(high_water_, kForEachChunk));
+    for (std::size_t first = 0; first < high_water_; first += states.size()) {
+      const std::span<CounterState> chunk =
+          std::span(states).first(std::min(states.size(), high_water_ - first));
+      store_->read_range(static_cast<Slot>(first), chunk);
+      for (std::size_t i = 0; i < chunk.size(); ++i) {
+        const auto s = static_cast<Slot>(first + i);
+        if (lru_.contains(s)) f(keys_[s], HeatCounter::from_state(chunk[i]));
+      }
     }
   }
+  // Slots for_each reads at a time: 192 KiB of states.
+  static constexpr std::size_t kForEachChunk = 4096;
 
   // Decays every counter to `now` and returns the Emit/Withdraw candidates in
   // slot order. Mutates no last_emitted. With in-flight tracking on, skips
@@ -399,8 +390,8 @@ class BasicHeatRegistry {
     if (!mixed_half_lives_) params.shared_half_life = common_half_life_;
     store_->tick(params, candidates_);
     lru_.on_tick(to_ns(now));
-    emissions_of(candidates_, out);
-    trim_scratch(candidates_, candidates_idle_);
+    emissions_of(std::span<const Candidate>(candidates_), keys_.reader(), threads_, out);
+    trim_scratch(candidates_, candidates_idle_, store_->slot_count());
   }
 
   // Records each emission on its counter (if still present) and clears its
@@ -417,7 +408,7 @@ class BasicHeatRegistry {
     store_->collect_prunable(prunable_);
     for (const Slot slot : prunable_) erase_slot(slot);
     stats_.pruned += prunable_.size();
-    trim_scratch(prunable_, prunable_idle_);
+    trim_scratch(prunable_, prunable_idle_, store_->slot_count());
   }
 
   // Clears `key`'s in-flight mark without committing (the sink failed).
@@ -434,7 +425,7 @@ class BasicHeatRegistry {
     m.index = index_.memory_bytes();
     m.lru = lru_.memory_bytes() + keys_.position_bytes();
     m.other = free_.capacity() * sizeof(Slot) + candidates_.capacity() * sizeof(Candidate) +
-              prunable_.capacity() * sizeof(Slot) + queue_.capacity() * sizeof(QueuedRead);
+              prunable_.capacity() * sizeof(Slot) + queue_.memory_bytes();
     return m;
   }
 
@@ -447,193 +438,52 @@ class BasicHeatRegistry {
     return *store_;
   }
 
+  // The concurrent registry's way in (registry/concurrent_registry.h), not
+  // part of the registry's interface: bumps of keys hashed already, under
+  // the secret `seed` (it hashes each key once to pick its shard, and every
+  // shard's index starts with its secret). A hash is used while the index
+  // still hashes with `seed`; the key is hashed again once the index has
+  // been rehashed under a fresh one. Each is entry(key, half_life,
+  // now).bump(now) in order, on a registry with no reads queued (the
+  // concurrent registry queues none).
+  struct Prehashed {
+    static void bump(BasicHeatRegistry& r, const Key& key, std::uint64_t hash, std::uint64_t seed,
+                     std::int64_t half_life, std::int64_t now) {
+      const std::uint64_t index_hash = r.index_.hasher().seed() == seed ? hash : r.index_.hash(key);
+      r.bump_slot(r.find_or_insert(key, index_hash, half_life, now), now);
+    }
+    static void bump_batch(BasicHeatRegistry& r, std::span<const batch::HashedRead<Key>> reads,
+                           std::uint64_t seed, std::int64_t half_life) {
+      r.bump_each(batch::HashedReads<Key>{reads, seed, half_life});
+    }
+  };
+
  private:
-  friend class ConcurrentHeatRegistry<Key>;
   using Index = SlotIndex<Key, Hasher>;
   static constexpr Slot kNoSlot = Index::kNoSlot;
 
-  // Batch sources: read i is entry(key(i), half_life(i), now(i)), hashing
-  // to hash(i, h) under the index's hash h (a source that hashed its keys
-  // ahead gives those hashes while h has the seed they were made with), then,
-  // if bumps(i), a bump at bump_at(i); applied(k) hears that the first k
-  // reads are done. The batches below bump every read at
-  // its entry's instant with one half-life, and need no progress.
-  struct OneHalfLife {
-    std::int64_t half_life_ns;
-    std::int64_t half_life(std::size_t) const noexcept { return half_life_ns; }
-    static constexpr bool bumps(std::size_t) noexcept { return true; }
-    static constexpr void applied(std::size_t) noexcept {}
-  };
-  struct KeysAt : OneHalfLife {
-    std::span<const Key> keys;
-    std::int64_t at;
-    KeysAt(std::span<const Key> k, std::int64_t now, std::int64_t half_life)
-        : OneHalfLife{half_life}, keys(k), at(now) {}
-    std::size_t size() const noexcept { return keys.size(); }
-    const Key& key(std::size_t i) const noexcept { return keys[i]; }
-    std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept { return h(keys[i]); }
-    std::int64_t now(std::size_t) const noexcept { return at; }
-    std::int64_t bump_at(std::size_t) const noexcept { return at; }
-  };
-  struct TimedReads : OneHalfLife {
-    std::span<const std::pair<Key, Instant>> reads;
-    TimedReads(std::span<const std::pair<Key, Instant>> r, std::int64_t half_life)
-        : OneHalfLife{half_life}, reads(r) {}
-    std::size_t size() const noexcept { return reads.size(); }
-    const Key& key(std::size_t i) const noexcept { return reads[i].first; }
-    std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept { return h(reads[i].first); }
-    std::int64_t now(std::size_t i) const noexcept { return to_ns(reads[i].second); }
-    std::int64_t bump_at(std::size_t i) const noexcept { return now(i); }
-  };
-  // A read waiting in the bump queue: entry(key, half_life, created_at), hashing
-  // to `hash` (under the index's hash when it was queued: the index is not
-  // rehashed while reads wait), and its bump at bumped_at if `bumps`.
-  struct QueuedRead {
-    Key key;
-    std::uint64_t hash;
-    std::int64_t half_life;
-    std::int64_t created_at;
-    std::int64_t bumped_at;
-    bool bumps;
-  };
-  struct QueuedReads {
-    std::span<const QueuedRead> reads;
-    std::uint64_t seed;  // of the hash the reads were queued under
-    std::size_t* done;   // reads applied so far, for a read that throws
-    std::size_t size() const noexcept { return reads.size(); }
-    const Key& key(std::size_t i) const noexcept { return reads[i].key; }
-    std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept {
-      return h.seed() == seed ? reads[i].hash : h(reads[i].key);
+  // What the batch loop (registry/batch_pipeline.h) needs of the registry.
+  // The bump is forced inline into the loop, as the loop's own steps are
+  // (see batch::bump_each).
+  struct BatchTarget {
+    BasicHeatRegistry* registry;
+    const Index& index() const noexcept { return registry->index_; }
+    const KeyRecords<Key>& keys() const noexcept { return registry->keys_; }
+    const std::optional<CounterColumns>& host_columns() const noexcept {
+      return registry->host_columns_;
     }
-    std::int64_t now(std::size_t i) const noexcept { return reads[i].created_at; }
-    std::int64_t half_life(std::size_t i) const noexcept { return reads[i].half_life; }
-    bool bumps(std::size_t i) const noexcept { return reads[i].bumps; }
-    std::int64_t bump_at(std::size_t i) const noexcept { return reads[i].bumped_at; }
-    void applied(std::size_t k) const noexcept { *done = k; }
-  };
-  // A read whose key is already hashed, under the hash whose secret is
-  // `seed` (the concurrent registry's batches: its shards start with its
-  // secret, and keep it unless an index is rehashed under a fresh one).
-  struct HashedRead {
-    Key key;
-    std::uint64_t hash;
-    std::int64_t now;
-  };
-  struct HashedReads : OneHalfLife {
-    std::span<const HashedRead> reads;
-    std::uint64_t seed;
-    HashedReads(std::span<const HashedRead> r, std::uint64_t hash_seed, std::int64_t half_life)
-        : OneHalfLife{half_life}, reads(r), seed(hash_seed) {}
-    std::size_t size() const noexcept { return reads.size(); }
-    const Key& key(std::size_t i) const noexcept { return reads[i].key; }
-    std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept {
-      return h.seed() == seed ? reads[i].hash : h(reads[i].key);
+    // Bumps skip the half-life column while every counter shares one.
+    bool shared_half_life() const noexcept { return !registry->mixed_half_lives_; }
+    Slot insert(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now) const {
+      return registry->insert_new(key, hash, half_life, now);
     }
-    std::int64_t now(std::size_t i) const noexcept { return reads[i].now; }
-    std::int64_t bump_at(std::size_t i) const noexcept { return reads[i].now; }
+    [[gnu::always_inline]] void bump(Slot slot, std::int64_t now) const {
+      registry->bump_slot(slot, now);
+    }
   };
-
-  // How far ahead of the read being looked up each prefetch stage works, in
-  // reads. Each stage needs the lines the one before asked for, so they are
-  // spaced by a few reads (about one memory latency of look-ups).
-  static constexpr std::size_t kHashAhead = 32;   // hash; prefetch the home bucket line
-  static constexpr std::size_t kSlotAhead = 16;   // guess the slot; prefetch its key record and columns
-  static constexpr std::size_t kRetryAhead = 8;   // guess again over two bucket lines (see below)
-  static constexpr std::size_t kRing = 64;        // > kHashAhead + 1, a power of two
-
-  // The batch loop: read i is bumped while the stages work ahead of it.
-  // The slot stage scans the home bucket's line for the first tag match and
-  // keeps that guess; read i then needs one comparison of its key with the
-  // guessed slot's (a line already fetched) instead of a look-up. A probe run
-  // that leaves the home line without a match (3% of present keys at a
-  // million, 5% at ten million, mostly keys whose home bucket is near the
-  // line's end) gets the next line fetched and is guessed again over both
-  // lines a few reads later; without that, each such read waited for its
-  // key line at bump time. The guess is exact whenever the key comparison
-  // holds: keys are unique among live slots, and every guess was made on the
-  // index as it is now (a creation, which may evict, makes the later reads
-  // be guessed again). When the guess fails (no tag match, a tag collision,
-  // a key created since) read i takes the full look-up, and a key still
-  // absent is created, as entry() would. So this is exactly bumping each key
-  // in turn; the prefetches are hints only. Scanning the bucket line once,
-  // not once to guess and again to look up, took a quarter of the
-  // instructions per key off (27 to 21 ns per key with all lines cached here).
   template <class Source>
   void bump_each(const Source& src) {
-    const std::size_t n = src.size();
-    std::array<std::uint64_t, kRing> hashes;
-    std::array<Slot, kRing> guesses;  // kNoSlot: no guess
-    // Reads whose probe run left the home line, to guess again, ascending.
-    std::array<std::size_t, kRing> unfinished;
-    std::size_t unfinished_begin = 0, unfinished_end = 0;  // positions in `unfinished`
-    constexpr std::size_t kMask = kRing - 1;
-    // The stages are lambdas forced inline, as are the index's guess, the
-    // prefetches and the decay: left to itself, GCC inlined them in a small
-    // translation unit but called guess_read and the decay out of line in a
-    // large one (the benchmark's), 27.5 ns per key there against 25.
-    //
-    // Keeps the guess for read r and asks for the lines its bump will touch
-    // (the key record, the columns). Written out here, not in a
-    // function of its own: GCC deems a function that only prefetches free of
-    // effects and deletes the calls to it.
-    const auto keep_guess = [&](std::size_t r, Slot slot) __attribute__((always_inline)) {
-      guesses[r & kMask] = slot;
-      if (slot == kNoSlot) return;
-      keys_.prefetch(slot);  // the key, and the LRU position the bump writes
-      if (host_columns_) prefetch_for_bump(*host_columns_, slot, !mixed_half_lives_);
-    };
-    const auto hash_read = [&](std::size_t r) __attribute__((always_inline)) {
-      hashes[r & kMask] = src.hash(r, index_.hasher());
-      index_.prefetch(hashes[r & kMask]);
-    };
-    const auto guess_read = [&](std::size_t r) __attribute__((always_inline)) {
-      const auto guess = index_.guess(hashes[r & kMask]);
-      keep_guess(r, guess.slot);
-      if (guess.run_goes_on) {
-        index_.prefetch(hashes[r & kMask], 1);
-        unfinished[unfinished_end++ & kMask] = r;
-      }
-    };
-    // Each stage works a fixed distance ahead of read i, one read per i
-    // (plus a prologue): the loop control of a stage is one predictable
-    // branch per read, where loops catching up to a moving bound took 36 of
-    // 250 instructions per key.
-    for (std::size_t r = 0; r < std::min(n, kHashAhead); ++r) hash_read(r);
-    for (std::size_t r = 0; r < std::min(n, kSlotAhead); ++r) guess_read(r);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + kHashAhead < n) hash_read(i + kHashAhead);
-      if (i + kSlotAhead < n) guess_read(i + kSlotAhead);
-      // Guessed again over two lines: the first unfinished read once it is
-      // kRetryAhead or fewer reads ahead. One per i is enough: the queue is
-      // ascending and its head never falls behind read i (reads enter it
-      // ahead of i), so each is guessed again by its own turn at the latest;
-      // past the prologue and a creation's re-guessing, at most one falls
-      // due per read.
-      if (unfinished_begin != unfinished_end && unfinished[unfinished_begin & kMask] <= i + kRetryAhead) {
-        const std::size_t r = unfinished[unfinished_begin++ & kMask];
-        keep_guess(r, index_.guess(hashes[r & kMask], 2).slot);
-      }
-      const Key& key = src.key(i);
-      const std::int64_t now = src.now(i);
-      Slot slot = guesses[i & kMask];
-      if (slot == kNoSlot || !(keys_[slot] == key)) {
-        slot = index_.find(key, hashes[i & kMask], keys_);
-        if (slot == kNoSlot) {
-          const std::uint64_t seed = index_.hasher().seed();
-          slot = insert_new(key, hashes[i & kMask], src.half_life(i), now);
-          // Rehashed under a fresh secret: the reads hashed ahead, again.
-          if (index_.hasher().seed() != seed) {
-            for (std::size_t r = i + 1; r < std::min(n, i + kHashAhead + 1); ++r) hash_read(r);
-          }
-          // The index changed (a creation, maybe an eviction): guess the
-          // reads already guessed again.
-          unfinished_begin = unfinished_end;
-          for (std::size_t r = i + 1; r < std::min(n, i + kSlotAhead + 1); ++r) guess_read(r);
-        }
-      }
-      if (src.bumps(i)) bump_slot(slot, src.bump_at(i));
-      src.applied(i + 1);
-    }
+    batch::bump_each(src, BatchTarget{this});
   }
 
   // entry() without the checks: the slot of `key` (hashing to `hash`),
@@ -699,91 +549,10 @@ class BasicHeatRegistry {
   }
 
   void apply_queued_reads() {
-    std::size_t applied = 0;
-    try {
-      bump_each(QueuedReads{queue_, index_.hasher().seed(), &applied});
-    } catch (...) {
-      // The reads before the one that threw are done; that one is dropped
-      // (as if its entry() had thrown); the later ones stay queued.
-      queue_.erase(queue_.begin(),
-                   queue_.begin() + static_cast<std::ptrdiff_t>(std::min(applied + 1, queue_.size())));
-      throw;
-    }
-    queue_.clear();
-  }
-  // Entry::bump right after its entry(): joins the read `ticket` if it is
-  // the last queued one and has no bump yet.
-  bool bump_in_queue(std::uint64_t ticket, std::int64_t now) noexcept {
-    if (queue_.empty() || ticket + 1 != reads_queued_ || queue_.back().bumps) return false;
-    queue_.back().bumped_at = now;
-    queue_.back().bumps = true;
-    return true;
+    queue_.apply(index_.hasher().seed(), [this](const auto& reads) { bump_each(reads); });
   }
 
   Slot find(const Key& key) const { return index_.find(key, index_.hash(key), keys_); }
-  // `hash`, made under the secret `seed`, if the index still hashes with
-  // it; otherwise the key hashed again (the concurrent registry's reads).
-  std::uint64_t index_hash(const Key& key, std::uint64_t hash, std::uint64_t seed) const noexcept {
-    return index_.hasher().seed() == seed ? hash : index_.hash(key);
-  }
-
-  // The tick's result: each candidate with its key, in slot order, in `out`.
-  // Looking up the keys is most of the cost (a read of the key column at
-  // every twentieth slot or so, which the hardware prefetcher cannot follow),
-  // so a large result is converted on the pass threads, each its own range.
-  void emissions_of(const std::vector<Candidate>& candidates, Emissions& out) const {
-    const std::size_t n = candidates.size();
-    const std::size_t parts =
-        std::min<std::size_t>(resolve_threads(threads_), n / kMinEmissionsPerThread);
-    // Writing through plain pointers (rather than push_back, whose end
-    // pointer might alias the keys) lets the loads of the next keys go ahead
-    // of the stores.
-    resize_for_overwrite(out, n);
-    const Candidate* from = candidates.data();
-    const auto keys = keys_.reader();
-    auto* to = out.data();
-    const auto convert = [=](std::size_t begin, std::size_t end) {
-      for (std::size_t i = begin; i < end; ++i) {
-        // The keys are read ascending but sparsely, which the hardware
-        // prefetcher does not follow: ask for them kKeysAhead candidates early.
-        if (i + kKeysAhead < end) keys.prefetch(from[i + kKeysAhead].slot);
-        const Candidate& c = from[i];
-        to[i].first = keys[c.slot];
-        to[i].second = c.kind == Decision::kEmit ? HeatEmission::emit(c.rate) : HeatEmission::withdraw();
-      }
-    };
-    if (parts <= 1) {
-      convert(0, n);
-      return;
-    }
-    const std::size_t per_part = (n + parts - 1) / parts;
-    ThreadPool::shared().run(parts, static_cast<unsigned>(parts), [&](std::size_t k) {
-      convert(k * per_part, std::min(n, (k + 1) * per_part));
-    });
-  }
-  // How far ahead the conversion prefetches keys: about a microsecond of
-  // candidates here, over one memory latency (160 and 320 did alike).
-  static constexpr std::size_t kKeysAhead = 160;
-  // Below this many candidates per thread, waking the pool costs more than it saves.
-  static constexpr std::size_t kMinEmissionsPerThread = std::size_t{1} << 14;
-
-  // Scratch grown by a rare mass emission or prune is given back once it has
-  // stayed mostly unused for kScratchPatience calls in a row, so the
-  // registry's memory returns to proportional to its counters (where few
-  // counters are candidates), while a run of mass ticks reuses it instead of
-  // faulting it in again on every tick.
-  static constexpr std::uint32_t kScratchPatience = 8;
-  template <class T>
-  void trim_scratch(std::vector<T>& scratch, std::uint32_t& idle_calls) const {
-    const bool oversized =
-        scratch.capacity() > 4096 && scratch.capacity() > store_->slot_count() / 16;
-    if (!oversized || scratch.size() > scratch.capacity() / 4) {
-      idle_calls = 0;
-    } else if (++idle_calls >= kScratchPatience) {
-      std::vector<T>().swap(scratch);
-      idle_calls = 0;
-    }
-  }
 
   void evict_one() {
     const Slot victim = lru_.victim(store_->last_update_host());
@@ -828,9 +597,7 @@ class BasicHeatRegistry {
   std::size_t cap_;
   bool track_in_flight_;
   unsigned threads_;  // for the bulk passes; 0 = every hardware thread
-  std::size_t queue_limit_;         // RegistryOptions::bump_queue
-  std::vector<QueuedRead> queue_;   // reads not applied yet, in call order
-  std::uint64_t reads_queued_ = 0;  // reads ever queued: the next one's ticket
+  BumpQueue<Key> queue_;  // reads not applied yet (RegistryOptions::bump_queue)
   std::unique_ptr<CounterStore> store_;
   std::optional<CounterColumns> host_columns_;  // store_->host_columns(), refreshed on growth
   KeyRecords<Key> keys_;  // each slot's key and LRU position

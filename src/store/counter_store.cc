@@ -162,4 +162,14 @@ std::size_t HostCounterStore::memory_bytes() const noexcept {
          parts_bytes(prune_parts_);
 }
 
+void HostCounterStore::read_range(Slot first, std::span<CounterState> out) const {
+  check_read_range("host counter store", first, out.size(), slot_count());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::size_t s = first + i;
+    const std::uint8_t f = flags_[s];
+    out[i] = CounterState{rate_[s],         last_update_[s], (f & kHasEmitted) != 0,
+                          last_emitted_[s], half_life_[s],   (f & kInFlight) != 0};
+  }
+}
+
 }  // namespace heatkit

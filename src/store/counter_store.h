@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,6 +53,12 @@ class CounterStore {
   virtual void record(Slot slot, Decision kind, double rate) = 0;  // Emit: rate; Withdraw: 0
   virtual void set_in_flight(Slot slot, bool in_flight) = 0;
   virtual CounterState read(Slot slot) const = 0;
+  // read() of slots [first, first + out.size()) into `out`, in one go: a
+  // device store copies each column's range back at once and synchronizes
+  // once, where read() costs a round trip per slot. Throws std::out_of_range
+  // (check_read_range) when the range passes slot_count(); an empty range
+  // ending there reads nothing.
+  virtual void read_range(Slot first, std::span<CounterState> out) const = 0;
 
   // Bulk passes over every slot. `tick` decays all counters to params.now and
   // appends the candidates in slot order; `collect_prunable` appends the slots
@@ -76,6 +85,16 @@ class CounterStore {
   // their order do not depend on it. Stores that do not split work ignore it.
   virtual void set_threads(unsigned threads) { (void)threads; }
 };
+
+// The precondition of CounterStore::read_range, for every store alike.
+inline void check_read_range(std::string_view store, Slot first, std::size_t count,
+                             std::size_t slot_count) {
+  if (first > slot_count || count > slot_count - first) {
+    throw std::out_of_range(std::string(store) + ": cannot read slots [" + std::to_string(first) +
+                            ", " + std::to_string(std::size_t{first} + count) + ") of " +
+                            std::to_string(slot_count));
+  }
+}
 
 // A bump on host columns, SEMANTICS.md "bump": decay to `now`, then add one.
 // HostCounterStore::bump is this; the registry calls it through host_columns().
@@ -133,6 +152,7 @@ class HostCounterStore final : public CounterStore {
   void record(Slot slot, Decision kind, double rate) override;
   void set_in_flight(Slot slot, bool in_flight) override;
   CounterState read(Slot slot) const override;
+  void read_range(Slot first, std::span<CounterState> out) const override;
 
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;
