@@ -2,18 +2,16 @@
 # heatkit::heatkit and finds its dependencies.
 #
 # Layout under the prefix:
-#   include/heatkit/*.h, include/heatkit/internal/<layer>/*.h  (consumers include "api/heatkit.h")
+#   include/heatkit/*.h  the public API only (consumers include <heatkit/heatkit.h>);
+#                        the library's internal headers (src/) are not installed
 #   lib/libheatkit.a
 #   lib/cmake/heatkit/heatkit{Config,ConfigVersion,Targets*}.cmake
 install(TARGETS heatkit EXPORT heatkitTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/heatkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-foreach(layer util math kernels store backends registry api)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/src/${layer} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/heatkit/internal
-    FILES_MATCHING PATTERN "*.h")
-endforeach()
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/heatkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+  FILES_MATCHING PATTERN "*.h")
 install(EXPORT heatkitTargets NAMESPACE heatkit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/heatkit)
 
 # The config must find every imported target heatkit links (a static library

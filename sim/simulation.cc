@@ -206,13 +206,13 @@ double SimulationSummary::bytes_per_counter() const noexcept {
 
 namespace {
 
-HeatRegistry make_registry(const SimulationConfig& config) {
+BasicHeatRegistry<std::uint64_t> make_registry(const SimulationConfig& config) {
   RegistryOptions options;
   options.cap = static_cast<std::size_t>(config.cap);
   options.track_in_flight = true;  // see the Simulation class comment
   options.backend = config.backend;
   options.threads = config.threads;
-  return HeatRegistry(std::move(options));
+  return BasicHeatRegistry<std::uint64_t>(std::move(options));
 }
 
 void add(SimulationCounts& total, const SimulationCounts& step) {
@@ -258,7 +258,7 @@ struct DeviceReads {
   std::vector<std::uint32_t> pruned;    // scratch: ranks to forget
 };
 
-gpu::DeviceCounterStore* device_store_of(HeatRegistry& registry) {
+gpu::DeviceCounterStore* device_store_of(BasicHeatRegistry<std::uint64_t>& registry) {
   return dynamic_cast<gpu::DeviceCounterStore*>(&registry.store());
 }
 #else
@@ -356,7 +356,7 @@ MemoryEstimate estimate_memory(const SimulationConfig& config) {
       counters, static_cast<std::size_t>(config.cap), backend.device_columns);
   // The tick's result is sized to fit (resize_for_overwrite); the committed
   // list grows by push_back, to a power of two at most.
-  constexpr std::size_t kEmission = sizeof(HeatRegistry::Emissions::value_type);
+  constexpr std::size_t kEmission = sizeof(BasicHeatRegistry<std::uint64_t>::Emissions::value_type);
   e.registry = registry.total() + counters * kEmission + std::bit_ceil(counters) * kEmission +
                kSuggestedBumpQueue * 64;
   return e;
@@ -395,7 +395,7 @@ struct Simulation::State {
   std::uint64_t reads_per_tick;
   Policy policy;
   ZipfTable table;
-  HeatRegistry registry;
+  BasicHeatRegistry<std::uint64_t> registry;
   ReadsPath reads_path;
   std::unique_ptr<DeviceReads> device;  // set when reads_path.on_device; after `registry`: destroyed first
 
@@ -413,8 +413,8 @@ struct Simulation::State {
   std::vector<std::uint64_t> bits;
   std::vector<std::uint32_t> ranks;
   std::vector<std::int64_t> read_times;
-  HeatRegistry::Emissions candidates;  // each tick's result, its memory reused
-  HeatRegistry::Emissions committed;
+  BasicHeatRegistry<std::uint64_t>::Emissions candidates;  // each tick's result, its memory reused
+  BasicHeatRegistry<std::uint64_t>::Emissions committed;
 };
 
 Simulation::Simulation(SimulationConfig config) : state_(std::make_unique<State>(std::move(config))) {}
@@ -425,7 +425,9 @@ Simulation& Simulation::operator=(Simulation&&) noexcept = default;
 const SimulationConfig& Simulation::config() const noexcept { return state_->config; }
 std::uint64_t Simulation::ticks() const noexcept { return state_->ticks; }
 std::uint64_t Simulation::ticks_done() const noexcept { return state_->next_tick; }
-const HeatRegistry& Simulation::registry() const noexcept { return state_->registry; }
+const BasicHeatRegistry<std::uint64_t>& Simulation::registry() const noexcept {
+  return state_->registry;
+}
 ZipfTableView Simulation::zipf_table() const noexcept { return state_->table.view(); }
 const ReadsPath& Simulation::reads_path() const noexcept { return state_->reads_path; }
 

@@ -1,5 +1,5 @@
 // The simulation behind `heatkit simulate`: a synthetic read workload (Zipf
-// popularity over u64 keys) driven through a HeatRegistry, ticked at a fixed
+// popularity over u64 keys) driven through a heat registry, ticked at a fixed
 // simulated interval, with a share of commits failing and rolled back.
 //
 // Two layers:
@@ -249,7 +249,9 @@ class Simulation {
 
   // Totals so far.
   SimulationSummary summary() const;
-  const HeatRegistry& registry() const noexcept;
+  // The registry the run drives: the internal one, whose store the device
+  // read path addresses by slot.
+  const BasicHeatRegistry<std::uint64_t>& registry() const noexcept;
   ZipfTableView zipf_table() const noexcept;
 
  private:

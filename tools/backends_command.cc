@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backends/backend.h"
+#include <heatkit/backend.h>
 #include "tools/command.h"
 
 namespace heatkit::cli {

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "backends/backend.h"
+#include <heatkit/backend.h>
 #include <heatkit/policy.h>
 #include "tools/command.h"
 

@@ -5,7 +5,8 @@
 #include <cstdint>
 #include <utility>
 
-#include "registry/registry.h"
+#include "backends/backend.h"  // make_store: the backend checked before any input
+#include <heatkit/registry.h>
 
 namespace heatkit::trace {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 template <class Key>
 class Replayer {
  public:
-  using Registry = BasicHeatRegistry<Key>;
+  using Registry = HeatRegistryOf<Key>;
 
   Replayer(const TraceHeader& header, const ReplayOptions& options, std::ostream& out)
       : policy_(header.policy), out_(out), registry_(registry_options(header, options)) {}

@@ -1,5 +1,5 @@
 // The replay engine of `heatkit replay`: runs a heat trace's operations
-// against a BasicHeatRegistry and prints what the registry answered, in the
+// against a HeatRegistry (or BlobHeatRegistry) and prints what the registry answered, in the
 // output format of docs/TRACE_FORMAT.md. A library so that tests and the fuzz
 // target drive it without the executable.
 //
@@ -14,13 +14,13 @@
 #include <ostream>
 #include <string>
 
-#include "backends/backend.h"
 #include "tools/trace.h"
+#include <heatkit/backend.h>
 
 namespace heatkit::trace {
 
 struct ReplayOptions {
-  // The registry's backend (backends/backend.h).
+  // The registry's backend (<heatkit/backend.h>).
   std::string backend = std::string(default_backend());
   // When non-zero, the largest cap a trace gets: bigger and unbounded caps are
   // lowered to it. The fuzz target uses it to keep registries small; `heatkit

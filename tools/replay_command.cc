@@ -13,7 +13,7 @@
 #include <string>
 #include <system_error>
 
-#include "backends/backend.h"
+#include "backends/backend.h"  // make_store: the backend checked before the trace is read
 #include "tools/command.h"
 #include "tools/replay.h"
 #include "tools/trace.h"

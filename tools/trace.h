@@ -41,8 +41,8 @@
 #include <variant>
 #include <vector>
 
-#include "registry/registry.h"
 #include <heatkit/policy.h>
+#include <heatkit/registry.h>
 
 namespace heatkit::trace {
 

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <heatkit/decision.h>
+
 #if defined(__CUDACC__)
 #define HEATKIT_HD __host__ __device__
 #define HEATKIT_HD_FORCE_INLINE __host__ __device__ __forceinline__
@@ -33,10 +35,6 @@ enum CounterFlag : std::uint8_t {
   kInFlight = 1u << 1,    // a tick returned it; commit/rollback not yet seen
   kLive = 1u << 2,        // the slot holds a counter (host bookkeeping only)
 };
-
-// What the gate decided for one counter. Values are stable: candidate lists
-// and device buffers store them as bytes.
-enum class Decision : std::uint8_t { kSuppress = 0, kEmit = 1, kWithdraw = 2 };
 
 // Elapsed nanoseconds from `last` to `now`, saturating at zero when `now` is
 // earlier. Unsigned arithmetic so any pair of int64 instants is defined.

@@ -1,5 +1,8 @@
 // A heat registry for many threads: bumps from N threads at once while
-// another thread ticks, with no global lock on the bump path.
+// another thread ticks, with no global lock on the bump path. The public
+// ConcurrentHeatRegistry and ConcurrentBlobHeatRegistry
+// (<heatkit/concurrent_registry.h>, defined in api/concurrent_registry.cc)
+// are facades over this template, and the shard constants are theirs.
 //
 // The keys are split into S shards (a power of two) by the high bits of the
 // key's keyed hash (registry/key_hash.h; the slot index uses the low bits, so the
@@ -26,7 +29,7 @@
 // 2 * kMinShardCap gets one shard and means exactly what it means for
 // BasicHeatRegistry.
 //
-// In every other respect a ConcurrentHeatRegistry is S independent
+// In every other respect a BasicConcurrentHeatRegistry is S independent
 // BasicHeatRegistry objects, key k living in shard_of(k): single-threaded use
 // gives exactly their results, tick returns their candidates in shard order
 // (and slot order within a shard), and with S = 1 it is one BasicHeatRegistry.
@@ -53,41 +56,12 @@
 #include "registry/scratch.h"
 #include "util/spin_mutex.h"
 #include "util/thread_pool.h"
+#include <heatkit/concurrent_registry.h>
 
 namespace heatkit {
 
-// Shards the default shard count keeps at least this large (when capped).
-inline constexpr std::size_t kMinShardCap = 1024;
-// The most shards a registry may have.
-inline constexpr std::size_t kMaxShards = std::size_t{1} << 16;
-// Default shards per hardware thread. With T threads bumping uniformly spread
-// keys, a bump finds its shard held by another thread with a chance of about
-// (T - 1) / (32 T) < 1/32; with the spinning shard lock such a meeting costs
-// about one critical section. More would cost more than they save: each
-// shard is a registry of about 0.4 KB before its first key, a tick visits
-// every shard, and a batch is split into one group per shard
-// (docs/ARCHITECTURE.md has the measurements).
-inline constexpr std::size_t kDefaultShardsPerThread = 32;
-
-// The shard count used when none is given for `cap` on a machine with
-// `hardware_threads` threads: kDefaultShardsPerThread per thread rounded up to
-// a power of two (at most kMaxShards), halved while a capped shard would hold
-// fewer than kMinShardCap counters.
-constexpr std::size_t default_shard_count(std::size_t cap, unsigned hardware_threads) noexcept {
-  const std::size_t wanted = kDefaultShardsPerThread * std::max<std::size_t>(1, hardware_threads);
-  std::size_t shards = std::min(std::bit_ceil(wanted), kMaxShards);
-  if (cap > 0) {
-    while (shards > 1 && cap / shards < kMinShardCap) shards /= 2;
-  }
-  return shards;
-}
-// The same on this machine.
-inline std::size_t default_shard_count(std::size_t cap) noexcept {
-  return default_shard_count(cap, resolve_threads(0));
-}
-
 template <class Key>
-class ConcurrentHeatRegistry {
+class BasicConcurrentHeatRegistry {
   using Shard = BasicHeatRegistry<Key>;
 
  public:
@@ -95,7 +69,7 @@ class ConcurrentHeatRegistry {
   using Entry = typename Shard::Entry;
   using Emissions = typename Shard::Emissions;
 
-  ConcurrentHeatRegistry() : ConcurrentHeatRegistry(RegistryOptions{}) {}
+  BasicConcurrentHeatRegistry() : BasicConcurrentHeatRegistry(RegistryOptions{}) {}
 
   // `options` as for BasicHeatRegistry, except: `cap` is split over the
   // shards (see above) and `threads` is how many threads tick and commit walk
@@ -103,7 +77,7 @@ class ConcurrentHeatRegistry {
   // on the walking thread). `shards`: 0 = default_shard_count(cap), otherwise
   // a power of two in [1, kMaxShards]; throws std::invalid_argument naming
   // `shards` when it is not.
-  explicit ConcurrentHeatRegistry(RegistryOptions options, std::size_t shards = 0)
+  explicit BasicConcurrentHeatRegistry(RegistryOptions options, std::size_t shards = 0)
       : cap_(options.cap),
         threads_(options.threads),
         hash_(options.hash_seed ? *options.hash_seed : random_hash_seed()) {
@@ -130,8 +104,8 @@ class ConcurrentHeatRegistry {
   }
 
   // Shared by reference between threads: neither copied nor moved.
-  ConcurrentHeatRegistry(const ConcurrentHeatRegistry&) = delete;
-  ConcurrentHeatRegistry& operator=(const ConcurrentHeatRegistry&) = delete;
+  BasicConcurrentHeatRegistry(const BasicConcurrentHeatRegistry&) = delete;
+  BasicConcurrentHeatRegistry& operator=(const BasicConcurrentHeatRegistry&) = delete;
 
   // The cap as given (0 = unbounded) and what it allows each shard.
   std::size_t cap() const noexcept { return cap_; }
@@ -480,8 +454,5 @@ class ConcurrentHeatRegistry {
   std::vector<std::size_t> tick_offsets_;    // where each part starts in the result
   std::atomic<std::size_t> tick_scratch_bytes_{0};  // for memory_usage(), which takes no tick turn
 };
-
-using ConcurrentHeatRegistry64 = ConcurrentHeatRegistry<std::uint64_t>;
-using ConcurrentBlobHeatRegistry = ConcurrentHeatRegistry<BlobKey>;
 
 }  // namespace heatkit

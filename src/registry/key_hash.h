@@ -15,10 +15,9 @@
 #include <cstring>
 
 #include "math/random.h"
+#include <heatkit/registry.h>  // BlobKey
 
 namespace heatkit {
-
-using BlobKey = std::array<std::uint8_t, 32>;
 
 // 64 bits from the OS's random source (getrandom(2)); throws std::system_error
 // when the OS gives none.

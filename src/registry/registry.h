@@ -1,11 +1,13 @@
 // The heat registry (SEMANTICS.md "Registry"): key -> counter, with a cap and
 // exact LRU eviction, tick/commit/rollback and in-flight tracking. One template
-// serves both key kinds (`HeatRegistry` for u64, `BlobHeatRegistry` for 32-byte
-// keys). The counters live in a CounterStore of the backend named at
-// construction; the registry owns the keys, the LRU order and the free slots.
+// serves both key kinds (u64 and 32-byte keys); the public HeatRegistry and
+// BlobHeatRegistry (<heatkit/registry.h>, defined in api/heat_registry.cc) are
+// facades over it, and its options, stats and key types are theirs. The
+// counters live in a CounterStore of the backend named at construction; the
+// registry owns the keys, the LRU order and the free slots.
 //
 // Not thread-safe: wrap it in a mutex to share it (as the seed does), or use
-// ConcurrentHeatRegistry (registry/concurrent_registry.h), sharded by key.
+// BasicConcurrentHeatRegistry (registry/concurrent_registry.h), sharded by key.
 #pragma once
 
 #include <algorithm>
@@ -33,12 +35,11 @@
 #include "registry/tick_result.h"
 #include "math/tick_params.h"
 #include "math/random.h"
+#include <heatkit/registry.h>
 #include <heatkit/time.h>
 
 namespace heatkit {
 
-// Default cap on tracked counters (the seed's DEFAULT_HEAT_REGISTRY_CAP).
-inline constexpr std::size_t kDefaultCap = 8 * 1024;
 
 // The slot count a registry holding `used` slots grows to when it needs one
 // more (BasicHeatRegistry::grow): double, but where doubling would pass the
@@ -62,58 +63,6 @@ struct KeyTraits<std::uint64_t> {
 template <>
 struct KeyTraits<BlobKey> {
   static constexpr bool kTrackInFlightByDefault = true;
-};
-
-struct RegistryOptions {
-  std::size_t cap = kDefaultCap;         // 0 = unbounded
-  std::optional<bool> track_in_flight;   // unset: on for blob keys, off for u64
-  std::string backend = std::string(default_backend());
-  // Threads for the tick and prune passes: 0 = every hardware thread; more
-  // than the hardware threads run on them (resolve_threads), on every backend.
-  unsigned threads = 0;
-  // Reads (entry() calls, each with its bump) that may wait in a queue to be
-  // applied together, with bump_batch's prefetching: 0 applies each at once.
-  // See BasicHeatRegistry::set_bump_queue.
-  std::size_t bump_queue = 0;
-  // The secret of the keys' hash (registry/key_hash.h). Unset, the default: drawn
-  // from the OS for each registry, so that nobody can choose keys that
-  // collide. Set it only for runs that must repeat exactly: answers never
-  // depend on it, but a ConcurrentHeatRegistry's shard of a key, and so the
-  // order of its tick's candidates and of for_each, does.
-  std::optional<std::uint64_t> hash_seed;
-};
-
-// A bump queue length that pays: on 1M resident keys here, 256 reads were as
-// fast as 1,024 and faster than 64; 12 KiB for u64 keys.
-inline constexpr std::size_t kSuggestedBumpQueue = 256;
-
-// Where a registry's bytes go.
-struct MemoryUsage {
-  std::size_t columns = 0;  // the store's counter columns
-  std::size_t keys = 0;     // the slot -> key column
-  std::size_t index = 0;    // the key -> slot hash index
-  std::size_t lru = 0;      // eviction order
-  std::size_t other = 0;    // free-slot list, scratch buffers
-  std::size_t total() const noexcept { return columns + keys + index + lru + other; }
-};
-
-// Counts of what the registry did, for summaries.
-struct RegistryStats {
-  std::uint64_t evictions = 0;
-  std::uint64_t pruned = 0;
-  // Times the slot index was rehashed under a fresh secret because a probe
-  // run grew past kLongProbe: not once in a lifetime for keys the hash
-  // spreads, so a count above zero means someone found keys that collide.
-  std::uint64_t hash_reseeds = 0;
-};
-
-// The slot index's look-up cost (SlotIndex::ProbeStats, summed over shards):
-// `probes` buckets read by looking up each of `keys` keys once; `longest`
-// the most buckets past its home any key sits.
-struct IndexStats {
-  std::size_t keys = 0;
-  std::uint64_t probes = 0;
-  std::size_t longest = 0;
 };
 
 // A key placed more than this many buckets from its home rehashes the index
@@ -172,16 +121,20 @@ class BasicHeatRegistry {
         : reg_(reg), ticket_(ticket), key_(key) {}
     // The counter's slot; for an entry made while reads were queued, once
     // the queue has been applied.
-    Slot slot() const {
-      if (ticket_ != kNoTicket) {
-        reg_->apply_queue();
-        const Slot s = reg_->find(key_);
-        if (s == kNoSlot) {
-          throw std::logic_error("heat registry: an Entry was used after its key left the registry");
-        }
-        slot_ = s;
-        ticket_ = kNoTicket;
+    // Only the common case (no read queued) is inline: the public Entry's
+    // members call this, and GCC left the whole function out of line there.
+    [[gnu::always_inline]] Slot slot() const {
+      if (ticket_ != kNoTicket) [[unlikely]] return slot_after_queue();
+      return slot_;
+    }
+    [[gnu::noinline]] Slot slot_after_queue() const {
+      reg_->apply_queue();
+      const Slot s = reg_->find(key_);
+      if (s == kNoSlot) {
+        throw std::logic_error("heat registry: an Entry was used after its key left the registry");
       }
+      slot_ = s;
+      ticket_ = kNoTicket;
       return slot_;
     }
     BasicHeatRegistry* reg_;
@@ -616,8 +569,5 @@ class BasicHeatRegistry {
   std::uint32_t candidates_idle_ = 0;  // trim_scratch's count of calls that barely used them
   std::uint32_t prunable_idle_ = 0;
 };
-
-using HeatRegistry = BasicHeatRegistry<std::uint64_t>;
-using BlobHeatRegistry = BasicHeatRegistry<BlobKey>;
 
 }  // namespace heatkit

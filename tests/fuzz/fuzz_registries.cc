@@ -690,7 +690,7 @@ template <class Key>
 class Run {
  public:
   using Registry = heatkit::BasicHeatRegistry<Key>;
-  using Concurrent = heatkit::ConcurrentHeatRegistry<Key>;
+  using Concurrent = heatkit::ConcurrentHeatRegistryOf<Key>;
   using Emissions = typename Registry::Emissions;
 
   explicit Run(const Config& c)

@@ -12,6 +12,8 @@
 if(NOT ROOT)
   message(FATAL_ERROR "usage: cmake -DROOT=<source tree> -P check_layers.cmake")
 endif()
+# Globs RELATIVE to a relative path (ROOT=.) find nothing: make it absolute.
+file(REAL_PATH "${ROOT}" ROOT)
 
 set(layers heatkit util math kernels thrust store cuda backends registry api sim tools bench)
 # Where each layer's files are, relative to ROOT.

@@ -1,8 +1,9 @@
 # Run by CTest (cmake -P): installs HEATKIT_BUILD_DIR into a fresh prefix under
-# WORK_DIR, then configures, builds and runs the consumer project against that
-# prefix only. The consumer is built with the same compiler and flags as the
+# WORK_DIR, checks that it holds the public headers (PUBLIC_DIR/heatkit/*.h)
+# and no others, then configures, builds and runs the consumer project against
+# that prefix only. The consumer is built with the same compiler and flags as the
 # library (a sanitizer build needs its runtime at link time).
-foreach(var HEATKIT_BUILD_DIR HEATKIT_VERSION CONSUMER_SOURCE_DIR WORK_DIR GENERATOR)
+foreach(var HEATKIT_BUILD_DIR HEATKIT_VERSION CONSUMER_SOURCE_DIR PUBLIC_DIR WORK_DIR GENERATOR)
   if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
     message(FATAL_ERROR "run_package_test.cmake: ${var} is not set")
   endif()
@@ -22,6 +23,8 @@ function(run_step what)
 endfunction()
 
 run_step("install into ${prefix}" ${CMAKE_COMMAND} --install ${HEATKIT_BUILD_DIR} --prefix ${prefix})
+run_step("only the public headers are installed" ${CMAKE_COMMAND} -DPREFIX=${prefix} -DPUBLIC_DIR=${PUBLIC_DIR}
+         -P ${CMAKE_CURRENT_LIST_DIR}/check_installed_headers.cmake)
 
 set(configure_args
   -S ${CONSUMER_SOURCE_DIR} -B ${consumer_build} -G ${GENERATOR}

@@ -61,7 +61,7 @@ TEST(RegistryMemoryEstimate, ArraysAreExactlyThoseOfFilledRegistries) {
       RegistryOptions o;
       o.cap = c.cap;
       o.backend = backend;
-      HeatRegistry r(o);
+      BasicHeatRegistry<std::uint64_t> r(o);
       for (std::size_t i = 0; i < c.counters; ++i) {
         r.entry(i * 7919, seconds(10), at_ms(static_cast<std::int64_t>(i)));
       }

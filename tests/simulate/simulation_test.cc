@@ -153,7 +153,7 @@ struct CounterSnapshot {
   friend bool operator==(const CounterSnapshot&, const CounterSnapshot&) = default;
 };
 
-std::map<std::uint64_t, CounterSnapshot> snapshot(const HeatRegistry& registry) {
+std::map<std::uint64_t, CounterSnapshot> snapshot(const BasicHeatRegistry<std::uint64_t>& registry) {
   std::map<std::uint64_t, CounterSnapshot> out;
   registry.for_each([&](std::uint64_t key, const HeatCounter& c) {
     out[key] = {c.rate(), to_ns(c.last_update()), c.last_emitted(), registry.in_flight(key)};
@@ -292,7 +292,7 @@ NaiveResult naive_replay(const SimulationConfig& c, bool track_in_flight) {
   options.cap = c.cap;
   options.track_in_flight = track_in_flight;
   options.backend = c.backend;
-  HeatRegistry registry(options);
+  BasicHeatRegistry<std::uint64_t> registry(options);
   Policy policy;
   policy.emit_threshold_ratio = c.emit_threshold_ratio;
   policy.decay_half_life = c.half_life;

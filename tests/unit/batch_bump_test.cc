@@ -575,7 +575,7 @@ TEST(BumpQueue, concurrent_registry_refuses_a_bump_queue_by_name) {
   RegistryOptions options;
   options.bump_queue = 16;
   try {
-    ConcurrentHeatRegistry<std::uint64_t> r(options);
+    ConcurrentHeatRegistryOf<std::uint64_t> r(options);
     FAIL() << "a bump queue was accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("bump_queue"), std::string::npos) << e.what();

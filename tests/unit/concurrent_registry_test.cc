@@ -78,7 +78,7 @@ TEST(ConcurrentRegistry, concurrent_bump_accumulates_without_outer_mutex) {
 
 // The same through batches that span every shard, with duplicates.
 TEST(ConcurrentRegistry, concurrent_batches_accumulate_without_outer_mutex) {
-  ConcurrentHeatRegistry64 registry(capped(0), 8);
+  ConcurrentHeatRegistry registry(capped(0), 8);
   constexpr std::size_t kKeys = 64;
   constexpr std::size_t kThreads = 4;
   constexpr std::size_t kRounds = 200;
@@ -164,7 +164,7 @@ TEST(ConcurrentRegistry, parallel_tick_while_batches_run_keeps_every_counter) {
   constexpr std::size_t kKeys = 40'000;  // enough for the walk to use threads
   RegistryOptions options = capped(0);
   options.threads = 2;
-  ConcurrentHeatRegistry64 registry(options, 8);
+  ConcurrentHeatRegistry registry(options, 8);
   std::vector<std::uint64_t> keys;
   for (std::uint64_t i = 0; i < kKeys; ++i) keys.push_back(mix64(i));
   registry.bump_batch(keys, 1h, now());
@@ -206,11 +206,11 @@ TEST(ConcurrentRegistry, ticks_from_two_threads_at_once_each_return_whole_result
   RegistryOptions options = capped(0);
   options.threads = 2;
   options.track_in_flight = true;
-  ConcurrentHeatRegistry64 registry(options, 8);
+  ConcurrentHeatRegistry registry(options, 8);
   std::vector<std::uint64_t> keys;
   for (std::uint64_t i = 0; i < kKeys; ++i) keys.push_back(mix64(i));
   registry.bump_batch(keys, 1h, t0());
-  ConcurrentHeatRegistry64::Emissions outputs[2];
+  ConcurrentHeatRegistry::Emissions outputs[2];
   std::barrier start(2);
   std::vector<std::thread> tickers;
   for (int t = 0; t < 2; ++t) {
@@ -302,7 +302,7 @@ TEST(ConcurrentRegistry, lru_cap_holds_per_shard_under_concurrent_inserts) {
 // All at one instant, so nothing decays and each bump adds exactly 1.
 TEST(ConcurrentRegistry, threads_hammering_one_shard_keep_exact_counts) {
   constexpr std::size_t kShards = 64;
-  ConcurrentHeatRegistry64 registry(capped(0), kShards);
+  ConcurrentHeatRegistry registry(capped(0), kShards);
   std::vector<std::uint64_t> keys;
   for (std::uint64_t i = 0; keys.size() < 4; ++i) {
     if (registry.shard_of(mix64(i)) == 0) keys.push_back(mix64(i));
@@ -455,7 +455,7 @@ template <class Key>
 void run_against_contract_model(std::size_t shards, std::size_t cap, std::uint64_t seed, int ops) {
   RegistryOptions options;
   options.cap = cap;
-  ConcurrentHeatRegistry<Key> registry(options, shards);
+  ConcurrentHeatRegistryOf<Key> registry(options, shards);
   ASSERT_EQ(registry.shard_count(), shards);
   const std::size_t shard_cap = (cap + shards - 1) / shards;
   ASSERT_EQ(registry.shard_cap(), shard_cap);
@@ -630,7 +630,7 @@ TEST(ConcurrentRegistryModel, shards_are_independent_registries_with_their_share
 // shards whatever the registry's hash secret.
 TEST(ConcurrentRegistryModel, tick_order_does_not_depend_on_threads) {
   constexpr std::size_t kKeys = 40'000;  // enough for the walk to use threads
-  ConcurrentHeatRegistry64 registry(capped(0), 8);
+  ConcurrentHeatRegistry registry(capped(0), 8);
   ASSERT_FALSE(registry.tracks_in_flight());
   std::vector<std::uint64_t> keys;
   for (std::uint64_t i = 0; i < kKeys; ++i) keys.push_back(mix64(i));
@@ -691,20 +691,20 @@ TEST(ConcurrentRegistryModel, rollback_lets_the_next_tick_reissue) {
 
 TEST(ConcurrentRegistryOptions, shard_count_must_be_a_power_of_two) {
   try {
-    ConcurrentHeatRegistry64 r(capped(100), 6);
+    ConcurrentHeatRegistry r(capped(100), 6);
     FAIL() << "6 shards accepted";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("shards"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("6"), std::string::npos) << e.what();
   }
-  EXPECT_THROW((void)ConcurrentHeatRegistry64(capped(100), kMaxShards * 2), std::invalid_argument);
+  EXPECT_THROW((void)ConcurrentHeatRegistry(capped(100), kMaxShards * 2), std::invalid_argument);
 }
 
 TEST(ConcurrentRegistryOptions, shard_cap_is_the_cap_split_and_rounded_up) {
-  EXPECT_EQ(ConcurrentHeatRegistry64(capped(100), 8).shard_cap(), 13u);
-  EXPECT_EQ(ConcurrentHeatRegistry64(capped(64), 8).shard_cap(), 8u);
-  EXPECT_EQ(ConcurrentHeatRegistry64(capped(0), 8).shard_cap(), 0u) << "unbounded stays unbounded";
-  EXPECT_EQ(ConcurrentHeatRegistry64(capped(3), 8).shard_cap(), 1u);
+  EXPECT_EQ(ConcurrentHeatRegistry(capped(100), 8).shard_cap(), 13u);
+  EXPECT_EQ(ConcurrentHeatRegistry(capped(64), 8).shard_cap(), 8u);
+  EXPECT_EQ(ConcurrentHeatRegistry(capped(0), 8).shard_cap(), 0u) << "unbounded stays unbounded";
+  EXPECT_EQ(ConcurrentHeatRegistry(capped(3), 8).shard_cap(), 1u);
 }
 
 // The unbounded default: kDefaultShardsPerThread per hardware thread, rounded
@@ -720,7 +720,7 @@ TEST(ConcurrentRegistryOptions, default_shard_count_is_shards_per_thread_as_a_po
   EXPECT_EQ(default_shard_count(0, 0), kDefaultShardsPerThread) << "no thread count counts as one";
   EXPECT_EQ(default_shard_count(0, 1u << 20), kMaxShards) << "clamped to kMaxShards";
   EXPECT_EQ(default_shard_count(0), default_shard_count(0, resolve_threads(0)));
-  EXPECT_EQ(ConcurrentHeatRegistry64(capped(0)).shard_count(), default_shard_count(0));
+  EXPECT_EQ(ConcurrentHeatRegistry(capped(0)).shard_count(), default_shard_count(0));
 }
 
 // Capped: that count halved just until a shard's cap holds kMinShardCap
@@ -752,8 +752,8 @@ TEST(ConcurrentRegistryOptions, default_shard_count_keeps_capped_shards_large) {
   EXPECT_EQ(default_shard_count(2 * kMinShardCap - 1, 64), 1u) << "a small cap keeps one exact shard";
   EXPECT_EQ(default_shard_count(kDefaultCap, 2), kDefaultCap / kMinShardCap);
   EXPECT_EQ(default_shard_count(kDefaultCap), default_shard_count(kDefaultCap, resolve_threads(0)));
-  EXPECT_EQ(ConcurrentHeatRegistry64(capped(16)).shard_count(), 1u);
-  EXPECT_EQ(ConcurrentHeatRegistry64(capped(kDefaultCap)).shard_count(),
+  EXPECT_EQ(ConcurrentHeatRegistry(capped(16)).shard_count(), 1u);
+  EXPECT_EQ(ConcurrentHeatRegistry(capped(kDefaultCap)).shard_count(),
             default_shard_count(kDefaultCap));
 }
 
@@ -773,7 +773,7 @@ TEST(ConcurrentRegistryMemory, sharded_registry_at_its_benchmark_cap_fits_64_byt
   for (int secret = 1; secret <= kSecrets; ++secret) {
     RegistryOptions options = capped(kKeys + kKeys / 8);
     options.hash_seed = static_cast<std::uint64_t>(secret);
-    ConcurrentHeatRegistry64 r(options, 8);
+    ConcurrentHeatRegistry r(options, 8);
     r.bump_batch(keys, 60s, t0());
     ASSERT_EQ(r.size(), kKeys) << "no shard reached its cap";
     const MemoryUsage m = r.memory_usage();
@@ -788,11 +788,11 @@ TEST(ConcurrentRegistryMemory, sharded_registry_at_its_benchmark_cap_fits_64_byt
 TEST(ConcurrentRegistryOptions, unknown_backend_is_reported) {
   RegistryOptions o;
   o.backend = "no-such-backend";
-  EXPECT_THROW((void)ConcurrentHeatRegistry64(o), UnknownBackend);
+  EXPECT_THROW((void)ConcurrentHeatRegistry(o), UnknownBackend);
 }
 
 TEST(ConcurrentRegistryOptions, negative_half_life_throws) {
-  ConcurrentHeatRegistry64 r(capped(0), 2);
+  ConcurrentHeatRegistry r(capped(0), 2);
   EXPECT_THROW(r.bump(1, -1s, t0()), std::invalid_argument);
   const std::vector<std::uint64_t> keys{1, 2};
   EXPECT_THROW(r.bump_batch(keys, -1s, t0()), std::invalid_argument);

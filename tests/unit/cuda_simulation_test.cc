@@ -341,7 +341,7 @@ std::uint64_t expect_only_ties(const SimulationConfig& c, const char* backend) {
   options.backend = "scalar";
   HeatRegistry reference(options);
   options.backend = backend;
-  HeatRegistry device(options);
+  BasicHeatRegistry<std::uint64_t> device(options);
   auto* const store = dynamic_cast<gpu::DeviceCounterStore*>(&device.store());
   if (store == nullptr) {
     ADD_FAILURE() << backend << " has no device store";

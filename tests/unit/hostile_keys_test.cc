@@ -48,7 +48,7 @@ std::vector<Key> colliding_under_mix64(std::size_t n) {
 }
 
 template <class Key>
-void bump(ConcurrentHeatRegistry<Key>& registry, const Key& key) {
+void bump(ConcurrentHeatRegistryOf<Key>& registry, const Key& key) {
   registry.bump(key, 60s, t0());
 }
 template <class Key, class Hasher>
@@ -65,7 +65,7 @@ IndexStats index_after_bumping(const std::vector<Key>& keys, std::optional<std::
   options.cap = 0;
   options.hash_seed = seed;
   auto registry = [&] {
-    if constexpr (std::is_same_v<R, ConcurrentHeatRegistry<Key>>) {
+    if constexpr (std::is_same_v<R, ConcurrentHeatRegistryOf<Key>>) {
       return std::make_unique<R>(options, shards);
     } else {
       return std::make_unique<R>(options);
@@ -117,14 +117,14 @@ TYPED_TEST(HostileKeys, concurrent_registry_spreads_crafted_keys_over_its_shards
   constexpr std::size_t kShards = 16;
   RegistryOptions options;
   options.cap = 0;
-  ConcurrentHeatRegistry<Key> registry(options, kShards);
+  ConcurrentHeatRegistryOf<Key> registry(options, kShards);
   std::vector<std::size_t> per_shard(kShards, 0);
   for (const Key& key : crafted) ++per_shard[registry.shard_of(key)];
   // kKeys / kShards = 1,250 a shard, give or take a few dozen: nowhere near
   // all of them in one.
   EXPECT_LT(*std::max_element(per_shard.begin(), per_shard.end()), 2 * kKeys / kShards);
 
-  using Concurrent = ConcurrentHeatRegistry<Key>;
+  using Concurrent = ConcurrentHeatRegistryOf<Key>;
   const IndexStats hostile = index_after_bumping<Concurrent>(crafted, std::nullopt, kShards);
   const IndexStats baseline = index_after_bumping<Concurrent>(random, std::nullopt, kShards);
   EXPECT_LT(probes_per_key(hostile), 2 * probes_per_key(baseline));
@@ -155,7 +155,7 @@ TYPED_TEST(HostileKeys, keys_crafted_against_a_known_secret_make_the_index_rehas
   for (const Key& key : crafted) ASSERT_TRUE(registry.contains(key));
 
   // The same in a concurrent registry's shard (one shard: all the keys).
-  ConcurrentHeatRegistry<Key> concurrent(options, 1);
+  ConcurrentHeatRegistryOf<Key> concurrent(options, 1);
   for (const Key& key : crafted) bump(concurrent, key);
   EXPECT_GE(concurrent.stats().hash_reseeds, 1u);
   EXPECT_LE(concurrent.index_stats().longest, kLongProbe);
@@ -195,7 +195,7 @@ TYPED_TEST(HostileKeys, answers_do_not_depend_on_the_secret_or_a_rehash) {
   queue_options.bump_queue = kSuggestedBumpQueue;
   BasicHeatRegistry<Key> queued(queue_options);
   for (const auto& [key, at] : timed) queued.entry(key, 60s, at).bump(at);
-  ConcurrentHeatRegistry<Key> concurrent(options, 1);
+  ConcurrentHeatRegistryOf<Key> concurrent(options, 1);
   concurrent.bump_batch(timed, 60s);
 
   const auto same_counters = [&](auto& registry, const char* name) {

@@ -16,7 +16,14 @@
 #include <utility>
 #include <vector>
 
-#include "api/heatkit.h"
+#include "backends/backend.h"
+#include "math/counter_math.h"
+#include "math/random.h"
+#include "registry/concurrent_registry.h"
+#include "registry/registry.h"
+#include "store/counter_store.h"
+#include "store/heat_counter.h"
+#include <heatkit/heatkit.h>
 
 namespace heatkit::test {
 

@@ -258,7 +258,7 @@ TEST(MultiThreadedTick, tick_into_reused_vector_blob_three_threads) {
   tick_into_reused_vector_matches_a_fresh_tick<BlobHeatRegistry>(3);
 }
 TEST(MultiThreadedTick, tick_into_reused_vector_sharded_u64_three_threads) {
-  tick_into_reused_vector_matches_a_fresh_tick<ConcurrentHeatRegistry<std::uint64_t>>(3);
+  tick_into_reused_vector_matches_a_fresh_tick<ConcurrentHeatRegistryOf<std::uint64_t>>(3);
 }
 
 }  // namespace

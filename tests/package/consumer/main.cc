@@ -1,12 +1,14 @@
 // Uses the installed heatkit the way an outside program would: through the
 // umbrella header and heatkit::heatkit only. Every expected value follows from
 // the contract (docs/SEMANTICS.md); exits non-zero on the first mismatch.
+#include <heatkit/heatkit.h>
+
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
-
-#include "api/heatkit.h"
+#include <vector>
 
 namespace {
 
@@ -88,10 +90,28 @@ int main() {
           "InvalidPolicy names the ratio");
   }
   try {
-    (void)heatkit::make_store("no-such-backend");
+    heatkit::RegistryOptions options;
+    options.backend = "no-such-backend";
+    const heatkit::HeatRegistry unknown(options);
     check(false, "an unknown backend throws UnknownBackend");
   } catch (const heatkit::UnknownBackend&) {
   }
+  check(heatkit::backend_info(heatkit::default_backend()).available, "the default backend runs here");
+
+  // for_each takes any callable, a generic lambda included.
+  std::size_t visited = 0;
+  registry.for_each([&](const auto& key, const heatkit::HeatCounter& c) {
+    visited += (key == 2 || key == 3) && c.rate() == 1.0 ? 1 : 0;
+  });
+  check(visited == 2, "for_each visits every key with its counter");
+
+  // The sharded registry, many threads' entry point: batches, with_entry, tick.
+  heatkit::ConcurrentHeatRegistry sharded(heatkit::RegistryOptions{}, 4);
+  const std::vector<std::uint64_t> keys{1, 2, 3, 1};
+  sharded.bump_batch(keys, half_life, t0);
+  const double rate = sharded.with_entry(1, half_life, t0, [&](auto& entry) { return entry.rate(); });
+  check(rate == 2.0 && sharded.size() == 3, "a batch bumps each key in turn");
+  check(sharded.tick(policy, t0).size() == 3, "every bumped key emits once");
 
   if (failures != 0) return EXIT_FAILURE;
   std::puts("heatkit_consumer: ok");

@@ -1,0 +1,160 @@
+// ConcurrentHeatRegistry and ConcurrentBlobHeatRegistry
+// (<heatkit/concurrent_registry.h>): each member calls the internal
+// BasicConcurrentHeatRegistry (registry/concurrent_registry.h), instantiated
+// here for both key types by the facades' explicit instantiations at the end,
+// so its bump path (shard, lock, look-up, bump) is compiled and inlined in
+// this file: one call per operation. As in api/heat_registry.cc, the internal
+// template is not explicitly instantiated (GCC would stop inlining it here).
+#include <heatkit/concurrent_registry.h>
+
+#include <utility>
+
+#include "api/entry_access.h"
+#include "registry/concurrent_registry.h"
+#include "util/thread_pool.h"
+
+namespace heatkit {
+
+std::size_t default_shard_count(std::size_t cap) noexcept {
+  return default_shard_count(cap, resolve_threads(0));
+}
+
+template <RegistryKey Key>
+struct ConcurrentHeatRegistryOf<Key>::Impl {
+  Impl(RegistryOptions options, std::size_t shards) : registry(std::move(options), shards) {}
+  BasicConcurrentHeatRegistry<Key> registry;
+};
+
+template <RegistryKey Key>
+ConcurrentHeatRegistryOf<Key>::ConcurrentHeatRegistryOf()
+    : ConcurrentHeatRegistryOf(RegistryOptions{}) {}
+template <RegistryKey Key>
+ConcurrentHeatRegistryOf<Key>::ConcurrentHeatRegistryOf(RegistryOptions options, std::size_t shards)
+    : impl_(std::make_unique<Impl>(std::move(options), shards)) {}
+template <RegistryKey Key>
+ConcurrentHeatRegistryOf<Key>::~ConcurrentHeatRegistryOf() = default;
+
+template <RegistryKey Key>
+std::size_t ConcurrentHeatRegistryOf<Key>::cap() const noexcept {
+  return impl_->registry.cap();
+}
+template <RegistryKey Key>
+std::size_t ConcurrentHeatRegistryOf<Key>::shard_cap() const noexcept {
+  return impl_->registry.shard_cap();
+}
+template <RegistryKey Key>
+std::size_t ConcurrentHeatRegistryOf<Key>::shard_count() const noexcept {
+  return impl_->registry.shard_count();
+}
+template <RegistryKey Key>
+std::size_t ConcurrentHeatRegistryOf<Key>::shard_of(const Key& key) const noexcept {
+  return impl_->registry.shard_of(key);
+}
+template <RegistryKey Key>
+std::uint64_t ConcurrentHeatRegistryOf<Key>::hash_seed() const noexcept {
+  return impl_->registry.hash_seed();
+}
+template <RegistryKey Key>
+std::string_view ConcurrentHeatRegistryOf<Key>::backend() const noexcept {
+  return impl_->registry.backend();
+}
+template <RegistryKey Key>
+bool ConcurrentHeatRegistryOf<Key>::tracks_in_flight() const {
+  return impl_->registry.tracks_in_flight();
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::set_threads(unsigned threads) noexcept {
+  impl_->registry.set_threads(threads);
+}
+template <RegistryKey Key>
+std::size_t ConcurrentHeatRegistryOf<Key>::size() const noexcept {
+  return impl_->registry.size();
+}
+template <RegistryKey Key>
+bool ConcurrentHeatRegistryOf<Key>::empty() const noexcept {
+  return impl_->registry.empty();
+}
+
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::bump(const Key& key, Duration half_life, Instant now) {
+  impl_->registry.bump(key, half_life, now);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, Duration half_life,
+                                               Instant now) {
+  impl_->registry.bump_batch(keys, half_life, now);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::bump_batch(std::span<const std::pair<Key, Instant>> reads,
+                                               Duration half_life) {
+  impl_->registry.bump_batch(reads, half_life);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::with_entry_ref(const Key& key, Duration half_life, Instant now,
+                                                   detail::FunctionRef<void(Entry&)> f) {
+  impl_->registry.with_entry(key, half_life, now, [&](typename Entry::Access::Internal& internal) {
+    Entry entry = Entry::Access::wrap(internal);
+    f(entry);
+  });
+}
+
+template <RegistryKey Key>
+std::optional<HeatCounter> ConcurrentHeatRegistryOf<Key>::get(const Key& key) const {
+  return impl_->registry.get(key);
+}
+template <RegistryKey Key>
+bool ConcurrentHeatRegistryOf<Key>::contains(const Key& key) const {
+  return impl_->registry.contains(key);
+}
+template <RegistryKey Key>
+bool ConcurrentHeatRegistryOf<Key>::in_flight(const Key& key) const {
+  return impl_->registry.in_flight(key);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::remove(const Key& key) {
+  impl_->registry.remove(key);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::rollback(const Key& key) {
+  impl_->registry.rollback(key);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::set_track_in_flight(bool on) {
+  impl_->registry.set_track_in_flight(on);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::for_each_entry(
+    detail::FunctionRef<void(const Key&, const HeatCounter&)> f) const {
+  impl_->registry.for_each(f);
+}
+
+template <RegistryKey Key>
+typename ConcurrentHeatRegistryOf<Key>::Emissions ConcurrentHeatRegistryOf<Key>::tick(
+    const Policy& policy, Instant now) {
+  return impl_->registry.tick(policy, now);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::tick(const Policy& policy, Instant now, Emissions& out) {
+  impl_->registry.tick(policy, now, out);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::commit(std::span<const std::pair<Key, HeatEmission>> emissions) {
+  impl_->registry.commit(emissions);
+}
+template <RegistryKey Key>
+RegistryStats ConcurrentHeatRegistryOf<Key>::stats() const {
+  return impl_->registry.stats();
+}
+template <RegistryKey Key>
+IndexStats ConcurrentHeatRegistryOf<Key>::index_stats() const {
+  return impl_->registry.index_stats();
+}
+template <RegistryKey Key>
+MemoryUsage ConcurrentHeatRegistryOf<Key>::memory_usage() const {
+  return impl_->registry.memory_usage();
+}
+
+template class ConcurrentHeatRegistryOf<std::uint64_t>;
+template class ConcurrentHeatRegistryOf<BlobKey>;
+
+}  // namespace heatkit
