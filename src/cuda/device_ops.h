@@ -1,7 +1,7 @@
 // The per-slot operations of a device store, queued on the host and applied
 // on the device in one pass (cuda/device_store.cu). Plain C++ so the host
-// tests check the same functions the kernels run: apply_op is the
-// HostCounterStore operation of the same name, step for step.
+// tests check the same functions the kernels run: apply_op runs the
+// math/slot_ops.h function HostCounterStore runs for the same operation.
 //
 // Order: operations on one slot must apply in the order they were queued
 // (a bump after a decay_to is not the same as before it); operations on
@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "math/counter_math.h"
+#include "math/slot_ops.h"
 
 namespace heatkit::gpu {
 
@@ -49,38 +50,28 @@ HEATKIT_HD inline void apply_bumps(const CounterColumns& c, std::uint32_t s, std
 }
 
 // Applies `op` to its slot of `c` (op.slot < c.size, checked by the caller
-// when it queued the op). Mirrors HostCounterStore: init, clear, bump
-// (bump_columns), decay_to, record, set_in_flight.
+// when it queued the op): HostCounterStore's operation of the same name, the
+// same math/slot_ops.h function except for the bump (apply_bumps above).
 HEATKIT_HD inline void apply_op(const CounterColumns& c, const PendingOp& op) {
   const std::uint32_t s = op.slot;
   switch (op.kind) {
     case OpKind::kInit:
-      c.rate[s] = 0.0;
-      c.last_update[s] = op.now;
-      c.last_emitted[s] = 0.0;
-      c.half_life[s] = op.half_life;
-      c.flags[s] = kLive;
+      init_slot(c, s, op.half_life, op.now);
       break;
     case OpKind::kClear:
-      c.rate[s] = 0.0;
-      c.last_emitted[s] = 0.0;
-      c.flags[s] = 0;
+      clear_slot(c, s);
       break;
     case OpKind::kBump:
       apply_bumps(c, s, op.now, 1.0);
       break;
     case OpKind::kDecayTo:
-      c.rate[s] = decayed_rate(c.rate[s], c.last_update[s], op.now, c.half_life[s]);
-      c.last_update[s] = op.now;
+      decay_slot_to(c, s, op.now);
       break;
     case OpKind::kRecord:
-      if (op.decision == Decision::kSuppress) break;
-      c.last_emitted[s] = op.decision == Decision::kEmit ? op.rate : 0.0;
-      c.flags[s] = static_cast<std::uint8_t>(c.flags[s] | kHasEmitted);
+      record_slot(c, s, op.decision, op.rate);
       break;
     case OpKind::kSetInFlight:
-      c.flags[s] = op.in_flight ? static_cast<std::uint8_t>(c.flags[s] | kInFlight)
-                                : static_cast<std::uint8_t>(c.flags[s] & ~kInFlight);
+      set_slot_in_flight(c, s, op.in_flight);
       break;
   }
 }

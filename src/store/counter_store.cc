@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "math/slot_ops.h"
 #include "util/thread_pool.h"
 
 namespace heatkit {
@@ -14,39 +15,24 @@ void HostCounterStore::ensure_slots(std::size_t n) {
   grow_exact(flags_, n);
 }
 
+// The per-slot operations are math/slot_ops.h's, which the device store's
+// flush kernel runs too.
 void HostCounterStore::init(Slot slot, std::int64_t half_life, std::int64_t now) {
-  rate_[slot] = 0.0;
-  last_update_[slot] = now;
-  last_emitted_[slot] = 0.0;
-  half_life_[slot] = half_life;
-  flags_[slot] = kLive;
+  init_slot(columns(), slot, half_life, now);
 }
 
-void HostCounterStore::clear(Slot slot) {
-  rate_[slot] = 0.0;
-  last_emitted_[slot] = 0.0;
-  flags_[slot] = 0;
-}
+void HostCounterStore::clear(Slot slot) { clear_slot(columns(), slot); }
 
-void HostCounterStore::decay_to(Slot slot, std::int64_t now) {
-  rate_[slot] = decayed_rate(rate_[slot], last_update_[slot], now, half_life_[slot]);
-  last_update_[slot] = now;
-}
+void HostCounterStore::decay_to(Slot slot, std::int64_t now) { decay_slot_to(columns(), slot, now); }
 
 void HostCounterStore::bump(Slot slot, std::int64_t now) { bump_columns(columns(), slot, now); }
 
 void HostCounterStore::record(Slot slot, Decision kind, double rate) {
-  if (kind == Decision::kSuppress) return;
-  last_emitted_[slot] = kind == Decision::kEmit ? rate : 0.0;
-  flags_[slot] |= kHasEmitted;
+  record_slot(columns(), slot, kind, rate);
 }
 
 void HostCounterStore::set_in_flight(Slot slot, bool in_flight) {
-  if (in_flight) {
-    flags_[slot] |= kInFlight;
-  } else {
-    flags_[slot] &= static_cast<std::uint8_t>(~kInFlight);
-  }
+  set_slot_in_flight(columns(), slot, in_flight);
 }
 
 CounterState HostCounterStore::read(Slot slot) const {
