@@ -86,7 +86,7 @@ class ShardedSubject {
   MemoryReport memory() const { return memory_report(registry_.memory_usage(), size()); }
 
  private:
-  ConcurrentHeatRegistry<std::uint64_t> registry_;
+  ConcurrentHeatRegistry registry_;
 };
 #endif
 

@@ -18,7 +18,9 @@
 
 #include "bench/results.h"
 #include "bench/straightforward_port.h"
-#include "api/heatkit.h"
+#include <heatkit/heatkit.h>
+#include "api/registry_impl.h"
+#include "store/counter_store.h"
 #include "math/random.h"
 
 namespace heatkit::bench {
@@ -138,7 +140,7 @@ class BasicHeatkitSubject {
   // for any other store, re-bumps every key `keys(i)` at its own last_update.
   template <class KeyOf>
   void restore_rates(double rate, std::size_t n, KeyOf keys) {
-    if (auto* host = dynamic_cast<HostCounterStore*>(&registry_.store())) {
+    if (auto* host = dynamic_cast<HostCounterStore*>(&store())) {
       const CounterColumns c = host->columns();
       for (std::size_t s = 0; s < c.size; ++s) {
         if (c.flags[s] & kLive) c.rate[s] = rate;
@@ -156,6 +158,10 @@ class BasicHeatkitSubject {
   Registry& registry() noexcept { return registry_; }
 
  private:
+  // The registry's store, reached from inside the source tree (users of the
+  // installed API cannot): restore_rates rewrites host columns in place.
+  CounterStore& store() { return detail::RegistryInternals::of(registry_).store(); }
+
   Registry registry_;
 };
 

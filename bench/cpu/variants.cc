@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "api/heatkit.h"
+#include <heatkit/heatkit.h>
 #include "util/thread_pool.h"
 
 namespace heatkit::bench {

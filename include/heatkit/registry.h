@@ -99,6 +99,10 @@ namespace detail {
 template <class Signature>
 class FunctionRef;
 
+// Defined only inside the library's source tree (api/registry_impl.h), never
+// installed: how its benchmarks and tests reach a registry's columns.
+struct RegistryInternals;
+
 template <class R, class... Args>
 class FunctionRef<R(Args...)> {
  public:
@@ -276,6 +280,7 @@ class HeatRegistryOf {
  private:
   void for_each_entry(detail::FunctionRef<void(const Key&, const HeatCounter&)> f) const;
 
+  friend struct detail::RegistryInternals;  // in-tree benchmarks and tests (api/registry_impl.h)
   struct Impl;  // the library's registry
   std::unique_ptr<Impl> impl_;
 };

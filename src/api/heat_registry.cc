@@ -13,15 +13,11 @@
 #include <utility>
 
 #include "api/entry_access.h"
+#include "api/registry_impl.h"
 #include "registry/registry.h"
 
 namespace heatkit {
 
-template <RegistryKey Key>
-struct HeatRegistryOf<Key>::Impl {
-  explicit Impl(RegistryOptions options) : registry(std::move(options)) {}
-  BasicHeatRegistry<Key> registry;
-};
 
 // Entry
 

@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "api/heatkit.h"
+#include <heatkit/heatkit.h>
 #include "tests/unit/contract_model.h"
 #include "tests/unit/test_support.h"
 

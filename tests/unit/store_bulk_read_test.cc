@@ -120,7 +120,7 @@ TEST_P(BulkReadTest, refuses_a_range_past_the_last_slot) {
 // Past several of for_each's chunks, with holes (removed keys), a partly
 // used last chunk and counters in flight.
 TEST_P(BulkReadTest, for_each_visits_every_live_key_once_in_slot_order_with_its_counter) {
-  using Registry = HeatRegistry;
+  using Registry = BasicHeatRegistry<std::uint64_t>;
   RegistryOptions options;
   options.cap = 0;
   options.backend = GetParam();
