@@ -1,13 +1,16 @@
-// HeatRegistry and BlobHeatRegistry (<heatkit/registry.h>): each member calls
-// the internal BasicHeatRegistry (registry/registry.h), instantiated here for
-// both key types by the facades' explicit instantiations at the end, so its
-// hot paths (the look-up, the bump, the batch loop) are compiled and inlined
-// in this file: one call per operation.
+// The members of HeatRegistry and BlobHeatRegistry (<heatkit/registry.h>):
+// each calls the internal BasicHeatRegistry (registry/registry.h). Included
+// by one file per key type (heat_registry_u64.cc, heat_registry_blob.cc),
+// whose explicit instantiation compiles the internal registry's hot paths
+// (the look-up, the bump, the batch loop) inline there: one call per
+// operation.
 //
 // The internal template itself is not explicitly instantiated: that makes
 // GCC emit every member out of line and then call entry() and Entry::bump
 // from the facade instead of inlining them (a second call per operation, in
 // the object code of this file).
+#pragma once
+
 #include <heatkit/registry.h>
 
 #include <utility>
@@ -201,8 +204,5 @@ template <RegistryKey Key>
 MemoryUsage HeatRegistryOf<Key>::memory_usage() const {
   return impl_->registry.memory_usage();
 }
-
-template class HeatRegistryOf<std::uint64_t>;
-template class HeatRegistryOf<BlobKey>;
 
 }  // namespace heatkit
