@@ -245,18 +245,40 @@ def brief_ticks(results, out):
     floor_table(results, out, [n for n in BRIEF_SIZES if n in results.sizes("floor")])
 
 
-def brief_operations(results, out):
-    out.append("ns per item (the port's time / this one), as in the full tables.")
-    out.append("")
-    ops = [op for op in results.ops()
-           if op not in TICK_OPS and op not in ("cpu_probe", "floor", "floor_shared_hl")
-           and not op.startswith("bump_mt")]
+# The results page's operation tables, one per operation (u64 and 32-byte keys together).
+BRIEF_GROUPS = (
+    ("Single bumps: `entry(key).bump(now)`", ("bump_uniform", "bump_zipf", "blob_bump_uniform", "blob_bump_zipf")),
+    ("Batched bumps: `bump_batch` of 1,024 keys, per key",
+     ("bump_batch_uniform", "bump_batch_zipf", "blob_bump_batch_uniform", "blob_bump_batch_zipf")),
+    ("Queued single bumps: a bump queue of 256", ("bump_queued_uniform", "bump_queued_zipf")),
+    ("Inserts at the cap", ("insert_at_cap", "blob_insert_at_cap")),
+    ("Commit + prune, per counter resident before", ("commit_prune",)),
+)
 
+
+def brief_operations(results, out):
     def cell_of(r):
         port = port_reference(results, r.op, r.impl, r.n)
         v = r.value()
         return fmt_ns(v) + (f" ({fmt_ratio(port / v)})" if port and v else "")
-    brief_table(results, ops, out, cell_of)
+    grouped = set()
+    for title, group in BRIEF_GROUPS:
+        ops = [op for op in group if results.sizes(op)]
+        grouped.update(group)
+        if not ops:
+            continue
+        out.append(f"#### {title}")
+        out.append("")
+        out.append("ns per item (the port's time / this one).")
+        out.append("")
+        brief_table(results, ops, out, cell_of)
+    rest = [op for op in results.ops()
+            if op not in TICK_OPS and op not in grouped and op not in ("cpu_probe", "floor", "floor_shared_hl")
+            and not op.startswith("bump_mt")]
+    if rest:
+        out.append("#### Other operations")
+        out.append("")
+        brief_table(results, rest, out, cell_of)
 
 
 def verdict_at_most(value, limit):
