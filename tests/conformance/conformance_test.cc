@@ -918,23 +918,7 @@ class ModelRun {
     }
   }
 
-  Duration half_life() {
-    static const Duration kHalfLives[] = {60s, 60s, 60s, 1s, 0s, 3600s};
-    return rng_.pick(kHalfLives);
-  }
   const Key& some_key() { return universe_[rng_.below(universe_.size())]; }
-
-  Policy policy() {
-    Policy p;
-    const std::uint64_t r = rng_.below(100);
-    if (r < 5) {
-      p.enabled = false;
-    } else if (r < 20) {
-      static const float kRatios[] = {1.01f, 1.1f, 3.0f, 10.0f};
-      p.emit_threshold_ratio = rng_.pick(kRatios);
-    }
-    return p;
-  }
 
   // One random operation on both; true for a tick.
   bool step() {
@@ -942,13 +926,13 @@ class ModelRun {
     const Key k = some_key();
     if (r < 35) {
       op_ = "entry+bump " + key_text(k);
-      const Duration half = half_life();
+      const Duration half = rng_.half_life();
       const Instant created = now_ - Duration(static_cast<std::int64_t>(rng_.below(3)) * 1'000'000);
       registry_.entry(k, half, created).bump(now_);
       model_.bump(k, half, created, now_);
     } else if (r < 40) {
       op_ = "entry " + key_text(k);
-      const Duration half = half_life();
+      const Duration half = rng_.half_life();
       registry_.entry(k, half, now_);
       model_.entry(k, half, now_);
     } else if (r < 45) {
@@ -959,7 +943,7 @@ class ModelRun {
       for (const Key& each : keys) model_.bump(each, kHalf, now_);
     } else if (r < 58) {
       op_ = "tick";
-      const Policy p = policy();
+      const Policy p = rng_.policy();
       Emissions got = registry_.tick(p, now_);
       Emissions want = model_.tick(p, now_);
       if (auto same = same_candidates(got, want); !same) error_ = same.message();

@@ -146,24 +146,7 @@ class ModelRun {
     return now_ + Duration(static_cast<std::int64_t>(rng_.below(1'000'000'000)));
   }
 
-  Duration random_half_life() {
-    static const Duration kHalfLives[] = {60s, 60s, 60s, 1s, 0s, 3600s};
-    return rng_.pick(kHalfLives);
-  }
-
   const Key& random_key() { return universe_[rng_.below(universe_.size())]; }
-
-  Policy random_policy() {
-    Policy p;
-    const std::uint64_t r = rng_.below(100);
-    if (r < 5) {
-      p.enabled = false;
-    } else if (r < 20) {
-      static const float kRatios[] = {1.01f, 1.1f, 3.0f, 10.0f};
-      p.emit_threshold_ratio = rng_.pick(kRatios);
-    }
-    return p;
-  }
 
   // ---- one random operation on both ----
 
@@ -172,20 +155,20 @@ class ModelRun {
     const Key k = random_key();
     if (r < 30) {
       op_ = "entry+bump " + key_text(k);
-      const Duration half = random_half_life();
+      const Duration half = rng_.half_life();
       const Instant created = near_now();
       const Instant at = near_now();
       registry_.entry(k, half, created).bump(at);
       model_.bump(k, half, created, at);
     } else if (r < 35) {
       op_ = "entry " + key_text(k);
-      const Duration half = random_half_life();
+      const Duration half = rng_.half_life();
       const Instant created = near_now();
       registry_.entry(k, half, created);
       model_.entry(k, half, created);
     } else if (r < 43) {
       op_ = "entry+decay_to " + key_text(k);
-      const Duration half = random_half_life();
+      const Duration half = rng_.half_life();
       const Instant created = near_now();
       const Instant at = near_now();
       registry_.entry(k, half, created).decay_to(at);
@@ -195,7 +178,7 @@ class ModelRun {
       const double rate = static_cast<double>(rng_.below(8));
       op_ = std::string(withdraw ? "entry+record_withdrawal " : "entry+record_emission ") +
             key_text(k);
-      const Duration half = random_half_life();
+      const Duration half = rng_.half_life();
       auto e = registry_.entry(k, half, now_);
       contract::Counter& m = model_.entry(k, half, now_).counter;
       if (withdraw) {
@@ -207,7 +190,7 @@ class ModelRun {
       }
     } else if (r < 58) {
       op_ = "tick";
-      const Policy policy = random_policy();
+      const Policy policy = rng_.policy();
       if (tracking_) {
         for (const auto& [key, e] : model_.entries()) counts_.skipped_in_flight += e.in_flight;
       }

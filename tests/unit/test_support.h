@@ -92,6 +92,27 @@ struct Rng {
   T pick(const T (&values)[N]) {
     return values[below(N)];
   }
+
+  // A random workload's half-life: mostly a minute, sometimes a second, zero
+  // (never decays) or an hour.
+  Duration half_life() {
+    using namespace std::chrono_literals;
+    static const Duration kHalfLives[] = {60s, 60s, 60s, 1s, 0s, 3600s};
+    return pick(kHalfLives);
+  }
+  // A random workload's policy: mostly the default, 5% disabled, 15% with
+  // a ratio at the edges of its range or inside it.
+  Policy policy() {
+    Policy p;
+    const std::uint64_t r = below(100);
+    if (r < 5) {
+      p.enabled = false;
+    } else if (r < 20) {
+      static const float kRatios[] = {1.01f, 1.1f, 3.0f, 10.0f};
+      p.emit_threshold_ratio = pick(kRatios);
+    }
+    return p;
+  }
 };
 
 // Doubles compared as the same value: bit-equal sign for zeros, NaN == NaN.
