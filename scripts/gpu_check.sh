@@ -39,7 +39,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max
 
 if wants tests; then
   step "device tests"
-  for t in cuda_test conformance_test cuda_simulation_test trace_backends_test simulation_test thrust_omp_test registry_test batch_bump_test; do
+  for t in cuda_test conformance_test store_bulk_read_test tick_shapes_test cuda_simulation_test trace_backends_test simulation_test thrust_omp_test registry_test batch_bump_test; do
     [[ -x "$bin/$t" ]] && check "$t" 300 "$bin/$t"
   done
 fi
