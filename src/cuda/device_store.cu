@@ -289,28 +289,12 @@ void DeviceCounterStore::set_in_flight(Slot slot, bool in_flight) {
   impl_->queue({.slot = slot, .kind = OpKind::kSetInFlight, .in_flight = in_flight});
 }
 
+// One slot is a range of one: a copy per column, one synchronization.
 CounterState DeviceCounterStore::read(Slot slot) const {
-  Impl& m = *impl_;
-  m.check_slot(slot);
-  const DeviceScope scope(m.device);
-  m.flush();
-  const cudaStream_t s = m.stream.get();
-  double rate = 0.0, last_emitted = 0.0;
-  std::int64_t last_update = 0, half_life = 0;
-  std::uint8_t flags = 0;
-  HEATKIT_CUDA_CHECK(
-      cudaMemcpyAsync(&rate, m.rate.data() + slot, sizeof rate, cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(&last_update, m.last_update.data() + slot, sizeof last_update,
-                                     cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(&last_emitted, m.last_emitted.data() + slot,
-                                     sizeof last_emitted, cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(&half_life, m.half_life.data() + slot, sizeof half_life,
-                                     cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(
-      cudaMemcpyAsync(&flags, m.flags.data() + slot, sizeof flags, cudaMemcpyDeviceToHost, s));
-  m.stream.synchronize();
-  return CounterState{rate,         last_update, (flags & kHasEmitted) != 0,
-                      last_emitted, half_life,   (flags & kInFlight) != 0};
+  impl_->check_slot(slot);
+  CounterState state;
+  read_range(slot, std::span<CounterState>(&state, 1));
+  return state;
 }
 
 void DeviceCounterStore::tick(const TickParams& params, std::vector<Candidate>& out) {
@@ -491,8 +475,7 @@ void DeviceCounterStore::read_range(Slot first, std::span<CounterState> out) con
                                      cudaMemcpyDeviceToHost, s));
   m.stream.synchronize();
   for (std::size_t i = 0; i < n; ++i) {
-    out[i] = CounterState{rate[i],         last_update[i], (flags[i] & kHasEmitted) != 0,
-                          last_emitted[i], half_life[i],   (flags[i] & kInFlight) != 0};
+    out[i] = counter_state(rate[i], last_update[i], last_emitted[i], half_life[i], flags[i]);
   }
 }
 

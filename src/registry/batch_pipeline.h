@@ -40,6 +40,7 @@
 
 #include <heatkit/time.h>
 #include "store/counter_store.h"
+#include "registry/key_hash.h"
 
 namespace heatkit::batch {
 
@@ -104,7 +105,7 @@ struct HashedReads : OneHalfLife {
   const Key& key(std::size_t i) const noexcept { return reads[i].key; }
   template <class Hasher>
   std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept {
-    return h.seed() == seed ? reads[i].hash : h(reads[i].key);
+    return hash_under(h, reads[i].key, reads[i].hash, seed);
   }
   std::int64_t now(std::size_t i) const noexcept { return reads[i].now; }
   std::int64_t bump_at(std::size_t i) const noexcept { return reads[i].now; }

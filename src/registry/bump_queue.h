@@ -10,6 +10,8 @@
 #include <span>
 #include <vector>
 
+#include "registry/key_hash.h"
+
 namespace heatkit {
 
 template <class Key>
@@ -39,7 +41,7 @@ class BumpQueue {
     const Key& key(std::size_t i) const noexcept { return reads[i].key; }
     template <class Hasher>
     std::uint64_t hash(std::size_t i, const Hasher& h) const noexcept {
-      return h.seed() == seed ? reads[i].hash : h(reads[i].key);
+      return hash_under(h, reads[i].key, reads[i].hash, seed);
     }
     std::int64_t now(std::size_t i) const noexcept { return reads[i].created_at; }
     std::int64_t half_life(std::size_t i) const noexcept { return reads[i].half_life; }

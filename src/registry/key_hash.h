@@ -81,4 +81,14 @@ class KeyHash {
   std::array<std::uint64_t, 3> secret_;
 };
 
+// `key`'s hash under `h`, given `hash`, which was made under the secret
+// `seed` ahead of time (a batch's look-ahead, a queued or sharded read):
+// that one while `h` still has that secret, else made again (the index has
+// been rehashed under a fresh one since).
+template <class Hasher, class Key>
+std::uint64_t hash_under(const Hasher& h, const Key& key, std::uint64_t hash,
+                         std::uint64_t seed) noexcept {
+  return h.seed() == seed ? hash : h(key);
+}
+
 }  // namespace heatkit

@@ -402,8 +402,8 @@ class BasicHeatRegistry {
   struct Prehashed {
     static void bump(BasicHeatRegistry& r, const Key& key, std::uint64_t hash, std::uint64_t seed,
                      std::int64_t half_life, std::int64_t now) {
-      const std::uint64_t index_hash = r.index_.hasher().seed() == seed ? hash : r.index_.hash(key);
-      r.bump_slot(r.find_or_insert(key, index_hash, half_life, now), now);
+      r.bump_slot(r.find_or_insert(key, hash_under(r.index_.hasher(), key, hash, seed), half_life, now),
+                  now);
     }
     static void bump_batch(BasicHeatRegistry& r, std::span<const batch::HashedRead<Key>> reads,
                            std::uint64_t seed, std::int64_t half_life) {

@@ -36,9 +36,8 @@ void HostCounterStore::set_in_flight(Slot slot, bool in_flight) {
 }
 
 CounterState HostCounterStore::read(Slot slot) const {
-  const std::uint8_t f = flags_[slot];
-  return CounterState{rate_[slot],         last_update_[slot], (f & kHasEmitted) != 0,
-                      last_emitted_[slot], half_life_[slot],   (f & kInFlight) != 0};
+  return counter_state(rate_[slot], last_update_[slot], last_emitted_[slot], half_life_[slot],
+                       flags_[slot]);
 }
 
 CounterColumns HostCounterStore::columns() noexcept {
@@ -150,12 +149,7 @@ std::size_t HostCounterStore::memory_bytes() const noexcept {
 
 void HostCounterStore::read_range(Slot first, std::span<CounterState> out) const {
   check_read_range("host counter store", first, out.size(), slot_count());
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::size_t s = first + i;
-    const std::uint8_t f = flags_[s];
-    out[i] = CounterState{rate_[s],         last_update_[s], (f & kHasEmitted) != 0,
-                          last_emitted_[s], half_life_[s],   (f & kInFlight) != 0};
-  }
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = read(static_cast<Slot>(first + i));
 }
 
 }  // namespace heatkit

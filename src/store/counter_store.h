@@ -33,6 +33,13 @@ struct CounterState {
   bool in_flight = false;
 };
 
+// A slot's state from its five column values.
+constexpr CounterState counter_state(double rate, std::int64_t last_update, double last_emitted,
+                                     std::int64_t half_life, std::uint8_t flags) noexcept {
+  return CounterState{rate,         last_update, (flags & kHasEmitted) != 0,
+                      last_emitted, half_life,   (flags & kInFlight) != 0};
+}
+
 class CounterStore {
  public:
   virtual ~CounterStore() = default;
