@@ -3,7 +3,7 @@
 // BasicConcurrentHeatRegistry (registry/concurrent_registry.h), instantiated
 // here for both key types by the facades' explicit instantiations at the end,
 // so its bump path (shard, lock, look-up, bump) is compiled and inlined in
-// this file: one call per operation. As in api/heat_registry.cc, the internal
+// this file: one call per operation. As in api/heat_registry_members.h, the internal
 // template is not explicitly instantiated (GCC would stop inlining it here).
 #include <heatkit/concurrent_registry.h>
 

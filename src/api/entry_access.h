@@ -1,4 +1,4 @@
-// How the facades (api/heat_registry.cc, api/concurrent_registry.cc) hold the
+// How the facades (api/heat_registry_members.h, api/concurrent_registry.cc) hold the
 // internal registry's Entry inside the public one: by value, in its opaque
 // bytes. The internal Entry is a few plain fields (the registry, the slot,
 // the queue ticket, the key), so copying the bytes copies the handle.

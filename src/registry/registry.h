@@ -1,7 +1,7 @@
 // The heat registry (SEMANTICS.md "Registry"): key -> counter, with a cap and
 // exact LRU eviction, tick/commit/rollback and in-flight tracking. One template
 // serves both key kinds (u64 and 32-byte keys); the public HeatRegistry and
-// BlobHeatRegistry (<heatkit/registry.h>, defined in api/heat_registry.cc) are
+// BlobHeatRegistry (<heatkit/registry.h>, defined in api/heat_registry_members.h) are
 // facades over it, and its options, stats and key types are theirs. The
 // counters live in a CounterStore of the backend named at construction; the
 // registry owns the keys, the LRU order and the free slots.
