@@ -151,8 +151,12 @@ HEATKIT_HD inline bool is_prunable(double rate, bool has_emitted, double last_em
   return rate <= 0.0 && has_emitted && last_emitted <= 0.0;
 }
 
+struct ForwardFrame;  // math/forward_math.h
+
 // Raw column pointers of a counter store, valid on the side (host or device)
 // that owns them. Kernels read and write through these; they own nothing.
+// `frame` is set (on the host) for a store whose rate column holds forward
+// encodings (math/forward_math.h); nullptr: the literal rate.
 struct CounterColumns {
   double* rate = nullptr;
   std::int64_t* last_update = nullptr;
@@ -160,6 +164,7 @@ struct CounterColumns {
   std::int64_t* half_life = nullptr;
   std::uint8_t* flags = nullptr;
   std::size_t size = 0;
+  ForwardFrame* frame = nullptr;
 };
 
 // Inputs of one tick pass.
