@@ -1,6 +1,7 @@
 #include "bench/bandwidth_floor.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "util/thread_pool.h"
 
@@ -54,36 +55,59 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void floor_chunk_sh
   floor_loop(rate, last_update, last_emitted, half_life, flags, n, factor, zero, mask, now);
 }
 
+// Reads s, last_emitted and flags; writes nothing. Every load feeds an
+// integer sum that is returned (so no load can be skipped; integer, so the
+// reduction vectorizes without reassociating floating point).
+__attribute__((target_clones("avx512f", "avx2", "default"))) std::uint64_t forward_read_chunk(
+    const std::uint64_t* __restrict s, const std::uint64_t* __restrict last_emitted,
+    const std::uint8_t* __restrict flags, std::size_t n) {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += (s[i] ^ last_emitted[i]) + flags[i];
+  return sum;
+}
+
 }  // namespace
 
-BandwidthFloor::BandwidthFloor(std::size_t n, bool reads_half_life)
-    : rate_(n, 1.0), last_update_(n, 0), last_emitted_(n, 1.0),
-      half_life_(reads_half_life ? n : 0, 1), flags_(n, 1), reads_half_life_(reads_half_life) {}
+BandwidthFloor::BandwidthFloor(std::size_t n, FloorKind kind)
+    : rate_(n, 1.0), last_update_(kind == FloorKind::kForwardRead ? 0 : n, 0), last_emitted_(n, 1.0),
+      half_life_(kind == FloorKind::kFiveColumns ? n : 0, 1), flags_(n, 1), kind_(kind) {}
 
 void BandwidthFloor::pass(unsigned threads) {
   const std::size_t n = size();
   now_ += 1;
-  const auto run = [&](std::size_t begin, std::size_t end) {
-    if (reads_half_life_) {
-      floor_chunk(rate_.data() + begin, last_update_.data() + begin, last_emitted_.data() + begin,
-                  half_life_.data() + begin, flags_.data() + begin, end - begin, 1.0, 0.0, 0, now_);
-    } else {
-      floor_chunk_shared_half_life(rate_.data() + begin, last_update_.data() + begin,
-                                   last_emitted_.data() + begin, shared_half_life_, flags_.data() + begin,
-                                   end - begin, 1.0, 0.0, 0, now_);
+  // Chunk k's share of the pass; the read-only pass leaves its sum in sums[k].
+  std::vector<std::uint64_t> sums(1, 0);
+  const auto run = [&](std::size_t k, std::size_t begin, std::size_t end) {
+    switch (kind_) {
+      case FloorKind::kForwardRead:
+        sums[k] = forward_read_chunk(reinterpret_cast<const std::uint64_t*>(rate_.data() + begin),
+                                     reinterpret_cast<const std::uint64_t*>(last_emitted_.data() + begin),
+                                     flags_.data() + begin, end - begin);
+        break;
+      case FloorKind::kFiveColumns:
+        floor_chunk(rate_.data() + begin, last_update_.data() + begin, last_emitted_.data() + begin,
+                    half_life_.data() + begin, flags_.data() + begin, end - begin, 1.0, 0.0, 0, now_);
+        break;
+      case FloorKind::kSharedHalfLife:
+        floor_chunk_shared_half_life(rate_.data() + begin, last_update_.data() + begin,
+                                     last_emitted_.data() + begin, shared_half_life_,
+                                     flags_.data() + begin, end - begin, 1.0, 0.0, 0, now_);
+        break;
     }
   };
   const std::size_t wanted = std::min<std::size_t>(resolve_threads(threads), n / kMinSlotsPerThread);
   if (wanted <= 1) {
-    run(0, n);
-    return;
+    run(0, 0, n);
+  } else {
+    std::size_t chunk = (n + wanted - 1) / wanted;
+    chunk = (chunk + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+    const std::size_t chunks = (n + chunk - 1) / chunk;
+    sums.assign(chunks, 0);
+    ThreadPool::shared().run(chunks, resolve_threads(threads), [&](std::size_t k) {
+      run(k, k * chunk, std::min(n, (k + 1) * chunk));
+    });
   }
-  std::size_t chunk = (n + wanted - 1) / wanted;
-  chunk = (chunk + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
-  const std::size_t chunks = (n + chunk - 1) / chunk;
-  ThreadPool::shared().run(chunks, resolve_threads(threads), [&](std::size_t k) {
-    run(k * chunk, std::min(n, (k + 1) * chunk));
-  });
+  for (const std::uint64_t sum : sums) sink_ += sum;
 }
 
 }  // namespace heatkit::bench

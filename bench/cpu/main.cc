@@ -13,6 +13,8 @@
 //   floor_shared_hl      the same without the half-life column: the bytes of a tick
 //                        that uses the shared half-life (every workload here has
 //                        one half-life)
+//   floor_forward_read   a read-only pass over the 17 bytes a forward-decayed
+//                        tick reads (s, last_emitted, flags)
 //   tick_pass            the backend's tick pass alone (CounterStore::tick), heatkit only
 //   tick                 steady-state tick; about 5% of counters are candidates per tick
 //   tick_periodic        the same with a tick period that divides the half-life, so
@@ -58,9 +60,13 @@
 //   ns_per_counter / ns_per_bump / ns_per_insert   the operation's cost per item
 //   floor_ratio     tick time / the floor's time at the same size and threads
 //                   (median of the floor's repetitions in this run), the floor
-//   floor_bytes     of the columns the backend's tick reads: 41 bytes
-//                   (floor_shared_hl) where its tick uses the shared half-life
-//                   (BackendInfo::tick_uses_shared_half_life), else 49 (floor)
+//   floor_bytes     of today's literal columns the floor_ratio's floor moves: 41
+//                   bytes (floor_shared_hl) where the backend's tick uses the
+//                   shared half-life (BackendInfo::tick_uses_shared_half_life),
+//                   else 49 (floor)
+//   own_floor_ratio forward-decayed backends (BackendInfo::forward_decay): tick
+//                   time / floor_forward_read's time, the floor of the bytes
+//                   their tick reads
 //   port_speedup    the port's time (median, this run) / this time
 //   GBps            floor only: bytes moved per second
 //   bytes_per_counter, *_B   all bytes the structure holds per counter, and by part
@@ -186,9 +192,10 @@ struct Row {
 };
 
 Row backend_row(const Variant& v) {
-  const bool tick_reads_half_life = !backend_info(v.backend).tick_uses_shared_half_life;
+  const BackendInfo info = backend_info(v.backend);
+  const FloorKind floor = info.tick_uses_shared_half_life ? FloorKind::kSharedHalfLife : FloorKind::kFiveColumns;
   return {v.backend + "/t" + std::to_string(v.threads),
-          RowInfo{v.backend, v.backend, v.threads, false, tick_reads_half_life}};
+          RowInfo{v.backend, v.backend, v.threads, false, floor, info.forward_decay}};
 }
 
 // Whether the build's registries have bump_batch for the operation's keys.
@@ -248,9 +255,8 @@ int main(int argc, char** argv) {
   }
   const auto add_floor = [&](std::int64_t n) {
     for (const unsigned t : floor_threads) {
-      for (const bool reads_half_life : {true, false}) {
-        add_benchmark(floor_name(reads_half_life) + "/t" + std::to_string(t), n,
-                      floor_benchmark(t, reads_half_life));
+      for (const FloorKind kind : {FloorKind::kFiveColumns, FloorKind::kSharedHalfLife, FloorKind::kForwardRead}) {
+        add_benchmark(floor_name(kind) + "/t" + std::to_string(t), n, floor_benchmark(t, kind));
       }
     }
   };

@@ -3,6 +3,7 @@
 // port measured earlier in the run (bench/results.h).
 #pragma once
 
+#include "bench/bandwidth_floor.h"
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -28,11 +29,14 @@ struct RowInfo {
   std::string backend;   // the heatkit backend ("" for the port)
   unsigned threads = 1;  // pass threads (resolved, >= 1)
   bool is_port = false;
-  // The backend's tick reads the half-life column even when told the shared
-  // half-life (BackendInfo::tick_uses_shared_half_life false): its ticks are
-  // set beside the five-column floor, the others' beside the floor without
-  // that column. Each tick row records its floor's bytes (floor_bytes).
-  bool tick_reads_half_life = true;
+  // The floor of today's literal columns its ticks are set beside
+  // (floor_ratio): the five-column floor where its tick reads the half-life
+  // column even when told the shared half-life
+  // (BackendInfo::tick_uses_shared_half_life false), else the floor without
+  // that column. A forward-decayed backend's ticks are also set beside the
+  // read-only floor over the bytes they read (own_floor_ratio).
+  FloorKind floor = FloorKind::kFiveColumns;
+  bool forward_decay = false;
   KeyKind keys = KeyKind::kU64;
 };
 
@@ -69,15 +73,14 @@ void fill(S& subject, std::size_t n) {
   }
 }
 
-// The floor's operation name: `reads_half_life` false, the floor without the
-// half-life column, the bytes of a tick told the shared half-life
-// (bench/bandwidth_floor.h).
-std::string floor_name(bool reads_half_life);
+// The floor's operation name (bench/bandwidth_floor.h).
+std::string floor_name(FloorKind kind);
 // Records a floor row's ns per counter, for the ticks after it.
-void record_floor(const benchmark::State& state, std::size_t n, unsigned threads, bool reads_half_life,
+void record_floor(const benchmark::State& state, std::size_t n, unsigned threads, FloorKind kind,
                   double ns);
 // Adds port_speedup (the port's `port_op` at n over this time) and, with
-// `against_floor`, floor_ratio and floor_bytes to a row's counters; a port
+// `against_floor`, floor_ratio and floor_bytes (and own_floor_ratio for a
+// forward-decayed backend) to a row's counters; a port
 // row records itself as the reference of `port_op` instead.
 void relate(benchmark::State& state, std::string_view port_op, const RowInfo& row, std::size_t n,
             double ns, bool against_floor);
@@ -86,7 +89,7 @@ inline constexpr std::int64_t kQuietGap = 100 * kHalfLife;
 inline constexpr std::size_t kBatchSize = 1024;  // keys per bump_batch call
 
 // Each operation's benchmark for one row (the op files).
-BenchFn floor_benchmark(unsigned threads, bool reads_half_life);
+BenchFn floor_benchmark(unsigned threads, FloorKind kind);
 BenchFn tick_pass_benchmark(const RowInfo& row);
 BenchFn tick_benchmark(const RowInfo& row, std::string_view op, bool periodic);
 BenchFn tick_quiet_benchmark(const RowInfo& row);

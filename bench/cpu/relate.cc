@@ -11,8 +11,8 @@
 namespace heatkit::bench {
 namespace {
 
-std::string floor_key(std::size_t n, unsigned threads, bool reads_half_life) {
-  return floor_name(reads_half_life) + "/" + std::to_string(n) + "/" + std::to_string(threads);
+std::string floor_key(std::size_t n, unsigned threads, FloorKind kind) {
+  return floor_name(kind) + "/" + std::to_string(n) + "/" + std::to_string(threads);
 }
 std::string port_key(std::string_view op, std::size_t n) {
   return "port/" + std::string(op) + "/" + std::to_string(n);
@@ -20,11 +20,18 @@ std::string port_key(std::string_view op, std::size_t n) {
 
 }  // namespace
 
-std::string floor_name(bool reads_half_life) { return reads_half_life ? "floor" : "floor_shared_hl"; }
+std::string floor_name(FloorKind kind) {
+  switch (kind) {
+    case FloorKind::kFiveColumns: return "floor";
+    case FloorKind::kSharedHalfLife: return "floor_shared_hl";
+    case FloorKind::kForwardRead: return "floor_forward_read";
+  }
+  return "floor";
+}
 
-void record_floor(const benchmark::State& state, std::size_t n, unsigned threads, bool reads_half_life,
+void record_floor(const benchmark::State& state, std::size_t n, unsigned threads, FloorKind kind,
                   double ns) {
-  references().add(floor_key(n, threads, reads_half_life), state.iterations(), ns);
+  references().add(floor_key(n, threads, kind), state.iterations(), ns);
 }
 
 void relate(benchmark::State& state, std::string_view port_op, const RowInfo& row, std::size_t n,
@@ -35,9 +42,13 @@ void relate(benchmark::State& state, std::string_view port_op, const RowInfo& ro
     state.counters["port_speedup"] = *port / ns;
   }
   if (against_floor) {
-    state.counters["floor_bytes"] = floor_bytes_per_counter(row.tick_reads_half_life);
-    const auto floor = references().median(floor_key(n, row.threads, row.tick_reads_half_life));
+    state.counters["floor_bytes"] = floor_bytes_per_counter(row.floor);
+    const auto floor = references().median(floor_key(n, row.threads, row.floor));
     if (floor && *floor > 0) state.counters["floor_ratio"] = ns / *floor;
+    if (row.forward_decay) {
+      const auto own = references().median(floor_key(n, row.threads, FloorKind::kForwardRead));
+      if (own && *own > 0) state.counters["own_floor_ratio"] = ns / *own;
+    }
   }
 }
 

@@ -27,6 +27,10 @@ struct BackendInfo {
   // Its columns live in device memory (the host keeps a mirror of
   // last_update).
   bool device_columns = false;
+  // Its counters are forward-decayed (kept against a landmark, so a tick
+  // reads them and writes nothing but its candidates' in-flight marks);
+  // otherwise literal, as SEMANTICS.md words them (the `scalar` reference).
+  bool forward_decay = false;
 };
 
 // Every backend this build knows, in a stable order, with whether it can run

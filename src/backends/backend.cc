@@ -20,6 +20,7 @@ struct BackendEntry {
   std::unique_ptr<CounterStore> (*make)();
   bool tick_uses_shared_half_life = false;  // BackendInfo's
   bool device_columns = false;              // BackendInfo's
+  bool forward_decay = false;               // BackendInfo's
 };
 
 std::string always_available() { return {}; }
@@ -60,12 +61,13 @@ constexpr BackendEntry kBackends[] = {
        return std::make_unique<HostCounterStore>(
            "scalar", HostKernels{&scalar::tick, &scalar::collect_prunable});
      }},
-    {"highway", "Google Highway SIMD kernels over host columns (best target of this CPU)",
+    {"highway", "Google Highway SIMD kernels over forward-decayed host columns (best target of this CPU)",
      &always_available, []() -> std::unique_ptr<CounterStore> {
        return std::make_unique<HostCounterStore>(
-           "highway", HostKernels{&highway::tick, &highway::collect_prunable});
+           "highway", HostKernels{&highway::tick, &highway::collect_prunable},
+           Representation::kForward);
      },
-     true},
+     true, false, true},
     {"thrust-omp",
      "Thrust algorithms on the OpenMP device system over host columns (several passes, CPU cores)",
 #if HEATKIT_HAVE_THRUST_OMP
@@ -104,7 +106,8 @@ std::vector<BackendInfo> list_backends() {
   for (const auto& b : kBackends) {
     std::string reason = b.unavailable_reason();
     out.push_back(BackendInfo{std::string(b.name), std::string(b.description), reason.empty(),
-                              std::move(reason), b.tick_uses_shared_half_life, b.device_columns});
+                              std::move(reason), b.tick_uses_shared_half_life, b.device_columns,
+                              b.forward_decay});
   }
   return out;
 }

@@ -1,23 +1,21 @@
-// Highway vector form of the tick and prune passes (per target). The steps are
-// those of counter_math.h's tick_one and is_prunable, lane by lane:
-//   decay:  h = max(0, now - last_update) / half_life; h > 64 -> 0;
-//           rate *= 0.5^h; rate < eps -> 0; rate 0 or half_life 0 -> keep;
-//           last_update = now.
-//   gate:   emission_decision on the decayed rate.
-// 0.5^h comes from one of two places: the factor shared by a whole vector
-// (steady state: every lane last updated at the same instant with the same
-// half-life, so the scalar exp2 computed once per (dt, half-life) is cached
-// and reused, with no division or polynomial),
-// or a short polynomial 2^-h for h in [0, 64] (round, degree-11 polynomial,
-// exponent add), about 1e-15 relative error.
+// Highway vector form of the forward tick and prune passes (per target):
+// math/forward_math.h's forward_tick_rate, the gate, and forward_prunable,
+// lane by lane. The tick reads s, last_emitted and flags (and the half-life
+// where counters do not share one) and writes nothing but literal counters
+// (converted by the scalar step) and its candidates' in-flight marks:
+//   rate:   s / 2^((now - L)/h), below epsilon -> 0; half-life 0 -> s.
+//   gate:   emission_decision on that rate.
+// With a shared half-life the divisor is one number, computed once by the
+// scalar forward_scale; otherwise 2^x per lane comes from a short polynomial
+// (round, degree-11 polynomial, exponent add), about 1e-15 relative error.
 // The gate in vector form only sorts lanes: a lane whose counter emitted
 // before and whose rate lies well inside the quiet band (two products, three
 // comparisons) is suppressed by every row of the gate; every other lane that
 // might be a candidate is marked in a bit mask, and the scalar
 // emission_decision decides it, so the decisions are those of the reference,
 // threshold ties included. The tick runs in blocks of 256 counters: pass 1
-// decays and stores the masks without branching on them, pass 2 walks the
-// set bits while the block's lines are still in L1.
+// computes rates and stores the masks without branching on them, pass 2
+// walks the set bits while the block's lines are still in L1.
 
 // Per-target include guard (Highway's HWY_TARGET_TOGGLE idiom).
 #if defined(HEATKIT_KERNELS_HIGHWAY_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -34,13 +32,15 @@
 
 #include "hwy/highway.h"
 #include "math/counter_math.h"
+#include "math/forward_math.h"
+#include "util/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace heatkit {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// 2^-h for h in [0, 64] (callers clamp h into that range first).
+// 2^-h for h in [-64, 64] (callers clamp h into that range first).
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V Exp2Neg(D d, V h) {
   const hn::RebindToSigned<D> di;
@@ -63,6 +63,15 @@ HWY_INLINE V Exp2Neg(D d, V h) {
   // 2^n for n in [-64, 0]: build the exponent bits directly.
   const auto bits = hn::ShiftLeft<52>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 1023)));
   return hn::Mul(p, hn::BitCast(d, bits));
+}
+
+// Asks for the key of `slot` (TickParams::keys): both lines where it
+// straddles two.
+HWY_INLINE void PrefetchKey(const TickParams& p, std::size_t slot) {
+  if (p.keys == nullptr) return;
+  const std::byte* key = p.keys + slot * p.key_stride;
+  prefetch_for_read(key);
+  prefetch_for_read(key + p.key_bytes - 1);
 }
 
 // Candidates go to a small buffer on the stack first and to `out` in blocks:
@@ -173,14 +182,17 @@ HWY_INLINE std::size_t LaneOffsets(std::uint64_t word, std::uint32_t first, std:
   return count;
 }
 
-// kSharedHalfLife: p.shared_half_life stands for the half-life column (see
-// TickParams), which the decay then does not read.
+// The fast forward tick (math/forward_math.h, forward_tick_rate and the gate)
+// over columns whose frame allows it (the store checks forward_tick_allowed
+// and moves the frame on afterwards). kSharedHalfLife: p.shared_half_life
+// stands for the half-life column (see TickParams), which is then not read.
 template <bool kSharedHalfLife>
 void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
                      std::vector<Candidate>& out) {
-  // A local copy: the rare paths store flags through a u8 pointer (which may
-  // alias anything) and grow `out`, and must not force reloads of the columns.
+  // A local copy: the rare paths store through a u8 pointer (which may alias
+  // anything) and grow `out`, and must not force reloads of the columns.
   const CounterColumns c = columns;
+  const ForwardFrame f = *c.frame;
   const hn::ScalableTag<double> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::RebindToUnsigned<decltype(d)> du;
@@ -188,29 +200,18 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
   static_assert(N >= 1 && N <= 8, "a vector's mask fits in one byte");
   const std::size_t n = c.size;
 
-  // The factor shared by every lane of a vector whose counters were all last
-  // updated at one instant with one half-life, computed by the scalar
-  // function itself and cached until a uniform vector with another pair
-  // comes along. The scalar functions are right for any two instants, so a
-  // vector that matches needs no overflow check. Starts empty
-  // (half-life -1 matches no counter); with a shared half-life, whose lanes
-  // need only the instant compared, it starts as what a vector of counters
-  // updated at `now` would cache.
-  auto v_shared_lu = hn::Zero(di);
-  auto v_shared_hl = hn::Set(di, std::int64_t{-1});
-  auto v_shared_factor = hn::Set(d, 1.0);
-  if constexpr (kSharedHalfLife) {
-    v_shared_lu = hn::Set(di, p.now);
-    v_shared_hl = hn::Set(di, p.shared_half_life);
-    v_shared_factor = hn::Set(d, decay_factor(half_lives(p.now, p.now, p.shared_half_life)));
-  }
-
-  const auto v_now = hn::Set(di, p.now);
+  // With a shared half-life, every lane's value divides by one scale: the
+  // scalar forward_scale, as the store's reads decode it.
+  const double shared_scale = kSharedHalfLife ? forward_scale(p.now, f.landmark, p.shared_half_life) : 0.0;
+  const auto v_shared_inverse = hn::Set(d, 1.0 / shared_scale);
+  // (now - landmark), exact while below 2^53 ns; x = it / half-life <= 32
+  // for every half-life > 0 (forward_tick_allowed).
+  const auto v_since_landmark = hn::Set(d, static_cast<double>(elapsed_ns(f.landmark, p.now)));
   const auto v_zero = hn::Zero(d);
   const auto v_eps = hn::Set(d, kRateEpsilon);
-  const auto v_max_h = hn::Set(d, kMaxHalfLives);
+  const auto v_max_x = hn::Set(d, kMaxForwardHalfLives);
   const auto v_has = hn::Set(du, std::uint64_t{kHasEmitted});
-  // The quiet band: a counter that has emitted, whose decayed rate lies in
+  // The quiet band: a counter that has emitted, whose rate lies in
   // (last_emitted * quiet_low, last_emitted * quiet_high), is suppressed by
   // every row of the gate: both quotients of the ratio test are below the
   // ratio by a margin of 1e-12 relative, far above the rounding of the
@@ -223,96 +224,63 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
       hn::Set(d, 4.0 * std::numeric_limits<double>::min() * std::max(1.0, p.ratio));
   CandidateSink sink(out);
 
-  // Blocks of kBlockLanes counters (8 KB of columns: they stay in L1 until
-  // the block's candidates are decided). One mask byte per vector, read back
-  // eight at a time as words; StoreMaskBits writes 8 bytes, LaneOffsets
-  // writes 8 offsets whatever it finds: the arrays have slack.
+  // Blocks of kBlockLanes counters (4.3 KB of columns: they stay in L1 until
+  // the block's candidates are decided); the block's rates at `now` go to
+  // `rates` (nothing is written back to the columns). One mask byte per
+  // vector, read back eight at a time as words; StoreMaskBits writes 8
+  // bytes, LaneOffsets writes 8 offsets whatever it finds: the arrays have
+  // slack.
   constexpr std::size_t kBlockLanes = 256;
   constexpr std::size_t kBlockVectors = kBlockLanes / N;
   std::uint64_t mask_words[kBlockVectors / 8 + 2];
   auto* const masks = reinterpret_cast<std::uint8_t*>(mask_words);
   std::uint32_t offsets[kBlockLanes + 8];
+  HWY_ALIGN double rates[kBlockLanes];
 
   std::size_t i = 0;
   while (i + N <= n) {
     const std::size_t block = i;
     const std::size_t vectors = std::min(kBlockVectors, (n - i) / N);
-    // Pass 1 over the block: decay, and one byte per vector with a bit for
+    // Pass 1 over the block: rates, and one byte per vector with a bit for
     // every lane that may be a candidate, stored without a branch on it.
     for (std::size_t v = 0; v < vectors; ++v, i += N) {
-      const auto rate = hn::LoadU(d, c.rate + i);
-      const auto lu = hn::LoadU(di, c.last_update + i);
-      const auto hl = kSharedHalfLife ? hn::Set(di, p.shared_half_life) : hn::LoadU(di, c.half_life + i);
-
-      // In steady state every lane matches the cached (instant, half-life):
-      // no elapsed time, overflow test or polynomial for it.
-      bool all_shared =
-          kSharedHalfLife ? hn::AllTrue(di, hn::Eq(lu, v_shared_lu))
-                          : hn::AllTrue(di, hn::And(hn::Eq(lu, v_shared_lu), hn::Eq(hl, v_shared_hl)));
-      bool overflow = false;
-      if (!all_shared) {
-        // An elapsed time that overflows int64 (only with instants far apart
-        // near the ends of the range) goes to the scalar path.
-        overflow = HWY_UNLIKELY(
-            !hn::AllFalse(di, hn::And(hn::Gt(v_now, lu), hn::Lt(hn::Sub(v_now, lu), hn::Zero(di)))));
-        const std::int64_t lu0 = hn::GetLane(lu);
-        const std::int64_t hl0 = hn::GetLane(hl);
-        const auto v_lu0 = hn::Set(di, lu0);
-        const auto v_hl0 = hn::Set(di, hl0);
-        if (!overflow && hl0 > 0 && hn::AllTrue(di, hn::And(hn::Eq(lu, v_lu0), hn::Eq(hl, v_hl0)))) {
-          const double h0 = half_lives(lu0, p.now, hl0);
-          if (h0 <= kMaxHalfLives) {
-            v_shared_lu = v_lu0;
-            v_shared_hl = v_hl0;
-            v_shared_factor = hn::Set(d, decay_factor(h0));
-            all_shared = true;
-          }
-        }
-      }
-      hn::Vec<decltype(d)> decayed;
-      if (HWY_UNLIKELY(overflow)) {
+      auto s = hn::LoadU(d, c.rate + i);
+      // Literal counters (sign bit set, -0.0 included): decayed and stored
+      // forward by the scalar step, their only write. Rare.
+      if (HWY_UNLIKELY(!hn::AllFalse(di, hn::Lt(hn::BitCast(di, s), hn::Zero(di))))) {
         for (std::size_t j = i; j < i + N; ++j) {
-          c.rate[j] = decayed_rate(c.rate[j], c.last_update[j], p.now, c.half_life[j]);
+          if (!is_literal(c.rate[j])) continue;
+          const std::int64_t half_life = kSharedHalfLife ? p.shared_half_life : c.half_life[j];
+          forward_tick_rate(c.rate[j], c.last_update[j], half_life, p.now, shared_scale, f);
         }
-        decayed = hn::LoadU(d, c.rate + i);
-      } else {
-        if (all_shared) {
-          // Every lane within 64 half-lives, half-life > 0: only the epsilon
-          // clamp and rate 0 (kept as it is, sign included) remain.
-          const auto r = hn::Mul(rate, v_shared_factor);
-          decayed = hn::IfThenElse(hn::Eq(rate, v_zero), rate, hn::IfThenZeroElse(hn::Lt(r, v_eps), r));
-        } else {
-          // Elapsed time, saturating at 0.
-          const auto elapsed = hn::IfThenElseZero(hn::Gt(v_now, lu), hn::Sub(v_now, lu));
-          const auto h = hn::Div(hn::ConvertTo(d, elapsed), hn::ConvertTo(d, hl));
-          const auto too_old = hn::Gt(h, v_max_h);  // false for NaN (half_life 0, no elapsed)
-          // Clamp into [0, 64] (NaN and inf lanes are replaced below anyway).
-          const auto h_clamped = hn::Min(hn::Max(hn::IfThenElseZero(hn::Eq(h, h), h), v_zero), v_max_h);
-          const auto factor = Exp2Neg(d, h_clamped);
-          auto r = hn::Mul(rate, factor);
-          r = hn::IfThenZeroElse(hn::Lt(r, v_eps), r);
-          r = hn::IfThenZeroElse(too_old, r);
-          // Half-life 0 or rate 0: the rate is kept as it is.
-          const auto keep = hn::Or(hn::RebindMask(d, hn::Eq(hl, hn::Zero(di))), hn::Eq(rate, v_zero));
-          decayed = hn::IfThenElse(keep, rate, r);
-        }
-        hn::StoreU(decayed, d, c.rate + i);
+        s = hn::LoadU(d, c.rate + i);
       }
-      hn::StoreU(v_now, di, c.last_update + i);
+      hn::Vec<decltype(d)> r;
+      if constexpr (kSharedHalfLife) {
+        r = hn::Mul(s, v_shared_inverse);
+      } else {
+        // 2^x per lane (a half-life 0 lane keeps s: no decay).
+        const auto hl = hn::LoadU(di, c.half_life + i);
+        const auto x = hn::Min(hn::Div(v_since_landmark, hn::ConvertTo(d, hl)), v_max_x);
+        const auto no_decay = hn::RebindMask(d, hn::Eq(hl, hn::Zero(di)));
+        r = hn::IfThenElse(no_decay, s, hn::Div(s, Exp2Neg(d, hn::Neg(x))));
+      }
+      r = hn::IfThenZeroElse(hn::Lt(r, v_eps), r);
+      hn::Store(r, d, rates + v * N);
 
       // A lane that has emitted is a possible candidate unless quiet; one
       // that has not, when its rate is positive. In steady state every lane
       // has emitted.
       const auto prev = hn::LoadU(d, c.last_emitted + i);
-      const auto quiet = hn::And(hn::And(hn::Gt(decayed, hn::Mul(prev, v_quiet_low)),
-                                         hn::Lt(decayed, hn::Mul(prev, v_quiet_high))),
+      const auto quiet = hn::And(hn::And(hn::Gt(r, hn::Mul(prev, v_quiet_low)),
+                                         hn::Lt(r, hn::Mul(prev, v_quiet_high))),
                                  hn::Gt(prev, v_normal_min));
       hn::Mask<decltype(d)> possible;
       if (HWY_LIKELY(AllHaveEmitted<N>(c.flags + i))) {
         possible = hn::Not(quiet);
       } else {
         const auto has = hn::RebindMask(d, hn::Ne(hn::And(LoadFlags(d, c.flags + i), v_has), hn::Zero(du)));
-        possible = hn::Or(hn::AndNot(has, hn::Gt(decayed, v_zero)), hn::AndNot(quiet, has));
+        possible = hn::Or(hn::AndNot(has, hn::Gt(r, v_zero)), hn::AndNot(quiet, has));
       }
       hn::StoreMaskBits(d, possible, masks + v);
     }
@@ -331,23 +299,26 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
     }
     // The gate for one possible candidate.
     const auto decide = [&](std::size_t slot) {
-      const std::uint8_t f = c.flags[slot];
-      if (p.skip_in_flight && (f & kInFlight)) return;
-      const double r = c.rate[slot];
-      const Decision dec = emission_decision(r, (f & kHasEmitted) != 0, c.last_emitted[slot], true, p.ratio);
+      const std::uint8_t flags = c.flags[slot];
+      if (p.skip_in_flight && (flags & kInFlight)) return;
+      const double r = rates[slot - block];
+      const Decision dec =
+          emission_decision(r, (flags & kHasEmitted) != 0, c.last_emitted[slot], true, p.ratio);
       if (dec == Decision::kSuppress) return;
-      if (p.mark_in_flight) c.flags[slot] = static_cast<std::uint8_t>(f | kInFlight);
+      if (p.mark_in_flight) c.flags[slot] = static_cast<std::uint8_t>(flags | kInFlight);
+      PrefetchKey(p, slot);
       sink.push(static_cast<std::uint32_t>(slot), dec, dec == Decision::kEmit ? r : 0.0);
     };
     if (HWY_UNLIKELY(possible_lanes == vectors * N)) {
       // Every lane may be a candidate: after a quiet gap every counter
       // withdraws, and whole vectors of sure withdrawals go in one run.
       for (std::size_t v = 0, at = block; v < vectors; ++v, at += N) {
-        const auto withdraw = hn::And(hn::Eq(hn::LoadU(d, c.rate + at), v_zero),
+        const auto withdraw = hn::And(hn::Eq(hn::Load(d, rates + v * N), v_zero),
                                       hn::Gt(hn::LoadU(d, c.last_emitted + at), v_zero));
         if (hn::AllTrue(d, withdraw) && AllHaveEmitted<N>(c.flags + at) &&
             (!p.skip_in_flight || NoneInFlight<N>(c.flags + at))) {
           sink.push_withdrawals(static_cast<std::uint32_t>(at), N);
+          for (std::size_t j = at; j < at + N; ++j) PrefetchKey(p, j);
           if (p.mark_in_flight) MarkInFlight<N>(c.flags + at);
         } else {
           for (std::size_t j = at; j < at + N; ++j) decide(j);
@@ -361,13 +332,14 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
     }
     for (std::size_t k = 0; k < count; ++k) decide(block + offsets[k]);
   }
-  // Tail: fewer than one vector left; the scalar step itself, in place.
+  // Tail: fewer than one vector left; the scalar step itself.
   for (; i < n; ++i) {
-    const Decision dec = tick_one(c.rate[i], c.last_update[i], c.last_emitted[i], c.half_life[i],
-                                  c.flags[i], p);
-    if (dec != Decision::kSuppress) {
-      sink.push(static_cast<std::uint32_t>(i), dec, dec == Decision::kEmit ? c.rate[i] : 0.0);
-    }
+    const std::int64_t half_life = kSharedHalfLife ? p.shared_half_life : c.half_life[i];
+    const double r = forward_tick_rate(c.rate[i], c.last_update[i], half_life, p.now, shared_scale, f);
+    const Decision dec = tick_gate(r, c.flags[i], c.last_emitted[i], p);
+    if (dec == Decision::kSuppress) continue;
+    if (p.mark_in_flight) c.flags[i] = static_cast<std::uint8_t>(c.flags[i] | kInFlight);
+    sink.push(static_cast<std::uint32_t>(i), dec, dec == Decision::kEmit ? r : 0.0);
   }
   sink.flush();
 }
@@ -381,31 +353,44 @@ inline void TickColumns(const CounterColumns& columns, const TickParams& p,
   }
 }
 
+// forward_prunable over the columns: lanes that have emitted at <= 0 are
+// tested one by one (rare in steady state; every lane after a mass
+// withdrawal, when the scale of the last tick, cached per half-life, makes
+// each a division).
 inline void CollectPrunableColumns(const CounterColumns& c, std::vector<std::uint32_t>& out) {
+  const ForwardFrame f = *c.frame;
   const hn::ScalableTag<double> d;
   const hn::RebindToUnsigned<decltype(d)> du;
   const std::size_t N = hn::Lanes(d);
   const std::size_t n = c.size;
   const auto v_zero = hn::Zero(d);
   const auto v_has = hn::Set(du, std::uint64_t{kHasEmitted});
+  std::int64_t cached_half_life = -1;
+  double cached_scale = 0.0;
+  const auto test = [&](std::size_t j) {
+    const std::int64_t half_life = c.half_life[j];
+    if (half_life != cached_half_life) {
+      cached_half_life = half_life;
+      cached_scale = prune_scale(half_life, f);
+    }
+    if (forward_prunable_scaled(c.rate[j], (c.flags[j] & kHasEmitted) != 0, c.last_emitted[j],
+                                cached_scale)) {
+      out.push_back(static_cast<std::uint32_t>(j));
+    }
+  };
   std::size_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto rate = hn::LoadU(d, c.rate + i);
     const auto prev = hn::LoadU(d, c.last_emitted + i);
     const auto has = hn::RebindMask(d, hn::Ne(hn::And(LoadFlags(d, c.flags + i), v_has), hn::Zero(du)));
-    const auto prune = hn::And(has, hn::And(hn::Le(rate, v_zero), hn::Le(prev, v_zero)));
-    if (HWY_LIKELY(hn::AllFalse(d, prune))) continue;
-    std::uint64_t bits = MaskBits(d, prune);
+    const auto maybe = hn::And(has, hn::Le(prev, v_zero));
+    if (HWY_LIKELY(hn::AllFalse(d, maybe))) continue;
+    std::uint64_t bits = MaskBits(d, maybe);
     while (bits != 0) {
-      out.push_back(static_cast<std::uint32_t>(i + static_cast<std::size_t>(__builtin_ctzll(bits))));
+      test(i + static_cast<std::size_t>(__builtin_ctzll(bits)));
       bits &= bits - 1;
     }
   }
-  for (; i < n; ++i) {
-    if (is_prunable(c.rate[i], (c.flags[i] & kHasEmitted) != 0, c.last_emitted[i])) {
-      out.push_back(static_cast<std::uint32_t>(i));
-    }
-  }
+  for (; i < n; ++i) test(i);
 }
 
 }  // namespace HWY_NAMESPACE

@@ -1,5 +1,9 @@
-// The Highway (SIMD) tick and prune passes, dispatched once per call to the
-// best target this CPU supports. Same contract as kernels/scalar_kernels.h.
+// The Highway (SIMD) tick and prune passes over a forward store's columns
+// (columns.frame set; math/forward_math.h), dispatched once per call to the
+// best target this CPU supports. The tick runs only where
+// forward_tick_allowed holds (the store relayouts otherwise) and leaves the
+// frame to the store. Candidates and prunable slots as kernels/scalar_kernels.h
+// gives them for the literal columns.
 #pragma once
 
 #include <cstdint>

@@ -221,12 +221,23 @@ HEATKIT_HD inline void forward_after_tick(ForwardFrame& f, std::int64_t now, boo
 // counter's rate at its last_update is 0 exactly when its value at the last
 // tick is below epsilon: one written since the tick was bumped (rate >= 1
 // then, and higher still at the earlier tick) or is literal.
-HEATKIT_HD inline bool forward_prunable(double s, std::int64_t half_life, bool has_emitted,
-                                        double last_emitted, const ForwardFrame& f) {
+// `tick_scale` is prune_scale(half_life, frame) (passes cache it per
+// half-life); forward_prunable computes it.
+HEATKIT_HD inline double prune_scale(std::int64_t half_life, const ForwardFrame& f) {
+  // 0: a value that cannot be 0 unless s is (no decay, or no tick yet).
+  if (half_life == 0 || f.tick_instant < f.landmark) return 0.0;
+  return forward_scale(f.tick_instant, f.landmark, half_life);
+}
+HEATKIT_HD inline bool forward_prunable_scaled(double s, bool has_emitted, double last_emitted,
+                                               double tick_scale) {
   if (!has_emitted || !(last_emitted <= 0.0)) return false;
   if (s == 0.0) return true;  // either sign: rate 0
-  if (is_literal(s) || half_life == 0 || f.tick_instant < f.landmark) return false;
-  return forward_value(s, forward_scale(f.tick_instant, f.landmark, half_life)) == 0.0;
+  if (is_literal(s) || tick_scale == 0.0) return false;
+  return forward_value(s, tick_scale) == 0.0;
+}
+HEATKIT_HD inline bool forward_prunable(double s, std::int64_t half_life, bool has_emitted,
+                                        double last_emitted, const ForwardFrame& f) {
+  return forward_prunable_scaled(s, has_emitted, last_emitted, prune_scale(half_life, f));
 }
 
 }  // namespace heatkit

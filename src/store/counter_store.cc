@@ -1,6 +1,7 @@
 #include "store/counter_store.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "math/slot_ops.h"
 #include "util/thread_pool.h"
@@ -19,11 +20,22 @@ void HostCounterStore::ensure_slots(std::size_t n) {
 // flush kernel runs too.
 void HostCounterStore::init(Slot slot, std::int64_t half_life, std::int64_t now) {
   init_slot(columns(), slot, half_life, now);
+  if (!forward_) return;
+  frame_.note_write(now);
+  if (half_life > 0 && half_life < frame_.shortest_half_life) frame_.shortest_half_life = half_life;
+  forward_init(rate_[slot], last_update_[slot], now, frame_);
 }
 
 void HostCounterStore::clear(Slot slot) { clear_slot(columns(), slot); }
 
-void HostCounterStore::decay_to(Slot slot, std::int64_t now) { decay_slot_to(columns(), slot, now); }
+void HostCounterStore::decay_to(Slot slot, std::int64_t now) {
+  if (!forward_) {
+    decay_slot_to(columns(), slot, now);
+    return;
+  }
+  frame_.note_write(now);
+  forward_decay_to(rate_[slot], last_update_[slot], half_life_[slot], now, frame_);
+}
 
 void HostCounterStore::bump(Slot slot, std::int64_t now) { bump_columns(columns(), slot, now); }
 
@@ -36,13 +48,19 @@ void HostCounterStore::set_in_flight(Slot slot, bool in_flight) {
 }
 
 CounterState HostCounterStore::read(Slot slot) const {
+  if (forward_) {
+    const LiteralState literal = forward_decode(rate_[slot], last_update_[slot], half_life_[slot], frame_);
+    return counter_state(literal.rate, literal.last_update, last_emitted_[slot], half_life_[slot],
+                         flags_[slot]);
+  }
   return counter_state(rate_[slot], last_update_[slot], last_emitted_[slot], half_life_[slot],
                        flags_[slot]);
 }
 
 CounterColumns HostCounterStore::columns() noexcept {
   return CounterColumns{rate_.data(),      last_update_.data(), last_emitted_.data(),
-                        half_life_.data(), flags_.data(),       rate_.size()};
+                        half_life_.data(), flags_.data(),       rate_.size(),
+                        forward_ ? &frame_ : nullptr};
 }
 
 namespace {
@@ -68,7 +86,8 @@ ChunkPlan plan_chunks(std::size_t n, unsigned threads) {
 
 CounterColumns chunk_of(const CounterColumns& c, std::size_t begin, std::size_t end) {
   return CounterColumns{c.rate + begin,      c.last_update + begin, c.last_emitted + begin,
-                        c.half_life + begin, c.flags + begin,       end - begin};
+                        c.half_life + begin, c.flags + begin,       end - begin,
+                        c.frame};
 }
 
 // Runs `pass` over the chunks of `c` in parallel: the first chunk appends to
@@ -107,9 +126,78 @@ void run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out,
   }
 }
 
+// The relayout tick of a forward store's chunk (math/forward_math.h): every
+// counter decayed as the reference decays it, stored at landmark `now`. The
+// shortest live half-life is found on the way (the frame keeps it, so the
+// next fast ticks may run as long as they can).
+void relayout_tick(const CounterColumns& c, const TickParams& p, const ForwardFrame& before,
+                   std::vector<Candidate>& out, std::atomic<std::int64_t>& shortest) {
+  std::int64_t chunk_shortest = INT64_MAX;
+  for (std::size_t i = 0; i < c.size; ++i) {
+    const std::int64_t half_life = c.half_life[i];
+    if ((c.flags[i] & kLive) && half_life > 0 && half_life < chunk_shortest) chunk_shortest = half_life;
+    const double r = relayout_tick_rate(c.rate[i], c.last_update[i], half_life, p.now, before);
+    const Decision d = tick_gate(r, c.flags[i], c.last_emitted[i], p);
+    if (d == Decision::kSuppress) continue;
+    if (p.mark_in_flight) c.flags[i] = static_cast<std::uint8_t>(c.flags[i] | kInFlight);
+    out.push_back(Candidate{static_cast<std::uint32_t>(i), d, d == Decision::kEmit ? r : 0.0});
+  }
+  std::int64_t seen = shortest.load(std::memory_order_relaxed);
+  while (chunk_shortest < seen && !shortest.compare_exchange_weak(seen, chunk_shortest)) {
+  }
+}
+
 }  // namespace
 
 void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& out) {
+  if (forward_ && !forward_tick_allowed(frame_, params.now)) {
+    const ForwardFrame before = frame_;
+    std::atomic<std::int64_t> shortest{INT64_MAX};
+    run_chunked(
+        columns(), threads_, out, tick_parts_,
+        [&](const CounterColumns& c, std::vector<Candidate>& o) {
+          relayout_tick(c, params, before, o, shortest);
+        },
+        [](Candidate& item, std::uint32_t base) { item.slot += base; });
+    forward_after_tick(frame_, params.now, true);
+    frame_.shortest_half_life = shortest.load();
+    return;
+  }
+  tick_with_kernels(params, out);
+  if (forward_) forward_after_tick(frame_, params.now, false);
+}
+
+bool HostCounterStore::tick_in_parts(const TickParams& params, std::size_t max_parts,
+                                     CandidateParts& parts) {
+  if (kernels_.tick == nullptr || (forward_ && !forward_tick_allowed(frame_, params.now))) return false;
+  const CounterColumns c = columns();
+  const ChunkPlan plan = plan_chunks(c.size, threads_);
+  if (plan.chunks > max_parts) return false;
+  if (tick_parts_.size() < plan.chunks) tick_parts_.resize(plan.chunks);
+  const auto run_part = [&](std::size_t k) {
+    const std::size_t end = std::min(c.size, (k + 1) * plan.chunk_size);
+    std::vector<Candidate>& found = tick_parts_[k];
+    for (std::size_t begin = k * plan.chunk_size; begin < end; begin += kSlotsPerHandOver) {
+      const std::size_t run_end = std::min(end, begin + kSlotsPerHandOver);
+      TickParams p = params;
+      if (p.keys != nullptr) p.keys += begin * p.key_stride;
+      found.clear();
+      kernels_.tick(chunk_of(c, begin, run_end), p, found);
+      for (Candidate& candidate : found) candidate.slot += static_cast<std::uint32_t>(begin);
+      if (!found.empty()) parts.consume(parts.context, k, found);
+    }
+  };
+  if (plan.chunks == 1) {
+    run_part(0);
+  } else {
+    ThreadPool::shared().run(plan.chunks, resolve_threads(threads_), run_part);
+  }
+  parts.used = plan.chunks;
+  if (forward_) forward_after_tick(frame_, params.now, false);
+  return true;
+}
+
+void HostCounterStore::tick_with_kernels(const TickParams& params, std::vector<Candidate>& out) {
   if (kernels_.tick_threaded != nullptr) {
     kernels_.tick_threaded(columns(), params, out, threads_);
     return;

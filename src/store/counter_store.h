@@ -18,6 +18,7 @@
 #include "store/last_updates.h"
 #include "util/prefetch.h"
 #include "math/counter_math.h"
+#include "math/forward_math.h"
 
 namespace heatkit {
 
@@ -73,6 +74,24 @@ class CounterStore {
   virtual void tick(const TickParams& params, std::vector<Candidate>& out) = 0;
   virtual void collect_prunable(std::vector<Slot>& out) = 0;
 
+  // tick(), handing the candidates over as the pass goes: `parts.consume`
+  // gets them a run of slots at a time, in slot order within each part, on
+  // the thread that found them (parts run concurrently; part k's slots all
+  // come before part k+1's). So the caller turns candidates into results
+  // while their keys, asked for by the pass (TickParams::keys), are still in
+  // cache. Uses at most `max_parts` parts and sets parts.used. Returns false,
+  // having done nothing, where this store does not (the caller then calls
+  // tick()).
+  struct CandidateParts {
+    void* context = nullptr;
+    void (*consume)(void* context, std::size_t part, std::span<const Candidate> candidates) = nullptr;
+    std::size_t used = 0;
+  };
+  virtual bool tick_in_parts(const TickParams& params, std::size_t max_parts, CandidateParts& parts) {
+    (void)params, (void)max_parts, (void)parts;
+    return false;
+  }
+
   // The last_update column readable on the host, exact after every call above
   // (store/last_updates.h). The registry's LRU order reads it. Valid until the
   // next call that changes the store.
@@ -103,19 +122,25 @@ inline void check_read_range(std::string_view store, Slot first, std::size_t cou
   }
 }
 
-// A bump on host columns, SEMANTICS.md "bump": decay to `now`, then add one.
-// HostCounterStore::bump is this; the registry calls it through host_columns().
-inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now) noexcept {
-  c.rate[slot] = bumped_rate(c.rate[slot], c.last_update[slot], now, c.half_life[slot]);
-  c.last_update[slot] = now;
-}
-// The same bump for a caller that knows the slot's half-life (it must equal
-// c.half_life[slot]): one cache line fewer to read. Forced inline, as the
-// batch loop's other steps are (registry.h, bump_each).
+// A bump on host columns for a caller that knows the slot's half-life (it
+// must equal c.half_life[slot]): one cache line fewer to read. SEMANTICS.md
+// "bump" on literal columns; forward_bump on a forward store's (c.frame set).
+// HostCounterStore::bump is this; the registry calls it through
+// host_columns(). Forced inline, as the batch loop's other steps are
+// (registry.h, bump_each).
 [[gnu::always_inline]] inline void bump_columns(const CounterColumns& c, Slot slot,
                                                 std::int64_t now, std::int64_t half_life) noexcept {
+  if (c.frame != nullptr) {
+    c.frame->note_write(now);
+    forward_bump(c.rate[slot], c.last_update[slot], half_life, now, 1.0, *c.frame);
+    return;
+  }
   c.rate[slot] = bumped_rate(c.rate[slot], c.last_update[slot], now, half_life);
   c.last_update[slot] = now;
+}
+// The same, reading the half-life column.
+inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now) noexcept {
+  bump_columns(c, slot, now, c.half_life[slot]);
 }
 
 // Asks for the cache lines a bump of `slot` reads and writes (the half-life
@@ -141,12 +166,21 @@ struct HostKernels {
                                     unsigned threads) = nullptr;
 };
 
+// How a host store's rate column holds a counter's rate.
+enum class Representation {
+  kLiteral,  // the rate at last_update (SEMANTICS.md as written): `scalar`
+  kForward,  // forward decay against a landmark (math/forward_math.h)
+};
+
 // Columns in host memory. The per-slot operations are the counter_math.h
-// functions; the bulk passes are the backend's kernels.
+// functions (forward_math.h's for a forward store); the bulk passes are the
+// backend's kernels, except a forward store's relayout tick, which is the
+// same for every backend (rare: it runs here, over chunks on the pool).
 class HostCounterStore final : public CounterStore {
  public:
-  HostCounterStore(std::string_view backend, HostKernels kernels)
-      : backend_(backend), kernels_(kernels) {}
+  HostCounterStore(std::string_view backend, HostKernels kernels,
+                   Representation representation = Representation::kLiteral)
+      : backend_(backend), kernels_(kernels), forward_(representation == Representation::kForward) {}
 
   std::string_view backend() const noexcept override { return backend_; }
   void ensure_slots(std::size_t n) override;
@@ -163,20 +197,34 @@ class HostCounterStore final : public CounterStore {
 
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;
+  // Where the kernels are a per-chunk `tick` and the tick is not a relayout:
+  // each thread's chunk runs as runs of kSlotsPerHandOver slots, each run's
+  // candidates handed over as soon as its pass ends.
+  bool tick_in_parts(const TickParams& params, std::size_t max_parts, CandidateParts& parts) override;
+  static constexpr std::size_t kSlotsPerHandOver = std::size_t{1} << 13;
 
-  LastUpdates last_update_host() const noexcept override { return last_update_.data(); }
+  LastUpdates last_update_host() const noexcept override {
+    if (forward_) return LastUpdates::forward(last_update_.data(), rate_.data(), frame_.tick_instant);
+    return last_update_.data();
+  }
   std::size_t memory_bytes() const noexcept override;
 
   void set_threads(unsigned threads) override { threads_ = threads; }
   std::optional<CounterColumns> host_columns() noexcept override { return columns(); }
 
-  // The raw columns, for kernels and tests.
+  // The raw columns, for kernels and tests (a forward store's carry its frame).
   CounterColumns columns() noexcept;
+  // A forward store's frame; nullptr for a literal store.
+  const ForwardFrame* forward_frame() const noexcept { return forward_ ? &frame_ : nullptr; }
 
  private:
+  void tick_with_kernels(const TickParams& params, std::vector<Candidate>& out);
+
   std::string_view backend_;
   HostKernels kernels_;
   unsigned threads_ = 0;  // 0 = every hardware thread
+  bool forward_;
+  ForwardFrame frame_;  // a forward store's landmark and tick bookkeeping
   // On huge pages once large: a bump reads three columns at a random slot.
   HugePageVector<double> rate_;
   HugePageVector<std::int64_t> last_update_;

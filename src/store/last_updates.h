@@ -12,6 +12,7 @@
 // per tick).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -26,8 +27,22 @@ class LastUpdates {
   // plain column is the common case.
   LastUpdates(const std::int64_t* column) noexcept : values_(column) {}  // NOLINT
 
+  // A forward store's columns (math/forward_math.h): a slot whose rate
+  // column holds a forward encoding reads the later of its last write and
+  // the last tick's instant; a literal one (sign bit set) its last write.
+  static LastUpdates forward(const std::int64_t* last_write, const double* encoded,
+                             std::int64_t tick_instant) noexcept {
+    LastUpdates view(last_write);
+    view.encoded_ = encoded;
+    view.tick_instant_ = tick_instant;
+    return view;
+  }
+
   std::int64_t operator[](std::size_t slot) const noexcept {
     if (stamps_ != nullptr && stamps_[slot] != stamp_) return tick_instant_;
+    if (encoded_ != nullptr && !std::signbit(encoded_[slot]) && values_[slot] < tick_instant_) {
+      return tick_instant_;
+    }
     return values_[slot];
   }
 
@@ -41,6 +56,7 @@ class LastUpdates {
   const std::uint8_t* stamps_ = nullptr;  // nullptr: values_ is exact for every slot
   std::uint8_t stamp_ = 0;                // slots stamped so were written since the last tick
   std::int64_t tick_instant_ = 0;         // what every other slot reads
+  const double* encoded_ = nullptr;       // a forward store's rate column, or nullptr
 };
 
 // The host's copy of a last_update column that lives elsewhere: exact for
