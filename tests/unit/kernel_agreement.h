@@ -1,9 +1,12 @@
-// Shared by the tests that check a fast backend's kernels and registry
-// against the scalar reference (highway_test on every Highway target,
-// thrust_omp_test): randomized columns with awkward cases, sizes around every
+// Shared by the tests that check a backend's kernels against the scalar
+// kernels column by column (cuda_test, tick_shapes_test: the device passes
+// over literal columns), and a backend's registry against the scalar
+// backend's (registry_agrees_with_scalar: highway_test, thrust_omp_test,
+// cuda_test): randomized columns with awkward cases, sizes around every
 // vector width, and the comparisons SEMANTICS.md "Numbers" allows: rates
 // within 1e-12 relative, last_update, flags and last_emitted identical,
-// identical candidates.
+// identical candidates. A store whose columns are not literal is compared
+// through the CounterStore interface instead (store_agreement.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -144,43 +147,23 @@ inline const std::size_t kSizes[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 
 using TickUnderTest = std::function<void(Columns&, const TickParams&, std::vector<Candidate>&)>;
 using PruneUnderTest = std::function<void(Columns&, std::vector<std::uint32_t>&)>;
 
-// Random columns that keep TickParams::shared_half_life's promise for
-// kHalfLife: every counter whose rate is not 0 has that half-life; those at
-// rate 0 (cleared slots among them) have 0, kHalfLife or three times it.
-inline Columns shared_half_life_columns(std::size_t n, std::uint64_t seed) {
-  Columns c = random_columns(n, seed);
-  Rng rng(seed + 0x5EED);
-  const std::int64_t at_rate_zero[] = {0, kHalfLife, 3 * kHalfLife};
-  for (std::size_t i = 0; i < n; ++i) {
-    c.half_life[i] = c.rate[i] == 0.0 ? at_rate_zero[rng.below(3)] : kHalfLife;
-  }
-  return c;
-}
-
 // The tick against scalar::tick on random columns of every size in `sizes`,
 // under every parameter variant (only enabled, ratio 2 above 100,000 slots).
-// `told_shared_half_life`: on columns that keep that promise for kHalfLife
-// (shared_half_life_columns), the tick under test is told kHalfLife as
-// TickParams::shared_half_life, the scalar tick (which reads the column) not.
 inline void expect_tick_matches_scalar_on_random_columns(const TickUnderTest& tick,
-                                                         const std::vector<std::size_t>& sizes,
-                                                         bool told_shared_half_life = false) {
-  std::uint64_t seed = told_shared_half_life ? 500 : 1;
-  const auto columns = told_shared_half_life ? shared_half_life_columns : random_columns;
+                                                         const std::vector<std::size_t>& sizes) {
+  std::uint64_t seed = 1;
   for (const std::size_t n : sizes) {
     for (const TickParams& p : param_variants()) {
       if (n > 100'000 && (!p.enabled || p.ratio != 2.0)) continue;  // keep the big sizes few
       SCOPED_TRACE("n=" + std::to_string(n) + " enabled=" + std::to_string(p.enabled) +
                    " in_flight=" + std::to_string(p.skip_in_flight) +
                    " ratio=" + std::to_string(p.ratio));
-      Columns want = columns(n, seed);
-      Columns got = columns(n, seed);
+      Columns want = random_columns(n, seed);
+      Columns got = random_columns(n, seed);
       ++seed;
-      TickParams told = p;
-      if (told_shared_half_life) told.shared_half_life = kHalfLife;
       std::vector<Candidate> want_out, got_out;
       scalar::tick(want.view(), p, want_out);
-      tick(got, told, got_out);
+      tick(got, p, got_out);
       expect_columns_agree(want, got);
       expect_candidates_agree(want_out, got_out);
     }

@@ -1,65 +1,65 @@
-// The thrust-omp backend (thrust/thrust_passes.h on the OpenMP device system)
-// against the scalar reference: the same randomized kernel and registry
-// checks as the Highway backend, at several OpenMP team sizes, plus the
-// device-style edge cases of the GPU backends (none / all candidates, prune of
-// everything, sizes around every power of two).
+// The thrust-omp store (thrust/thrust_passes.h on the OpenMP device system)
+// against the scalar store, at several OpenMP team sizes: through the
+// CounterStore interface (store_agreement.h: random operations, read back
+// after each, ticks and prunes compared, slot counts around every power of
+// two the passes split on, passes over 70,000 slots) and through the registry
+// (kernel_agreement.h's registry_agrees_with_scalar). What the store keeps in
+// its columns is its own: only what it reads back and returns is compared.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
 #include <omp.h>
 
-#include "thrust/thrust_omp_kernels.h"
 #include "backends/backend.h"
 #include "util/thread_pool.h"
 #include "kernel_agreement.h"
-#include "kernels/scalar_kernels.h"
+#include "store_agreement.h"
 
 namespace heatkit::test {
 namespace {
 
-class ThrustOmpKernels : public ::testing::TestWithParam<unsigned> {};
+class ThrustOmpStore : public ::testing::TestWithParam<unsigned> {
+ protected:
+  // Every pass starts an OpenMP team: on a machine with fewer free cores
+  // than the team has threads, passes wait on descheduled threads. A team
+  // other than one thread runs a quarter of each run's operations.
+  std::vector<StoreRun> for_team(std::vector<StoreRun> runs) const {
+    if (GetParam() != 1) {
+      for (StoreRun& run : runs) run.ops /= 4;
+    }
+    return runs;
+  }
+};
 
-TEST_P(ThrustOmpKernels, tick_matches_scalar_reference_on_random_columns) {
-  expect_tick_matches_scalar_on_random_columns(
-      [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
-        thrust_omp::tick(c.view(), p, out, GetParam());
-      },
-      std::vector<std::size_t>(std::begin(kSizes), std::end(kSizes)));
+TEST_P(ThrustOmpStore, agrees_with_scalar_store_with_mixed_half_lives) {
+  expect_store_agrees_with_scalar("thrust-omp", for_team(mixed_half_life_runs()), GetParam());
 }
 
-TEST_P(ThrustOmpKernels, tick_appends_after_what_out_holds_and_matches_on_a_million) {
-  expect_tick_matches_scalar_on_many_counters(
-      1'000'000, [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
-        thrust_omp::tick(c.view(), p, out, GetParam());
-      });
+TEST_P(ThrustOmpStore, agrees_with_scalar_store_with_one_shared_half_life_told_to_the_tick) {
+  expect_store_agrees_with_scalar("thrust-omp", for_team(shared_half_life_runs()), GetParam());
 }
 
-TEST_P(ThrustOmpKernels, collect_prunable_matches_scalar_reference) {
-  expect_prune_matches_scalar_on_random_columns([&](Columns& c, std::vector<std::uint32_t>& out) {
-    thrust_omp::collect_prunable(c.view(), out, GetParam());
-  });
+TEST_P(ThrustOmpStore, agrees_with_scalar_store_at_instants_far_apart) {
+  expect_store_agrees_with_scalar("thrust-omp", for_team(far_apart_instant_runs()), GetParam());
 }
 
-TEST_P(ThrustOmpKernels, candidates_when_none_and_all_qualify_and_prune_of_everything) {
-  expect_candidates_when_none_and_all_qualify(
-      4097, [&](Columns& c, const TickParams& p, std::vector<Candidate>& out) {
-        thrust_omp::tick(c.view(), p, out, GetParam());
-      });
-  expect_prune_of_everything(3001, [&](Columns& c, std::vector<std::uint32_t>& out) {
-    thrust_omp::collect_prunable(c.view(), out, GetParam());
-  });
+TEST_P(ThrustOmpStore, agrees_with_scalar_store_at_slot_counts_around_vector_widths) {
+  expect_store_agrees_with_scalar("thrust-omp", for_team(slot_count_runs()), GetParam());
 }
 
-TEST_P(ThrustOmpKernels, u64_registry_agrees_with_scalar_backend) {
+TEST_P(ThrustOmpStore, agrees_with_scalar_store_on_many_slots) {
+  expect_store_agrees_with_scalar("thrust-omp", for_team(many_slot_runs(GetParam())), GetParam());
+}
+
+TEST_P(ThrustOmpStore, u64_registry_agrees_with_scalar_backend) {
   for (std::uint64_t seed : {1u, 2u}) {
     registry_agrees_with_scalar<std::uint64_t>("thrust-omp", seed, 20'000);
   }
 }
 
-TEST_P(ThrustOmpKernels, blob_registry_agrees_with_scalar_backend) {
+TEST_P(ThrustOmpStore, blob_registry_agrees_with_scalar_backend) {
   registry_agrees_with_scalar<BlobKey>("thrust-omp", 4, 20'000);
 }
 
@@ -68,7 +68,7 @@ std::string team_name(const ::testing::TestParamInfo<unsigned>& info) {
 }
 
 // 0 = every hardware thread; 3 = more threads than this CI machine has cores.
-INSTANTIATE_TEST_SUITE_P(Teams, ThrustOmpKernels, ::testing::Values(1u, 2u, 3u, 0u), team_name);
+INSTANTIATE_TEST_SUITE_P(Teams, ThrustOmpStore, ::testing::Values(1u, 2u, 3u, 0u), team_name);
 
 TEST(ThrustOmpBackend, is_listed_available_and_makes_a_host_store) {
   const BackendInfo info = backend_info("thrust-omp");
@@ -85,22 +85,31 @@ TEST(ThrustOmpBackend, is_listed_available_and_makes_a_host_store) {
 // omp_get_max_threads reads back.
 TEST(ThrustOmpBackend, a_pass_never_starts_more_threads_than_the_hardware_has) {
   const unsigned all = hardware_threads();
-  Columns c(4097);  // as in the edge cases above
-  Rng rng(7);
-  for (std::size_t i = 0; i < c.size; ++i) fill_slot(c, i, rng);
-  std::vector<Candidate> expected;
-  thrust_omp::tick(c.view(), param_variants().front(), expected, 0);
+  const auto store = make_store("thrust-omp");
+  constexpr Slot kSlots = 4097;
+  store->ensure_slots(kSlots);
+  for (Slot i = 0; i < kSlots; ++i) {
+    store->init(i, 1'000'000'000, 0);
+    if (i % 3 != 0) store->bump(i, i);
+  }
+  TickParams p;
+  p.now = 2'000'000'000;
+  std::vector<Candidate> out;
+  store->set_threads(0);
+  store->tick(p, out);
   EXPECT_EQ(omp_get_max_threads(), static_cast<int>(all));
   for (const unsigned asked : {all + 1, 4096u}) {
-    for (std::size_t i = 0; i < c.size; ++i) fill_slot(c, i, rng);
-    std::vector<Candidate> out;
-    thrust_omp::tick(c.view(), param_variants().front(), out, asked);
+    store->set_threads(asked);
+    p.now += 1'000'000'000;
+    out.clear();
+    store->tick(p, out);
     EXPECT_EQ(omp_get_max_threads(), static_cast<int>(all)) << "tick asked for " << asked;
-    std::vector<std::uint32_t> prunable;
-    thrust_omp::collect_prunable(c.view(), prunable, asked);
+    std::vector<Slot> prunable;
+    store->collect_prunable(prunable);
     EXPECT_EQ(omp_get_max_threads(), static_cast<int>(all)) << "prune asked for " << asked;
   }
-  thrust_omp::tick(c.view(), param_variants().front(), expected, 1);
+  store->set_threads(1);
+  store->tick(p, out);
   EXPECT_EQ(omp_get_max_threads(), 1);
 }
 
