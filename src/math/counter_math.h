@@ -174,12 +174,14 @@ struct TickParams {
   double ratio = 2.0;            // emit_threshold_ratio widened to f64
   bool skip_in_flight = false;   // in-flight tracking on: skip marked counters
   bool mark_in_flight = false;   // ... and mark every returned one
-  // > 0: the half-life of every counter whose rate is not 0, known to the
-  // caller (a registry whose counters all share one). A kernel may use it
-  // instead of reading the half-life column: the same results, 8 of the 49
-  // bytes per counter a tick moves. Counters at rate 0 keep their rate
-  // whatever their half-life. 0: read the column. The Highway kernel uses
-  // it; the scalar reference and the Thrust and CUDA passes read the column.
+  // > 0: the half-life of every counter in the store, known to the caller
+  // (a registry whose counters all share one), cleared slots aside: they
+  // are at rate 0 (s = 0), which stays 0 under any half-life. A kernel may
+  // use it instead of reading the half-life column: the same results, 8 of
+  // the bytes per counter a tick moves. 0: read the column. (A counter at
+  // rate 0 may not be left out: a forward counter whose rate snapped to 0
+  // keeps a non-zero s.) The Highway kernel and the Thrust and CUDA forward
+  // passes use it; the scalar reference reads the column.
   std::int64_t shared_half_life = 0;
   // Host passes only (device passes ignore it): where each slot's key lies,
   // so that a pass can ask for a candidate's key as soon as it finds it and

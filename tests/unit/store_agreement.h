@@ -28,8 +28,8 @@
 // ticks, so that a store that moves a landmark every 32 shortest half-lives
 // moves it many times. Half-lives come from a mix: one shared, 0, 1 ns,
 // around the tick step, up to 2^62 ns. A tick is told the half-life every
-// counter with a non-zero rate shares (TickParams::shared_half_life) when
-// they share one, and sometimes not.
+// live counter shares (TickParams::shared_half_life) when they share one,
+// and sometimes not.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -856,12 +856,14 @@ class StoreAgreement {
     return rng_.pick(kInstants);
   }
 
-  // The half-life every counter with a non-zero rate shares, or the run's
-  // when no counter has one; nothing when they differ.
+  // The half-life every live counter shares (TickParams::shared_half_life:
+  // cleared slots aside), or the run's when no counter is live; nothing when
+  // they differ.
   std::optional<std::int64_t> shared_half_life() const {
     std::optional<std::int64_t> shared;
-    for (const CounterState& s : want_states_) {
-      if (s.rate == 0.0) continue;
+    for (std::size_t slot = 0; slot < want_states_.size(); ++slot) {
+      if (!model_[slot].live) continue;
+      const CounterState& s = want_states_[slot];
       if (shared && *shared != s.half_life) return std::nullopt;
       shared = s.half_life;
     }
