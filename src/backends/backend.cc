@@ -30,7 +30,7 @@ std::unique_ptr<CounterStore> make_thrust_omp() {
   HostKernels kernels;
   kernels.tick_threaded = &thrust_omp::tick;
   kernels.collect_prunable_threaded = &thrust_omp::collect_prunable;
-  return std::make_unique<HostCounterStore>("thrust-omp", kernels);
+  return std::make_unique<HostCounterStore>("thrust-omp", kernels, Representation::kForward);
 }
 #else
 std::string thrust_omp_not_built() {
@@ -69,13 +69,13 @@ constexpr BackendEntry kBackends[] = {
      },
      true, false, true},
     {"thrust-omp",
-     "Thrust algorithms on the OpenMP device system over host columns (several passes, CPU cores)",
+     "Thrust algorithms on the OpenMP device system over forward-decayed host columns (several passes, CPU cores)",
 #if HEATKIT_HAVE_THRUST_OMP
      &always_available,
 #else
      &thrust_omp_not_built,
 #endif
-     &make_thrust_omp},
+     &make_thrust_omp, true, false, true},
     {"cuda", "hand-written CUDA kernels over device columns (one pass: decay, gate, compaction)",
      &cuda_unavailable_reason, &make_cuda, false, true},
     {"thrust", "Thrust algorithms on the CUDA device system over device columns (several passes)",
