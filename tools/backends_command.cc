@@ -43,6 +43,7 @@ void print_json(const std::vector<BackendInfo>& backends, std::ostream& out) {
     const BackendInfo& b = backends[i];
     out << (i == 0 ? "\n  " : ",\n  ") << "{\"name\": " << json_string(b.name)
         << ", \"available\": " << (b.available ? "true" : "false")
+        << ", \"forward_decay\": " << (b.forward_decay ? "true" : "false")
         << ", \"description\": " << json_string(b.description)
         << ", \"unavailable_reason\": " << json_string(b.unavailable_reason) << "}";
   }

@@ -236,6 +236,7 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
   auto* const masks = reinterpret_cast<std::uint8_t*>(mask_words);
   std::uint32_t offsets[kBlockLanes + 8];
   HWY_ALIGN double rates[kBlockLanes];
+  constexpr std::size_t kPrefetchLanes = 2 * kBlockLanes;
 
   std::size_t i = 0;
   while (i + N <= n) {
@@ -244,6 +245,10 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
     // Pass 1 over the block: rates, and one byte per vector with a bit for
     // every lane that may be a candidate, stored without a branch on it.
     for (std::size_t v = 0; v < vectors; ++v, i += N) {
+      // Two blocks ahead: the hardware prefetcher alone lets the stream
+      // stall while pass 2 decides a block's candidates.
+      prefetch_for_read(c.rate + i + kPrefetchLanes);
+      prefetch_for_read(c.last_emitted + i + kPrefetchLanes);
       auto s = hn::LoadU(d, c.rate + i);
       // Literal counters (sign bit set, -0.0 included): decayed and stored
       // forward by the scalar step, their only write. Rare.
