@@ -4,8 +4,12 @@
 
 #include <omp.h>
 
+#include <stdexcept>
+
 #include <thrust/system/omp/execution_policy.h>
 
+#include "math/forward_math.h"
+#include "thrust/forward_tick.h"
 #include "thrust/thrust_passes.h"
 #include "util/thread_pool.h"
 
@@ -35,21 +39,45 @@ void use_threads(unsigned threads) { omp_set_num_threads(static_cast<int>(resolv
 void tick(const CounterColumns& c, const TickParams& params, std::vector<Candidate>& out,
           unsigned threads) {
   if (c.size == 0) return;
-  use_threads(threads);
   std::vector<Decision>& decisions = decision_scratch(c.size);
-  const std::size_t count = thrust_passes::decide(thrust::omp::par, c, params, decisions.data());
   const std::size_t base = out.size();
+  if (c.frame == nullptr) {
+    use_threads(threads);
+    const std::size_t count = thrust_passes::decide(thrust::omp::par, c, params, decisions.data());
+    out.resize(base + count);
+    thrust_passes::compact_candidates(thrust::omp::par, c, decisions.data(), out.data() + base);
+    return;
+  }
+  // The frame is read, never changed: the store runs forward_after_tick.
+  const ForwardFrame frame = *c.frame;
+  if (!forward_tick_allowed(frame, params.now)) {
+    throw std::logic_error(
+        "thrust-omp tick: the fast forward tick is not allowed at this instant (the store "
+        "relayouts instead)");
+  }
+  use_threads(threads);
+  const forward_pass::TickInputs in = forward_pass::tick_inputs(frame, params);
+  const std::size_t count =
+      thrust_passes::decide_forward(thrust::omp::par, c, params, in, decisions.data());
   out.resize(base + count);
-  thrust_passes::compact_candidates(thrust::omp::par, c, decisions.data(), out.data() + base);
+  thrust_passes::compact_forward_candidates(thrust::omp::par, c, params, in, decisions.data(),
+                                            out.data() + base);
 }
 
 void collect_prunable(const CounterColumns& c, std::vector<std::uint32_t>& out, unsigned threads) {
   if (c.size == 0) return;
   use_threads(threads);
-  const std::size_t count = thrust_passes::count_prunable(thrust::omp::par, c);
   const std::size_t base = out.size();
-  out.resize(base + count);
-  thrust_passes::compact_prunable(thrust::omp::par, c, out.data() + base);
+  if (c.frame == nullptr) {
+    const std::size_t count = thrust_passes::count_prunable(thrust::omp::par, c);
+    out.resize(base + count);
+    thrust_passes::compact_prunable(thrust::omp::par, c, out.data() + base);
+  } else {
+    const ForwardFrame frame = *c.frame;
+    const std::size_t count = thrust_passes::count_forward_prunable(thrust::omp::par, c, frame);
+    out.resize(base + count);
+    thrust_passes::compact_forward_prunable(thrust::omp::par, c, frame, out.data() + base);
+  }
 }
 
 }  // namespace heatkit::thrust_omp

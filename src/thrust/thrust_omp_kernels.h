@@ -3,6 +3,14 @@
 // on CPU cores. Same contract as kernels/scalar_kernels.h; `threads` sets the
 // OpenMP team size through resolve_threads (0 = every hardware thread, never
 // more than the hardware threads).
+//
+// Columns with a frame (CounterColumns::frame, a host pointer) hold forward
+// encodings (math/forward_math.h): `tick` is then the fast tick, which the
+// store runs only while forward_tick_allowed(*frame, params.now) holds
+// (std::logic_error otherwise: the store relayouts itself), and `tick`
+// leaves the frame as it was (the store runs forward_after_tick);
+// `collect_prunable` is forward_prunable. Columns without one hold literal
+// rates.
 #pragma once
 
 #include <cstdint>
