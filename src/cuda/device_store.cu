@@ -458,7 +458,10 @@ void DeviceCounterStore::upload(const CounterColumns& host) {
   ensure_slots(host.size);  // flushes the queue first
   m.flush();
   const std::size_t n = host.size;
-  if (n == 0) return;
+  if (n == 0) {
+    if (host.frame != nullptr) m.frame = *host.frame;
+    return;
+  }
   const cudaStream_t s = m.stream.get();
   HEATKIT_CUDA_CHECK(
       cudaMemcpyAsync(m.rate.data(), host.rate, n * sizeof(double), cudaMemcpyHostToDevice, s));
@@ -495,6 +498,7 @@ void DeviceCounterStore::download(const CounterColumns& host) const {
   }
   const DeviceScope scope(m.device);
   m.flush();
+  if (host.frame != nullptr) *host.frame = m.frame;
   const std::size_t n = host.size;
   if (n == 0) return;
   const cudaStream_t s = m.stream.get();
@@ -509,10 +513,7 @@ void DeviceCounterStore::download(const CounterColumns& host) const {
   HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.flags, m.flags.data(), n * sizeof(std::uint8_t),
                                      cudaMemcpyDeviceToHost, s));
   m.stream.synchronize();
-  if (host.frame != nullptr) {
-    *host.frame = m.frame;
-    return;
-  }
+  if (host.frame != nullptr) return;  // encodings as they are
   for (std::size_t i = 0; i < n; ++i) {
     const LiteralState d = forward_decode(host.rate[i], host.last_update[i], host.half_life[i], m.frame);
     host.rate[i] = d.rate;
