@@ -58,9 +58,9 @@ if wants sanitizer && command -v compute-sanitizer >/dev/null; then
   check memcheck 300 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 \
     "$bin/cuda_test" --gtest_filter="$filter"
   check racecheck 200 compute-sanitizer --tool racecheck --error-exitcode 9 --print-limit 20 \
-    "$bin/cuda_test" --gtest_filter='*DeviceStore*tick_matches*:*DeviceStore*prunable*:*DeviceStore*timed_bumps_on*'
+    "$bin/cuda_test" --gtest_filter='*DeviceStore*tick_of_uploaded*:*DeviceStore*prunable*:*DeviceStore*timed_bumps_on*'
   check synccheck 200 compute-sanitizer --tool synccheck --error-exitcode 9 --print-limit 20 \
-    "$bin/cuda_test" --gtest_filter='*DeviceStore*tick_matches*:*DeviceStore*timed_bumps_on*'
+    "$bin/cuda_test" --gtest_filter='*DeviceStore*tick_of_uploaded*:*DeviceStore*timed_bumps_on*'
 fi
 
 if wants simulate; then

@@ -1,4 +1,5 @@
-// The bump rows, 1,048,576 reads per iteration on steady columns:
+// The bump rows, 1,048,576 reads per iteration on steady columns (forward
+// encodings, steady_frame of the last refill):
 //   bump_batch_upload/h2d_pageable, /h2d_pinned   the queued ops (PendingOp, 32 B)
 //                        host to device, from a std::vector / from cudaMallocHost memory
 //   bump_batch/cuda      enqueue_apply_ops of those kBump ops at one instant, uniform
@@ -54,6 +55,7 @@ struct BumpWorkload {
   PinnedBuffer<PendingOp> pinned_ops;   // the same ops, pinned
   std::int64_t now = kStart;
   std::int64_t refreshed_at = kStart;
+  ForwardFrame frame = steady_frame(kStart);
 
   explicit BumpWorkload(std::size_t counters)
       : n(prepare(counters)),
@@ -97,6 +99,7 @@ struct BumpWorkload {
   }
   void refresh() {
     fill_steady_state(columns, now);
+    frame = steady_frame(now);
     refreshed_at = now;
   }
 };
@@ -129,11 +132,14 @@ void bench_bump_batch(benchmark::State& state) {
   // buffer on the device (what the store's flush uploads).
   auto stage = [&] {
     w.now += kBumpBatchStep;
+    w.frame.note_write(w.now);  // as the store notes a queued bump
     make_bump_ops_kernel<<<blocks_for(kBumpBatch), kBlockSize, 0, ctx().s()>>>(
         w.op_scratch.ops.data(), w.uniform_slots.data(), kBumpBatch, w.now);
     HEATKIT_CUDA_CHECK_LAUNCH("make_bump_ops_kernel");
   };
-  auto apply = [&](cudaStream_t s) { gpu::enqueue_apply_ops(w.columns.view(), kBumpBatch, w.op_scratch, s); };
+  auto apply = [&](cudaStream_t s) {
+    gpu::enqueue_apply_ops(w.columns.view(), w.frame, kBumpBatch, w.op_scratch, s);
+  };
   stage();
   apply(ctx().s());  // warm-up
   ctx().stream.synchronize();
@@ -157,10 +163,11 @@ void bench_bump_timed(benchmark::State& state, bool zipf) {
         w.times.data(), kBumpBatch, w.now + kTimedReadStep, kTimedReadStep);
     HEATKIT_CUDA_CHECK_LAUNCH("stamp_times_kernel");
     w.now += static_cast<std::int64_t>(kBumpBatch) * kTimedReadStep;
+    w.frame.note_write(w.now);  // the batch's last read, as the store notes it
   };
   std::size_t touched = 0;
   auto apply = [&](cudaStream_t s) {
-    touched = gpu::apply_timed_bumps(w.columns.view(), slots, w.times.data(), kBumpBatch,
+    touched = gpu::apply_timed_bumps(w.columns.view(), w.frame, slots, w.times.data(), kBumpBatch,
                                      w.bump_scratch, w.touched_slots, w.touched_times, s);
   };
   stage();

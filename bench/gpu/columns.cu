@@ -28,6 +28,16 @@ std::string gigabytes(double bytes) {
 
 }  // namespace
 
+ForwardFrame steady_frame(std::int64_t now) {
+  ForwardFrame f;
+  f.landmark = now;
+  f.started = true;
+  f.tick_instant = now;
+  f.latest = now;
+  f.shortest_half_life = kHalfLife;
+  return f;
+}
+
 void upload(DeviceColumns& to, HostColumns& from, cudaStream_t s) {
   copy_to_device(to.rate, from.rate, s);
   copy_to_device(to.last_update, from.last_update, s);

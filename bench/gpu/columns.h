@@ -17,6 +17,7 @@
 #include "cuda/device_ops.h"
 #include "cuda/device_passes.h"
 #include "math/counter_math.h"
+#include "math/forward_math.h"
 #include "math/random.h"
 
 namespace heatkit::gpu_bench {
@@ -42,7 +43,15 @@ constexpr std::int64_t kStart = 1'000'000'000;      // first instant of every wo
 // 1.01/20 half-life: ~5% candidates per tick, re-crossings 20 ticks later at 2^1.01.
 constexpr std::int64_t kTickStep = kHalfLife / 20 + kHalfLife / 2000;
 constexpr std::int64_t kRefreshAfter = 40 * kHalfLife;
-constexpr double kTickBytesPerCounter = 49.0;  // 32 B read+written, 17 B read
+// The literal tick: rate and last_update read and written (32 B), last_emitted,
+// half_life and flags read (17 B). The copy floor moves this much.
+constexpr double kTickBytesPerCounter = 49.0;
+// The forward fast tick: s, last_emitted and flags read; the half-life too
+// unless the caller shares one.
+constexpr double kForwardTickBytesPerCounter = 17.0;
+constexpr double kHalfLifeBytesPerCounter = 8.0;
+// The relayout tick: every column read (33 B), s written (8 B).
+constexpr double kRelayoutTickBytesPerCounter = 41.0;
 constexpr double kColumnBytesPerCounter = 33.0;
 constexpr double kMinCandidateShare = 0.03;
 constexpr double kMaxCandidateShare = 0.07;
@@ -76,6 +85,11 @@ HEATKIT_HD inline void steady_state_counter(const CounterColumns& c, std::size_t
   c.half_life[i] = kHalfLife;
   c.flags[i] = static_cast<std::uint8_t>(kLive | kHasEmitted);
 }
+
+// The forward frame of columns filled with steady_state_counter at `now`
+// (or any state whose every counter was last written at `now`): landmark and
+// last tick at `now`, so each counter's rate column is its s.
+ForwardFrame steady_frame(std::int64_t now);
 
 struct HostColumns {
   explicit HostColumns(std::size_t n)

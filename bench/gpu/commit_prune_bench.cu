@@ -1,6 +1,8 @@
 // commit_prune/cuda: after a quiet gap in which 90% of counters withdrew,
 // enqueue_apply_ops of their kRecord(Withdraw) ops, then
-// enqueue_select_prunable (checked to select exactly those 90%).
+// enqueue_select_prunable (checked to select exactly those 90%), on forward
+// columns (each counter's s is its rate at the tick after the gap, the
+// frame's landmark and last tick).
 #include "bench/gpu/rows.h"
 #include "cuda/device_passes.h"
 #include "cuda/grid_stride.cuh"
@@ -59,6 +61,7 @@ struct CommitWorkload {
   DeviceBuffer<std::uint8_t> pristine_flags;
   OpScratch op_scratch;
   PassScratch pass_scratch;
+  ForwardFrame frame = steady_frame(kStart);
 
   explicit CommitWorkload(std::size_t counters)
       : n(prepare(counters)),
@@ -97,8 +100,8 @@ struct CommitWorkload {
     HEATKIT_CUDA_CHECK_LAUNCH("make_withdraw_ops_kernel");
   }
   void enqueue(cudaStream_t s) {
-    gpu::enqueue_apply_ops(columns.view(), withdrawn, op_scratch, s);
-    gpu::enqueue_select_prunable(columns.view(), pass_scratch, s);
+    gpu::enqueue_apply_ops(columns.view(), frame, withdrawn, op_scratch, s);
+    gpu::enqueue_select_prunable(columns.view(), frame, pass_scratch, s);
   }
 };
 

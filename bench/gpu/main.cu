@@ -2,37 +2,56 @@
 // CUDA events, beside the device-to-device copy bandwidth measured in the same
 // run (the floor every tick ratio is taken against), the Thrust version of the
 // same tick, and the host<->device transfers around the kernels, counted apart.
+// The stores hold forward decay's encodings (math/forward_math.h); the
+// literal representation's ticks are timed too, as the reference.
 //
 // Benchmarks are named <operation>/<impl>/<counters>, at 1,000,000, 10,000,000
 // and 100,000,000 counters (--heatkit_sizes=a,b,...), registered by size, and
 // within a size in this order (the references first):
 //   copy_floor/d2d                   cudaMemcpyAsync device to device of 24.5 B per
 //                                    counter: 49 B read + written per counter, the
-//                                    bytes a tick must move
-//   tick_kernels/cuda                gpu::enqueue_one_pass_tick, what the `cuda` store runs: one
-//                                    kernel decays, gates and writes the candidates in slot
-//                                    order (decoupled look-back between tiles), steady
-//                                    state with ~5% candidates per tick
-//   tick_kernels/cuda_tile<T>x<R>[_pairs][_streaming]   the same kernel in other
-//                                    shapes (T threads, R rows; _pairs: two adjacent slots
-//                                    per row with 16-byte accesses; _streaming: evict-first
-//                                    cache hints; `cuda` is 256x4), to choose the default
-//                                    (tick_shapes.h: the shapes only the benchmarks run)
+//                                    bytes the literal tick must move
+//   tick_kernels/cuda_forward        gpu::enqueue_one_pass_tick, what the `cuda` store runs
+//                                    while the frame allows: the fast forward tick, one
+//                                    kernel computing each rate from s, gating and writing
+//                                    the candidates in slot order (decoupled look-back
+//                                    between tiles), steady state with ~5% candidates per
+//                                    tick; the half-life column read (25 B per counter)
+//   tick_kernels/cuda_forward_shared the same told TickParams::shared_half_life (17 B per
+//                                    counter: s, last_emitted, flags). Target at 100M:
+//                                    copy_time_ratio <= 0.45
+//   tick_kernels/cuda_forward_tile<T>x<R>[_pairs][_streaming]_shared   the fast tick in
+//                                    other shapes (T threads, R rows; _pairs: two adjacent
+//                                    slots per row with 16-byte accesses; _streaming:
+//                                    evict-first cache hints; the library's is 256x4)
+//   tick_kernels/cuda_relayout       gpu::enqueue_relayout_tick, the store's rare tick
+//                                    (once per 32 half-lives): every column read, s written
+//                                    (41 B per counter)
+//   tick_kernels/thrust_forward      the fast tick as the `thrust` store runs it:
+//                                    thrust/thrust_passes.h's transform, count_if (waits
+//                                    for the count), copy_if
+//   tick_kernels/cuda                the literal one-pass tick (tick_one: rate and
+//                                    last_update read and written), 256x4
+//   tick_kernels/cuda_tile<T>x<R>[_pairs][_streaming]   the literal tick in the other
+//                                    shapes (tick_shapes.h: the shapes only the benchmarks
+//                                    run)
 //   tick_kernels/cuda_two_pass       enqueue_decide_and_select + enqueue_gather_candidates
-//                                    (decay+gate kernel writing a decision byte per slot,
-//                                    CUB compaction of those bytes, gather)
-//   tick_kernels/thrust              the same tick as thrust/thrust_passes.h runs it on
-//                                    thrust::cuda::par.on(stream): transform, count_if
-//                                    (waits for the count), copy_if
+//                                    (literal decay+gate kernel writing a decision byte per
+//                                    slot, CUB compaction of those bytes, gather)
+//   tick_kernels/thrust              the literal tick as thrust/thrust_passes.h runs it on
+//                                    thrust::cuda::par.on(stream)
 //   tick_transfer/d2h_pageable       the tick's candidate list (count x 16 B) device to
 //   tick_transfer/d2h_pinned         host, into a std::vector / into cudaMallocHost memory
 //   tick_store/cuda, tick_store/thrust   DeviceCounterStore::tick end to end (queue flush,
 //                                    kernels, count read-back, candidates into a
-//                                    std::vector); host clock, it waits for itself
+//                                    std::vector); host clock, it waits for itself. The
+//                                    first tick after each refill converts the uploaded
+//                                    literal counters; once per 32 half-lives a relayout
 //   bump_batch_upload/h2d_pageable   1,048,576 queued ops (PendingOp, 32 B) host to device,
 //   bump_batch_upload/h2d_pinned     from a std::vector / from cudaMallocHost memory
 //   bump_batch/cuda                  enqueue_apply_ops of those 1,048,576 kBump ops at one
 //                                    instant, uniform random slots, ops already on the device
+//                                    (forward_bump on forward columns)
 //   bump_timed_uniform/cuda          apply_timed_bumps of 1,048,576 reads at increasing
 //   bump_timed_zipf/cuda             times, slots uniform / Zipf(1.1) (hot ranks scattered);
 //                                    it reads back a count, so it waits inside
@@ -49,21 +68,28 @@
 //   ns_per_counter     time / counters resident (commit_prune: before the prune)
 //   ns_per_bump        bump rows: time / 1,048,576
 //   ns_per_op          commit_prune: time / record ops applied
-//   GBps               bytes that must move / time, in 1e9 B/s. Ticks: 49 B per counter
-//                      (rate and last_update read and written, 32 B; last_emitted and
-//                      half_life read, 16 B; flags read, 1 B); the decision byte, the
-//                      compaction and the candidates are not counted, so this is what
-//                      the tick achieves against what it must do. copy_floor: bytes read
-//                      + written. Transfers: bytes copied.
-//   bytes_per_counter  the 49 B above (tick and copy_floor rows)
+//   GBps               bytes that must move / time, in 1e9 B/s. The literal tick: 49 B per
+//                      counter (rate and last_update read and written, 32 B; last_emitted
+//                      and half_life read, 16 B; flags read, 1 B); the fast forward tick:
+//                      17 B (s, last_emitted and flags read), 25 B with the half-life; the
+//                      relayout: 41 B. The decision byte, the compaction, the candidates
+//                      and the rare writes (literal counters, in-flight marks) are not
+//                      counted, so this is what the tick achieves against what it must do.
+//                      copy_floor: bytes read + written. Transfers: bytes copied.
+//   bytes_per_counter  those bytes (tick and copy_floor rows)
 //   copy_ratio         tick GBps / copy_floor GBps at the same size in this run (median
 //                      of the floor's repetitions): 1.0 = the tick moves its bytes at
-//                      the pace of the device's own copy. Target: >= 0.8 at 100M.
-//   cuda_speedup       tick_kernels/thrust only: thrust time / tick_kernels/cuda time
-//                      (medians, same size, this run). Target: >= 5.
-//   cuda_two_pass_speedup   and / tick_kernels/cuda_two_pass time
+//                      the pace of the device's own copy. Target for the literal tick:
+//                      >= 0.8 at 100M.
+//   copy_time_ratio    tick time / copy_floor time (the copy of the literal tick's 49 B
+//                      per counter), same size, this run. Target for the forward tick
+//                      (tick_kernels/cuda_forward_shared): <= 0.45 at 100M.
+//   cuda_speedup       tick_kernels/thrust[_forward] only: thrust time / the cuda time of
+//                      the same representation (tick_kernels/cuda[_forward]; medians,
+//                      same size, this run). Target: >= 5.
+//   cuda_two_pass_speedup   tick_kernels/thrust only: and / tick_kernels/cuda_two_pass time
 //   kernels_share      tick_store rows: the tick_kernels time of the same passes
-//                      (median) / this end-to-end time
+//                      (cuda_forward, thrust_forward; median) / this end-to-end time
 //   candidate_share    candidates / counters per tick (checked to lie in [3%, 7%])
 //   candidates         transfers: candidates copied per iteration
 //   distinct_share     bump_timed: distinct slots touched / reads
@@ -96,10 +122,17 @@
 // later at a ratio of 2^1.01, clear of the threshold, and the share stays at
 // 5% with no restore. Every 40 half-lives of simulated time (rates near
 // 2^-40, still above the epsilon clamp) the columns are refilled, untimed.
+// The forward rows keep the same state in forward form: at a refill each s
+// is its rate, the frame's landmark and last tick the refill's instant
+// (steady_frame); they are refilled, untimed, also before a fast tick the
+// frame would not allow (32 half-lives past the landmark).
 //
-// Before registering anything the binary runs a tick pair and a prune on a
-// random state of 100,003 counters with the cuda passes (both ticks), with
-// the Thrust passes and with the scalar reference, and exits 1 if any candidate list,
+// Before registering anything the binary checks the passes against the
+// scalar reference on a random state of 100,003 counters (guard.cu): the
+// forward ones (kernels and Thrust: a relayout tick, queued operations
+// through the flush, two fast ticks, the prune, on the state stored
+// literally as an upload stores it) and the literal ones (the one-pass and
+// two-pass kernels, Thrust: a tick pair), and exits 1 if any candidate list,
 // prune list or column differs (slot and kind exact, rates within 1e-12
 // relative). Without a CUDA device it prints "heatkit_gpu_bench: no CUDA
 // device: <reason>" and exits 0. Sizes whose workload does not fit the

@@ -1,5 +1,6 @@
 // The GPU benchmarks' tick shapes (tick_shapes.h): the library's one-pass
-// kernel (cuda/one_pass_tick.cuh) in the other shapes, and the two-pass tick.
+// kernel (cuda/one_pass_tick.cuh) in every step and shape, and the literal
+// two-pass tick.
 // Compiled with heatkit's numeric options (--fmad=false, bench/CMakeLists.txt).
 #include "bench/gpu/tick_shapes.h"
 
@@ -22,7 +23,7 @@ using gpu::first_index;
 using gpu::grid_stride;
 using gpu::kBlockSize;
 
-// The fused tick: decay and gate of every slot (tick_one), one decision byte each.
+// The fused literal tick: decay and gate of every slot (tick_one), one decision byte each.
 __global__ void decide_kernel(CounterColumns c, TickParams params, Decision* decisions) {
   for (std::size_t i = first_index(); i < c.size; i += grid_stride()) {
     decisions[i] = tick_one(c.rate[i], c.last_update[i], c.last_emitted[i], c.half_life[i],
@@ -45,19 +46,51 @@ __global__ void gather_candidates_kernel(const double* rate, const Decision* dec
 
 }  // namespace
 
-void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params, gpu::PassScratch& scratch,
-                           cudaStream_t stream, TickTile tile) {
+namespace {
+
+template <gpu::TickStep Step>
+void enqueue_tile(const CounterColumns& c, const TickParams& params,
+                  const forward_pass::TickInputs& in, gpu::PassScratch& scratch,
+                  cudaStream_t stream, TickTile tile) {
   switch (tile) {
-    case TickTile::k256x4: enqueue_one_pass_tick_shape<256, 4>(c, params, scratch, stream); break;
-    case TickTile::k256x8: enqueue_one_pass_tick_shape<256, 8>(c, params, scratch, stream); break;
-    case TickTile::k128x8: enqueue_one_pass_tick_shape<128, 8>(c, params, scratch, stream); break;
-    case TickTile::k512x2: enqueue_one_pass_tick_shape<512, 2>(c, params, scratch, stream); break;
-    case TickTile::k256x2_pairs: enqueue_one_pass_tick_shape<256, 2, 2>(c, params, scratch, stream); break;
+    case TickTile::k256x4:
+      enqueue_one_pass_tick_shape<Step, 256, 4>(c, params, in, scratch, stream);
+      break;
+    case TickTile::k256x8:
+      enqueue_one_pass_tick_shape<Step, 256, 8>(c, params, in, scratch, stream);
+      break;
+    case TickTile::k128x8:
+      enqueue_one_pass_tick_shape<Step, 128, 8>(c, params, in, scratch, stream);
+      break;
+    case TickTile::k512x2:
+      enqueue_one_pass_tick_shape<Step, 512, 2>(c, params, in, scratch, stream);
+      break;
+    case TickTile::k256x2_pairs:
+      enqueue_one_pass_tick_shape<Step, 256, 2, 2>(c, params, in, scratch, stream);
+      break;
     case TickTile::k256x4_streaming:
-      enqueue_one_pass_tick_shape<256, 4, 1, true>(c, params, scratch, stream);
+      enqueue_one_pass_tick_shape<Step, 256, 4, 1, true>(c, params, in, scratch, stream);
       break;
     case TickTile::k256x2_pairs_streaming:
-      enqueue_one_pass_tick_shape<256, 2, 2, true>(c, params, scratch, stream);
+      enqueue_one_pass_tick_shape<Step, 256, 2, 2, true>(c, params, in, scratch, stream);
+      break;
+  }
+}
+
+}  // namespace
+
+void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
+                           const forward_pass::TickInputs& in, gpu::PassScratch& scratch,
+                           cudaStream_t stream, TickTile tile, gpu::TickStep step) {
+  switch (step) {
+    case gpu::TickStep::kForward:
+      enqueue_tile<gpu::TickStep::kForward>(c, params, in, scratch, stream, tile);
+      break;
+    case gpu::TickStep::kRelayout:
+      enqueue_tile<gpu::TickStep::kRelayout>(c, params, in, scratch, stream, tile);
+      break;
+    case gpu::TickStep::kLiteral:
+      enqueue_tile<gpu::TickStep::kLiteral>(c, params, in, scratch, stream, tile);
       break;
   }
 }

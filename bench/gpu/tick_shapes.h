@@ -1,8 +1,10 @@
 // Tick shapes the GPU benchmarks compare with the library's one-pass tick
 // (cuda/device_passes.h enqueue_one_pass_tick, 256 threads x 4 rows): the
-// same kernel in other shapes, and the tick in two passes. Same results as
-// the library's tick (tests/unit/tick_shapes_test.cc); only the benchmarks
-// run them.
+// same kernel in other shapes and in each of its steps (the forward store's
+// fast and relayout ticks, and the literal tick the forward tick is measured
+// against), and the literal tick in two passes. Same results as the
+// scalar reference (tests/unit/tick_shapes_test.cc); only the benchmarks run
+// them.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -11,6 +13,7 @@
 
 #include "cuda/device_passes.h"
 #include "math/counter_math.h"
+#include "thrust/forward_tick.h"
 
 namespace heatkit::gpu_bench {
 
@@ -27,10 +30,14 @@ enum class TickTile {
   k256x4_streaming,
   k256x2_pairs_streaming,
 };
-void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params, gpu::PassScratch& scratch,
-                           cudaStream_t stream, TickTile tile);
+// The one-pass tick's `step` in shape `tile` over columns of that step's
+// representation: `in` from forward_pass::tick_inputs (kForward), its frame
+// the frame before the tick (kRelayout), unused (kLiteral).
+void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
+                           const forward_pass::TickInputs& in, gpu::PassScratch& scratch,
+                           cudaStream_t stream, TickTile tile, gpu::TickStep step);
 
-// The tick in two passes. Part 1: decays every slot of `c` to params.now and
+// The literal tick in two passes. Part 1: decays every slot of `c` to params.now and
 // applies the gate (counter_math.h tick_one, one fused kernel writing one
 // decision byte per slot), then compacts the slots whose decision is not
 // Suppress, in slot order, into scratch.selected (count in scratch.count, on

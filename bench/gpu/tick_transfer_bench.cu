@@ -12,7 +12,7 @@ namespace {
 
 void bench_tick_transfer(benchmark::State& state, bool pinned) {
   const std::size_t n = counters_of(state);
-  auto& w = workload<TickWorkload>("tick", n);
+  auto& w = workload<TickWorkload>("tick", n, Representation::kLiteral);
   w.enqueue_cuda_one_pass_tick(w.next_params(), ctx().s());
   const std::size_t count = w.commit_device_count();  // the candidates stay in scratch
   const std::size_t bytes = count * sizeof(Candidate);

@@ -8,6 +8,7 @@
 
 #include "bench/gpu/device_context.h"
 #include "cuda/grid_stride.cuh"
+#include "thrust/forward_tick.h"
 #include "thrust/thrust_passes.h"
 
 namespace heatkit::gpu_bench {
@@ -33,31 +34,67 @@ __global__ void commit_candidates_kernel(CounterColumns c, const Candidate* cand
     op.kind = OpKind::kRecord;
     op.decision = candidate.kind;
     op.rate = candidate.rate;
-    gpu::apply_op(c, op);
+    gpu::apply_op(c, ForwardFrame{}, op);  // a record reads no frame
   }
 }
 
 }  // namespace
 
-TickWorkload::TickWorkload(std::size_t counters) : n(prepare(counters)), columns(counters) {
+TickWorkload::TickWorkload(Representation r, std::size_t counters)
+    : representation(r), n(prepare(counters)), columns(counters) {
   refresh();
   // The first tick, untimed: grows the scratch and checks the share.
   const TickParams p = next_params();
-  enqueue_cuda_one_pass_tick(p, ctx().s());
+  if (representation == Representation::kForward) {
+    enqueue_cuda_forward_tick(p, ctx().s());
+  } else {
+    enqueue_cuda_one_pass_tick(p, ctx().s());
+  }
   const std::size_t count = commit_device_count();
   std::fprintf(stderr,
-               "heatkit_gpu_bench: tick workload of %zu counters: the first tick selected %zu "
+               "heatkit_gpu_bench: %s tick workload of %zu counters: the first tick selected %zu "
                "candidates (%.2f%%)\n",
-               n, count, 100.0 * static_cast<double>(count) / static_cast<double>(n));
+               representation == Representation::kForward ? "forward" : "literal", n, count,
+               100.0 * static_cast<double>(count) / static_cast<double>(n));
 }
 
 void TickWorkload::enqueue_cuda_one_pass_tick(const TickParams& p, cudaStream_t s,
                                               std::optional<TickTile> tile) {
+  gpu_bench::enqueue_one_pass_tick(columns.view(), p, forward_pass::TickInputs{}, scratch, s,
+                                   tile.value_or(TickTile::k256x4), gpu::TickStep::kLiteral);
+}
+
+void TickWorkload::enqueue_cuda_forward_tick(const TickParams& p, cudaStream_t s,
+                                             std::optional<TickTile> tile) {
+  const forward_pass::TickInputs in = forward_pass::tick_inputs(frame, p);
   if (tile) {
-    gpu_bench::enqueue_one_pass_tick(columns.view(), p, scratch, s, *tile);
+    gpu_bench::enqueue_one_pass_tick(columns.view(), p, in, scratch, s, *tile,
+                                     gpu::TickStep::kForward);
   } else {
-    gpu::enqueue_one_pass_tick(columns.view(), p, scratch, s);
+    gpu::enqueue_one_pass_tick(columns.view(), p, in, scratch, s);
   }
+  forward_after_tick(frame, p.now, false);
+}
+
+void TickWorkload::enqueue_cuda_relayout_tick(const TickParams& p, cudaStream_t s) {
+  gpu::enqueue_relayout_tick(columns.view(), p, frame, scratch, s);
+  forward_after_tick(frame, p.now, true);
+}
+
+std::size_t TickWorkload::thrust_forward_tick(const TickParams& p, cudaStream_t s) {
+  scratch.decisions.reserve_discarding(n);
+  scratch.candidates.reserve_discarding(n);
+  const auto policy = thrust::cuda::par.on(s);
+  const forward_pass::TickInputs in = forward_pass::tick_inputs(frame, p);
+  const std::size_t count =
+      thrust_passes::decide_forward(policy, columns.view(), p, in, scratch.decisions.data());
+  if (count > n) throw std::logic_error("thrust decide_forward counted more candidates than counters");
+  if (count > 0) {
+    thrust_passes::compact_forward_candidates(policy, columns.view(), p, in,
+                                              scratch.decisions.data(), scratch.candidates.data());
+  }
+  forward_after_tick(frame, p.now, false);
+  return count;
 }
 
 void TickWorkload::enqueue_cuda_two_pass_tick(const TickParams& p, cudaStream_t s) {

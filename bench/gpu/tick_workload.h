@@ -1,5 +1,6 @@
 // The tick rows' steady state (main.cu's header comment), shared by
-// tick_kernels and tick_transfer at one size: columns on the device, the
+// tick_kernels and tick_transfer at one size: columns on the device, in the
+// literal representation or in the forward one (with its frame), the
 // passes' scratch, and the untimed commit of each tick before the next.
 #pragma once
 
@@ -10,18 +11,27 @@
 #include "bench/gpu/columns.h"
 #include "bench/gpu/tick_shapes.h"
 #include "cuda/device_passes.h"
+#include "math/forward_math.h"
 
 namespace heatkit::gpu_bench {
 
+// How the rate column holds a counter (math/forward_math.h).
+enum class Representation {
+  kLiteral,  // the rate at last_update: the literal ticks
+  kForward,  // s against the workload's frame (steady_frame): the forward store's ticks
+};
+
 struct TickWorkload {
+  Representation representation;
   std::size_t n;
   DeviceColumns columns;
   PassScratch scratch;
   std::int64_t now = kStart;
   std::int64_t refreshed_at = kStart;
+  ForwardFrame frame;  // kForward: the columns' frame, changed after each tick
   PinnedBuffer<Candidate> pinned_candidates;
 
-  explicit TickWorkload(std::size_t counters);
+  TickWorkload(Representation r, std::size_t counters);
   static std::size_t prepare(std::size_t n) {
     // Columns, decisions (1 B), selected slots (4 B), candidates at capacity n (16 B).
     require_device_memory((kColumnBytesPerCounter + 1 + 4 + 16) * static_cast<double>(n),
@@ -31,22 +41,42 @@ struct TickWorkload {
 
   void refresh() {
     fill_steady_state(columns, now);
+    frame = steady_frame(now);
     refreshed_at = now;
   }
+  // The next tick's parameters (no shared half-life). Refills the columns,
+  // untimed, every kRefreshAfter, and before a forward tick that the frame
+  // would not allow (the fast tick's rows time the fast tick only).
   TickParams next_params() {
-    if (now - refreshed_at > kRefreshAfter) refresh();
-    now += kTickStep;
+    const std::int64_t next = now + kTickStep;
+    if (now - refreshed_at > kRefreshAfter ||
+        (representation == Representation::kForward && !forward_tick_allowed(frame, next))) {
+      refresh();
+    }
+    now = next;
     return tick_params(now);
   }
 
-  // The library's one-pass tick (what the `cuda` store runs), or the same
-  // kernel in another shape (tick_shapes.h).
+  // kLiteral: the literal one-pass tick in the library's shape or another
+  // (tick_shapes.h).
   void enqueue_cuda_one_pass_tick(const TickParams& p, cudaStream_t s,
                                   std::optional<TickTile> tile = std::nullopt);
-  // Capacity n for the candidates: nothing reads the count back in between.
+  // kLiteral: capacity n for the candidates: nothing reads the count back in
+  // between.
   void enqueue_cuda_two_pass_tick(const TickParams& p, cudaStream_t s);
-  // thrust/thrust_passes.h as the `thrust` backend runs it; waits for the count.
+  // kLiteral: thrust/thrust_passes.h's literal tick; waits for the count.
   std::size_t thrust_tick(const TickParams& p, cudaStream_t s);
+
+  // kForward: the fast tick as the `cuda` store runs it (no tile: the
+  // library's enqueue_one_pass_tick) or in another shape; then the frame
+  // after it.
+  void enqueue_cuda_forward_tick(const TickParams& p, cudaStream_t s,
+                                 std::optional<TickTile> tile = std::nullopt);
+  // kForward: the relayout tick as the store runs it (enqueue_relayout_tick);
+  // then the frame after it.
+  void enqueue_cuda_relayout_tick(const TickParams& p, cudaStream_t s);
+  // kForward: the fast tick as the `thrust` store runs it; waits for the count.
+  std::size_t thrust_forward_tick(const TickParams& p, cudaStream_t s);
 
   // Untimed commits of the last tick's candidates; return their count.
   std::size_t commit_device_count();

@@ -1,6 +1,6 @@
-// The device passes (cuda/device_passes.h): the one-pass tick (its kernel in
-// cuda/one_pass_tick.cuh), the prune selection, the flush of queued per-slot operations,
-// and timed bump batches. Compiled with --fmad=false (cuda/CMakeLists.txt):
+// The device passes (cuda/device_passes.h) over forward columns: the one-pass
+// fast and relayout ticks (their kernel in cuda/one_pass_tick.cuh), the prune
+// selection, the flush of queued per-slot operations, and timed bump batches. Compiled with --fmad=false (cuda/CMakeLists.txt):
 // decay and gate must round like the scalar reference.
 //
 // Kernels are grid-stride loops over 64-bit indices and never throw; every
@@ -57,11 +57,19 @@ void run_cub(const char* what, DeviceBuffer<std::byte>& temp, Run&& run, const c
 
 struct IsPrunableSlot {
   CounterColumns columns;
+  ForwardFrame frame;
   __device__ bool operator()(std::uint32_t i) const {
-    return is_prunable(columns.rate[i], (columns.flags[i] & kHasEmitted) != 0,
-                       columns.last_emitted[i]);
+    return forward_pass::prunable(columns, i, frame);
   }
 };
+
+__global__ void fill_kernel(double* p, std::size_t n, double value) {
+  for (std::size_t i = first_index(); i < n; i += grid_stride()) p[i] = value;
+}
+
+__global__ void negate_kernel(double* p, std::size_t n) {
+  for (std::size_t i = first_index(); i < n; i += grid_stride()) p[i] = -p[i];
+}
 
 // ---------------------------------------------------------------------------
 // The flush of queued operations.
@@ -80,13 +88,13 @@ struct IsGroupHead {
   __device__ bool operator()(std::uint32_t i) const { return is_group_head(ops, positions, i); }
 };
 
-__global__ void apply_groups_kernel(CounterColumns c, const PendingOp* ops,
+__global__ void apply_groups_kernel(CounterColumns c, ForwardFrame frame, const PendingOp* ops,
                                     const std::uint32_t* sorted_slots,
                                     const std::uint32_t* positions, const std::uint32_t* heads,
                                     const std::int64_t* group_count, std::size_t count) {
   const auto groups = static_cast<std::size_t>(*group_count);
   for (std::size_t g = first_index(); g < groups; g += grid_stride()) {
-    apply_groups_at(c, ops, sorted_slots, positions, heads, groups, count, g);
+    apply_groups_at(c, frame, ops, sorted_slots, positions, heads, groups, count, g);
   }
 }
 
@@ -112,9 +120,11 @@ __global__ void order_kernel(std::size_t n, std::uint32_t* order) {
   }
 }
 
-// Each sorted read's step: a run's first read decays the stored rate exactly
-// as bump() does and sets the result (a = 0); later reads decay by their gap.
-__global__ void timed_steps_kernel(CounterColumns c, const std::uint32_t* slots_sorted,
+// Each sorted read's step: a run's first read decays the stored rate (its
+// literal state under the frame) as bump() does and sets the result (a = 0);
+// later reads decay by their gap.
+__global__ void timed_steps_kernel(CounterColumns c, ForwardFrame frame,
+                                   const std::uint32_t* slots_sorted,
                                    const std::uint32_t* order_sorted, const std::int64_t* times,
                                    std::size_t n, AffineStep* steps, std::uint32_t* needs_serial) {
   for (std::size_t j = first_index(); j < n; j += grid_stride()) {
@@ -125,7 +135,9 @@ __global__ void timed_steps_kernel(CounterColumns c, const std::uint32_t* slots_
     }
     const std::int64_t now = times[order_sorted[j]];
     if (j == 0 || slots_sorted[j - 1] != s) {
-      steps[j] = AffineStep{0.0, bumped_rate(c.rate[s], c.last_update[s], now, c.half_life[s])};
+      const std::int64_t half_life = c.half_life[s];
+      const LiteralState d = forward_decode(c.rate[s], c.last_update[s], half_life, frame);
+      steps[j] = AffineStep{0.0, bumped_rate(d.rate, d.last_update, now, half_life)};
     } else {
       steps[j] = later_read_step(times[order_sorted[j - 1]], now, c.half_life[s], needs_serial);
     }
@@ -147,8 +159,10 @@ struct IsRunTail {
   }
 };
 
-// Each run's tail holds the run's composed map: its b is the final rate.
-__global__ void store_tails_kernel(CounterColumns c, const std::uint32_t* slots_sorted,
+// Each run's tail holds the run's composed map: its b is the final rate, at
+// the run's last read.
+__global__ void store_tails_kernel(CounterColumns c, ForwardFrame frame,
+                                   const std::uint32_t* slots_sorted,
                                    const std::uint32_t* order_sorted, const std::int64_t* times,
                                    const AffineStep* scanned, const std::uint32_t* tails,
                                    std::size_t tail_count, std::uint32_t* touched_slots,
@@ -158,8 +172,7 @@ __global__ void store_tails_kernel(CounterColumns c, const std::uint32_t* slots_
     const std::uint32_t s = slots_sorted[j];
     const std::int64_t last = times[order_sorted[j]];
     if (s < c.size) {
-      c.rate[s] = scanned[j].b;
-      c.last_update[s] = last;
+      store_literal_state(c.rate[s], c.last_update[s], c.half_life[s], scanned[j].b, last, frame);
     }
     touched_slots[k] = s;
     touched_times[k] = last;
@@ -167,7 +180,8 @@ __global__ void store_tails_kernel(CounterColumns c, const std::uint32_t* slots_
 }
 
 // The exact fallback: each run applied in order by one thread.
-__global__ void serial_runs_kernel(CounterColumns c, const std::uint32_t* slots_sorted,
+__global__ void serial_runs_kernel(CounterColumns c, ForwardFrame frame,
+                                   const std::uint32_t* slots_sorted,
                                    const std::uint32_t* order_sorted, const std::int64_t* times,
                                    const std::uint32_t* tails, std::size_t tail_count,
                                    std::uint32_t* touched_slots, std::int64_t* touched_times) {
@@ -177,7 +191,7 @@ __global__ void serial_runs_kernel(CounterColumns c, const std::uint32_t* slots_
     std::size_t j = end;
     while (j > 0 && slots_sorted[j - 1] == s) --j;  // the run's head
     if (s < c.size) {
-      for (; j <= end; ++j) apply_bumps(c, s, times[order_sorted[j]], 1.0);
+      for (; j <= end; ++j) apply_bumps(c, frame, s, times[order_sorted[j]], 1.0);
     }
     touched_slots[k] = s;
     touched_times[k] = times[order_sorted[end]];
@@ -187,11 +201,20 @@ __global__ void serial_runs_kernel(CounterColumns c, const std::uint32_t* slots_
 }  // namespace
 
 void enqueue_one_pass_tick(const CounterColumns& c, const TickParams& params,
-                           PassScratch& scratch, cudaStream_t stream) {
-  enqueue_one_pass_tick_shape<256, 4>(c, params, scratch, stream);
+                           const forward_pass::TickInputs& in, PassScratch& scratch,
+                           cudaStream_t stream) {
+  enqueue_one_pass_tick_shape<TickStep::kForward, 256, 4>(c, params, in, scratch, stream);
 }
 
-void enqueue_select_prunable(const CounterColumns& c, PassScratch& scratch, cudaStream_t stream) {
+void enqueue_relayout_tick(const CounterColumns& c, const TickParams& params,
+                           const ForwardFrame& before, PassScratch& scratch, cudaStream_t stream) {
+  forward_pass::TickInputs in;
+  in.frame = before;
+  enqueue_one_pass_tick_shape<TickStep::kRelayout, 256, 4>(c, params, in, scratch, stream);
+}
+
+void enqueue_select_prunable(const CounterColumns& c, const ForwardFrame& frame,
+                             PassScratch& scratch, cudaStream_t stream) {
   const std::size_t n = c.size;
   scratch.selected.reserve_discarding(n);
   if (n == 0) {
@@ -202,7 +225,20 @@ void enqueue_select_prunable(const CounterColumns& c, PassScratch& scratch, cuda
   const auto items = static_cast<std::int64_t>(n);
   HEATKIT_RUN_CUB("cub::DeviceSelect::If (prunable slots)", scratch.temp,
                   cub::DeviceSelect::If(storage, bytes, all_slots, scratch.selected.data(),
-                                        scratch.count.data(), items, IsPrunableSlot{c}, stream));
+                                        scratch.count.data(), items, IsPrunableSlot{c, frame},
+                                        stream));
+}
+
+void enqueue_fill_literal_zero(double* p, std::size_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  fill_kernel<<<blocks_for(n), kBlockSize, 0, stream>>>(p, n, -0.0);
+  HEATKIT_CUDA_CHECK_LAUNCH("fill_kernel");
+}
+
+void enqueue_store_literal(double* p, std::size_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  negate_kernel<<<blocks_for(n), kBlockSize, 0, stream>>>(p, n);
+  HEATKIT_CUDA_CHECK_LAUNCH("negate_kernel");
 }
 
 std::size_t read_selected_count(PassScratch& scratch, cudaStream_t stream, std::size_t at_most) {
@@ -217,8 +253,8 @@ std::size_t read_selected_count(PassScratch& scratch, cudaStream_t stream, std::
   return static_cast<std::size_t>(selected);
 }
 
-void enqueue_apply_ops(const CounterColumns& c, std::size_t count, OpScratch& scratch,
-                       cudaStream_t stream) {
+void enqueue_apply_ops(const CounterColumns& c, const ForwardFrame& frame, std::size_t count,
+                       OpScratch& scratch, cudaStream_t stream) {
   if (count == 0) return;
   if (count > 0xffffffffULL) throw std::length_error("device passes: more than 2^32 - 1 queued ops");
   scratch.slots.reserve_discarding(count);
@@ -244,12 +280,13 @@ void enqueue_apply_ops(const CounterColumns& c, std::size_t count, OpScratch& sc
                   cub::DeviceSelect::If(storage, bytes, all_positions, scratch.group_heads.data(),
                                         scratch.group_count.data(), items, is_head, stream));
   apply_groups_kernel<<<blocks_for(count), kBlockSize, 0, stream>>>(
-      c, scratch.ops.data(), scratch.slots_sorted.data(), scratch.positions_sorted.data(),
+      c, frame, scratch.ops.data(), scratch.slots_sorted.data(), scratch.positions_sorted.data(),
       scratch.group_heads.data(), scratch.group_count.data(), count);
   HEATKIT_CUDA_CHECK_LAUNCH("apply_groups_kernel");
 }
 
-std::size_t apply_timed_bumps(const CounterColumns& c, const std::uint32_t* slots,
+std::size_t apply_timed_bumps(const CounterColumns& c, const ForwardFrame& frame,
+                              const std::uint32_t* slots,
                               const std::int64_t* times, std::size_t n, BumpScratch& scratch,
                               DeviceBuffer<std::uint32_t>& touched_slots,
                               DeviceBuffer<std::int64_t>& touched_times, cudaStream_t stream) {
@@ -273,7 +310,7 @@ std::size_t apply_timed_bumps(const CounterColumns& c, const std::uint32_t* slot
                                                   stream));
   HEATKIT_CUDA_CHECK(cudaMemsetAsync(scratch.flags.data(), 0, sizeof(std::uint32_t), stream));
   timed_steps_kernel<<<blocks_for(n), kBlockSize, 0, stream>>>(
-      c, scratch.slots_sorted.data(), scratch.order_sorted.data(), times, n, scratch.steps.data(),
+      c, frame, scratch.slots_sorted.data(), scratch.order_sorted.data(), times, n, scratch.steps.data(),
       scratch.flags.data());
   HEATKIT_CUDA_CHECK_LAUNCH("timed_steps_kernel");
 
@@ -299,7 +336,7 @@ std::size_t apply_timed_bumps(const CounterColumns& c, const std::uint32_t* slot
 
   if (needs_serial != 0) {
     serial_runs_kernel<<<blocks_for(tail_count), kBlockSize, 0, stream>>>(
-        c, scratch.slots_sorted.data(), scratch.order_sorted.data(), times,
+        c, frame, scratch.slots_sorted.data(), scratch.order_sorted.data(), times,
         scratch.touched.data(), tail_count, touched_slots.data(), touched_times.data());
     HEATKIT_CUDA_CHECK_LAUNCH("serial_runs_kernel");
     return tail_count;
@@ -311,7 +348,7 @@ std::size_t apply_timed_bumps(const CounterColumns& c, const std::uint32_t* slot
                                                       ComposeSteps{}, items, ::cuda::std::equal_to<>{},
                                                       stream));
   store_tails_kernel<<<blocks_for(tail_count), kBlockSize, 0, stream>>>(
-      c, scratch.slots_sorted.data(), scratch.order_sorted.data(), times, scratch.steps.data(),
+      c, frame, scratch.slots_sorted.data(), scratch.order_sorted.data(), times, scratch.steps.data(),
       scratch.touched.data(), tail_count, touched_slots.data(), touched_times.data());
   HEATKIT_CUDA_CHECK_LAUNCH("store_tails_kernel");
   return tail_count;

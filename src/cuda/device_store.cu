@@ -1,9 +1,10 @@
-// DeviceCounterStore: the columns in device memory, per-slot operations queued
-// on the host and applied by the flush pass, and the bulk passes either as
-// hand-written kernels + CUB (`cuda`, cuda/device_passes.h) or as
-// thrust/thrust_passes.h on the CUDA device system (`thrust`). Compiled with
-// --fmad=false (cuda/CMakeLists.txt): decay and gate must round like the
-// scalar reference. Every launch and runtime call is checked (cuda/cuda_error.h).
+// DeviceCounterStore: the columns in device memory in forward form, the frame
+// on the host, per-slot operations queued on the host and applied by the
+// flush pass, and the bulk passes either as hand-written kernels + CUB
+// (`cuda`, cuda/device_passes.h) or as thrust/thrust_passes.h on the CUDA
+// device system (`thrust`). Compiled with --fmad=false (cuda/CMakeLists.txt):
+// decay and gate must round like the scalar reference. Every launch and
+// runtime call is checked (cuda/cuda_error.h).
 #include "cuda/device_store.h"
 
 #include <cuda_runtime_api.h>
@@ -27,6 +28,8 @@
 #include "cuda/device_ops.h"
 #include "cuda/device_passes.h"
 #include "cuda/staged_append.h"
+#include "math/forward_math.h"
+#include "thrust/forward_tick.h"
 #include "thrust/thrust_passes.h"
 
 namespace heatkit::gpu {
@@ -77,8 +80,12 @@ struct DeviceCounterStore::Impl {
   DeviceBuffer<std::int64_t> half_life;
   DeviceBuffer<std::uint8_t> flags;
   std::size_t size = 0;
-  // == last_update after every call. A tick costs it O(1) (store/last_updates.h),
-  // not a write of every slot (800 MB at 100M slots).
+  // The forward encoding's frame: changed here only (note_queued when an
+  // operation is queued, forward_after_tick at ticks, note_write after device
+  // bumps); every pass gets a copy.
+  ForwardFrame frame;
+  // == the literal last_update after every call. A tick costs it O(1)
+  // (store/last_updates.h), not a write of every slot (800 MB at 100M slots).
   LastUpdateMirror last_update_mirror;
   unsigned threads = 0;  // for the mirror's occasional clear; 0 = all
 
@@ -100,9 +107,12 @@ struct DeviceCounterStore::Impl {
   // (cuda/staged_append.h).
   PinnedBuffer<std::byte> staging[2];
 
+  // The device columns; `frame` points at the host's frame (never read on
+  // the device: the passes take a copy).
   CounterColumns columns() {
     return CounterColumns{rate.data(),      last_update.data(), last_emitted.data(),
-                          half_life.data(), flags.data(),       size};
+                          half_life.data(), flags.data(),       size,
+                          &frame};
   }
 
   void check_slot(Slot slot) const {
@@ -113,19 +123,21 @@ struct DeviceCounterStore::Impl {
   }
 
   // Queues `op` once its slot is checked; the ops that set last_update (init,
-  // bump, decay_to) update the host mirror at once.
+  // bump, decay_to) update the host mirror and the frame at once.
   void queue(const PendingOp& op) {
     check_slot(op.slot);
+    pending.push_back(op);
+    note_queued(frame, op);
     if (op.kind == OpKind::kInit || op.kind == OpKind::kBump || op.kind == OpKind::kDecayTo) {
       last_update_mirror.set(op.slot, op.now);
     }
-    pending.push_back(op);
     if (pending.size() >= kMaxPendingOps) flush();
   }
 
   void flush();
-  void tick_with_kernels(const TickParams& params, std::vector<Candidate>& out);
-  void tick_with_thrust(const TickParams& params, std::vector<Candidate>& out);
+  // The fast tick (`relayout` false) or the relayout tick, under `frame`.
+  void tick_with_kernels(const TickParams& params, bool relayout, std::vector<Candidate>& out);
+  void tick_with_thrust(const TickParams& params, bool relayout, std::vector<Candidate>& out);
   void prunable_with_kernels(std::vector<Slot>& out);
   void prunable_with_thrust(std::vector<Slot>& out);
   // Appends `count` device elements to `out` through the staging buffers; on
@@ -142,7 +154,7 @@ void DeviceCounterStore::Impl::flush() {
   op_scratch.ops.reserve_discarding(count);
   HEATKIT_CUDA_CHECK(cudaMemcpyAsync(op_scratch.ops.data(), pending.data(),
                                      count * sizeof(PendingOp), cudaMemcpyHostToDevice, s));
-  enqueue_apply_ops(columns(), count, op_scratch, s);
+  enqueue_apply_ops(columns(), frame, count, op_scratch, s);
   // Waits before the host queue is reused, and makes faults surface here.
   stream.synchronize();
   pending.clear();
@@ -168,48 +180,70 @@ void DeviceCounterStore::Impl::append_from_device(std::vector<T>& out, const T* 
       [&] { stream.synchronize(); });
 }
 
-void DeviceCounterStore::Impl::tick_with_kernels(const TickParams& params,
+void DeviceCounterStore::Impl::tick_with_kernels(const TickParams& params, bool relayout,
                                                  std::vector<Candidate>& out) {
   const cudaStream_t s = stream.get();
-  // One pass: decay, gate, marks and the compacted candidates (slot order).
-  enqueue_one_pass_tick(columns(), params, pass_scratch, s);
+  // One pass: rate at params.now, gate, marks and the compacted candidates
+  // (slot order).
+  if (relayout) {
+    enqueue_relayout_tick(columns(), params, frame, pass_scratch, s);
+  } else {
+    enqueue_one_pass_tick(columns(), params, forward_pass::tick_inputs(frame, params),
+                          pass_scratch, s);
+  }
   append_from_device(out, pass_scratch.candidates.data(), read_selected_count(pass_scratch, s, size));
 }
 
-void DeviceCounterStore::Impl::tick_with_thrust(const TickParams& params,
+void DeviceCounterStore::Impl::tick_with_thrust(const TickParams& params, bool relayout,
                                                 std::vector<Candidate>& out) {
   const CounterColumns c = columns();
   const auto policy = thrust::cuda::par.on(stream.get());
   PassScratch& p = pass_scratch;
   p.decisions.reserve_discarding(size);
+  const forward_pass::TickInputs in =
+      relayout ? forward_pass::TickInputs{frame, 0.0} : forward_pass::tick_inputs(frame, params);
   const std::size_t count =
-      HEATKIT_THRUST_CHECK("thrust decide (transform + count_if)",
-                           thrust_passes::decide(policy, c, params, p.decisions.data()));
+      relayout ? HEATKIT_THRUST_CHECK(
+                     "thrust decide_relayout (transform + count_if)",
+                     thrust_passes::decide_relayout(policy, c, params, frame, p.decisions.data()))
+               : HEATKIT_THRUST_CHECK(
+                     "thrust decide_forward (transform + count_if)",
+                     thrust_passes::decide_forward(policy, c, params, in, p.decisions.data()));
   if (count == 0) return;
   if (count > size) throw std::logic_error("device counter store: more candidates than slots");
   p.candidates.reserve_discarding(count);
-  HEATKIT_THRUST_CHECK(
-      "thrust compact_candidates (copy_if)",
-      (thrust_passes::compact_candidates(policy, c, p.decisions.data(), p.candidates.data()), 0));
+  if (relayout) {
+    // s is the rate after a relayout: the literal gather takes it.
+    HEATKIT_THRUST_CHECK(
+        "thrust compact_candidates (copy_if)",
+        (thrust_passes::compact_candidates(policy, c, p.decisions.data(), p.candidates.data()), 0));
+  } else {
+    HEATKIT_THRUST_CHECK("thrust compact_forward_candidates (copy_if)",
+                         (thrust_passes::compact_forward_candidates(
+                              policy, c, params, in, p.decisions.data(), p.candidates.data()),
+                          0));
+  }
   append_from_device(out, p.candidates.data(), count);
 }
 
 void DeviceCounterStore::Impl::prunable_with_kernels(std::vector<Slot>& out) {
   const cudaStream_t s = stream.get();
-  enqueue_select_prunable(columns(), pass_scratch, s);
+  enqueue_select_prunable(columns(), frame, pass_scratch, s);
   append_from_device(out, pass_scratch.selected.data(), read_selected_count(pass_scratch, s, size));
 }
 
 void DeviceCounterStore::Impl::prunable_with_thrust(std::vector<Slot>& out) {
   const CounterColumns c = columns();
   const auto policy = thrust::cuda::par.on(stream.get());
-  const std::size_t count = HEATKIT_THRUST_CHECK("thrust count_prunable (count_if)",
-                                                 thrust_passes::count_prunable(policy, c));
+  const std::size_t count =
+      HEATKIT_THRUST_CHECK("thrust count_forward_prunable (count_if)",
+                           thrust_passes::count_forward_prunable(policy, c, frame));
   if (count == 0) return;
   if (count > size) throw std::logic_error("device counter store: more prunable slots than slots");
   pass_scratch.selected.reserve_discarding(count);
-  HEATKIT_THRUST_CHECK("thrust compact_prunable (copy_if)",
-                       (thrust_passes::compact_prunable(policy, c, pass_scratch.selected.data()), 0));
+  HEATKIT_THRUST_CHECK(
+      "thrust compact_forward_prunable (copy_if)",
+      (thrust_passes::compact_forward_prunable(policy, c, frame, pass_scratch.selected.data()), 0));
   append_from_device(out, pass_scratch.selected.data(), count);
 }
 
@@ -237,7 +271,9 @@ void DeviceCounterStore::ensure_slots(std::size_t n) {
   const cudaStream_t s = m.stream.get();
   const std::size_t old = m.size;
   // Grown copies: old contents, then zeros (an empty slot is all-zero bytes:
-  // rate 0.0, no emission, no flags). Swapped in only once all succeeded.
+  // no emission, no flags), except the rate column's -0.0 (rate 0 stored
+  // literally: it reads last_update 0 until a tick converts it, as an empty
+  // slot of the literal store does). Swapped in only once all succeeded.
   auto grown = [&](auto& column) {
     using T = std::remove_reference_t<decltype(*column.data())>;
     DeviceBuffer<T> next(n);
@@ -249,6 +285,7 @@ void DeviceCounterStore::ensure_slots(std::size_t n) {
     return next;
   };
   DeviceBuffer<double> rate = grown(m.rate);
+  enqueue_fill_literal_zero(rate.data() + old, n - old, s);
   DeviceBuffer<std::int64_t> last_update = grown(m.last_update);
   DeviceBuffer<double> last_emitted = grown(m.last_emitted);
   DeviceBuffer<std::int64_t> half_life = grown(m.half_life);
@@ -301,12 +338,17 @@ void DeviceCounterStore::tick(const TickParams& params, std::vector<Candidate>& 
   Impl& m = *impl_;
   const DeviceScope scope(m.device);
   m.flush();
-  if (m.size == 0) return;
-  if (m.passes == DevicePasses::kCudaKernels) {
-    m.tick_with_kernels(params, out);
-  } else {
-    m.tick_with_thrust(params, out);
+  // The fast tick where the frame allows it, the relayout tick otherwise;
+  // every pass reads the frame as it was before the tick.
+  const bool relayout = !forward_tick_allowed(m.frame, params.now);
+  if (m.size > 0) {
+    if (m.passes == DevicePasses::kCudaKernels) {
+      m.tick_with_kernels(params, relayout, out);
+    } else {
+      m.tick_with_thrust(params, relayout, out);
+    }
   }
+  forward_after_tick(m.frame, params.now, relayout);
   // Every last_update is params.now now: O(1) for the mirror.
   m.last_update_mirror.tick(params.now, m.threads);
 }
@@ -341,6 +383,8 @@ std::size_t DeviceCounterStore::memory_bytes() const noexcept {
 }
 
 void DeviceCounterStore::flush() const { impl_->flush(); }
+
+ForwardFrame DeviceCounterStore::frame() const noexcept { return impl_->frame; }
 
 int DeviceCounterStore::device() const noexcept { return impl_->device; }
 
@@ -389,9 +433,10 @@ void DeviceCounterStore::bump_on_device(const Slot* device_slots,
                             std::to_string(largest) + ", which is out of range (" +
                             std::to_string(m.size) + " slots)");
   }
-  const std::size_t touched = apply_timed_bumps(m.columns(), device_slots, device_times, n, b,
-                                                m.touched_slots, m.touched_times, s);
-  // Keep the host mirror of last_update exact: each touched slot's last read.
+  const std::size_t touched = apply_timed_bumps(m.columns(), m.frame, device_slots, device_times,
+                                                n, b, m.touched_slots, m.touched_times, s);
+  // Keep the host mirror of last_update exact, and the frame's latest write:
+  // each touched slot's last read.
   m.touched_slots_host.resize(touched);
   m.touched_times_host.resize(touched);
   HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.touched_slots_host.data(), m.touched_slots.data(),
@@ -401,6 +446,7 @@ void DeviceCounterStore::bump_on_device(const Slot* device_slots,
   m.stream.synchronize();
   for (std::size_t k = 0; k < touched; ++k) {
     m.last_update_mirror.set(m.touched_slots_host[k], m.touched_times_host[k]);
+    m.frame.note_write(m.touched_times_host[k]);
   }
 }
 
@@ -412,7 +458,10 @@ void DeviceCounterStore::upload(const CounterColumns& host) {
   ensure_slots(host.size);  // flushes the queue first
   m.flush();
   const std::size_t n = host.size;
-  if (n == 0) return;
+  if (n == 0) {
+    if (host.frame != nullptr) m.frame = *host.frame;
+    return;
+  }
   const cudaStream_t s = m.stream.get();
   HEATKIT_CUDA_CHECK(
       cudaMemcpyAsync(m.rate.data(), host.rate, n * sizeof(double), cudaMemcpyHostToDevice, s));
@@ -424,8 +473,21 @@ void DeviceCounterStore::upload(const CounterColumns& host) {
                                      cudaMemcpyHostToDevice, s));
   HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.flags.data(), host.flags, n * sizeof(std::uint8_t),
                                      cudaMemcpyHostToDevice, s));
+  if (host.frame == nullptr) enqueue_store_literal(m.rate.data(), n, s);
   m.stream.synchronize();
-  m.last_update_mirror.assign(host.last_update, n);
+  if (host.frame == nullptr) {
+    note_literal_upload(m.frame, host);
+    m.last_update_mirror.assign(host.last_update, n);
+  } else {
+    m.frame = *host.frame;
+    // The mirror holds the literal last_update: decoded under the frame.
+    std::vector<std::int64_t> literal(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      literal[i] = forward_decode(host.rate[i], host.last_update[i], host.half_life[i], m.frame)
+                       .last_update;
+    }
+    m.last_update_mirror.assign(literal.data(), n);
+  }
 }
 
 void DeviceCounterStore::download(const CounterColumns& host) const {
@@ -436,6 +498,7 @@ void DeviceCounterStore::download(const CounterColumns& host) const {
   }
   const DeviceScope scope(m.device);
   m.flush();
+  if (host.frame != nullptr) *host.frame = m.frame;
   const std::size_t n = host.size;
   if (n == 0) return;
   const cudaStream_t s = m.stream.get();
@@ -450,6 +513,12 @@ void DeviceCounterStore::download(const CounterColumns& host) const {
   HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.flags, m.flags.data(), n * sizeof(std::uint8_t),
                                      cudaMemcpyDeviceToHost, s));
   m.stream.synchronize();
+  if (host.frame != nullptr) return;  // encodings as they are
+  for (std::size_t i = 0; i < n; ++i) {
+    const LiteralState d = forward_decode(host.rate[i], host.last_update[i], host.half_life[i], m.frame);
+    host.rate[i] = d.rate;
+    host.last_update[i] = d.last_update;
+  }
 }
 
 void DeviceCounterStore::read_range(Slot first, std::span<CounterState> out) const {
@@ -475,7 +544,7 @@ void DeviceCounterStore::read_range(Slot first, std::span<CounterState> out) con
                                      cudaMemcpyDeviceToHost, s));
   m.stream.synchronize();
   for (std::size_t i = 0; i < n; ++i) {
-    out[i] = counter_state(rate[i], last_update[i], last_emitted[i], half_life[i], flags[i]);
+    out[i] = decoded_state(rate[i], last_update[i], last_emitted[i], half_life[i], flags[i], m.frame);
   }
 }
 

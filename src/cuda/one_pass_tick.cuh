@@ -1,7 +1,12 @@
-// The one-pass tick kernel (cuda/device_passes.h enqueue_one_pass_tick) as
-// a template over its shape: threads per block, rows per thread, one or two
-// adjacent slots per access, streaming cache hints. The library runs one
-// shape (256 x 4); the GPU benchmarks instantiate the others to compare them.
+// The one-pass tick kernel (cuda/device_passes.h enqueue_one_pass_tick and
+// enqueue_relayout_tick) as a template over its step and its shape. Steps:
+// the forward store's fast tick and relayout tick (thrust/forward_tick.h's
+// per-counter steps), and the literal tick (counter_math.h tick_one) of
+// columns without a frame, which only the GPU benchmarks run, as the
+// reference the forward tick is measured against. Shapes: threads per
+// block, rows per thread, one or two adjacent slots per access, streaming
+// cache hints. The library runs one shape (256 x 4) of the forward steps;
+// the GPU benchmarks instantiate the others to compare them.
 // Device code: include only from .cu files compiled with heatkit's numeric
 // options (--fmad=false), so decay and gate round like the scalar reference.
 #pragma once
@@ -20,11 +25,14 @@
 #include "cuda/device_passes.h"
 #include "cuda/grid_stride.cuh"
 #include "math/counter_math.h"
+#include "math/forward_math.h"
+#include "thrust/forward_tick.h"
 
 namespace heatkit::gpu {
 
-// The one-pass tick. A tile is Rows rows of Threads consecutive slots;
-// thread t owns slot t of every row, so each row's loads and stores are
+// The one-pass tick (its steps: TickStep, cuda/device_passes.h). A tile is
+// Rows rows of Threads consecutive slots; thread t owns slot t of every row,
+// so each row's loads and stores are
 // coalesced. The candidates of a tile are numbered in slot order (row by row,
 // and within a row by a block scan), and the tile's place in the output
 // comes from the tiles before it by CUB's decoupled look-back
@@ -116,10 +124,12 @@ __device__ inline void store_pair(T* p, T a, T b) {
 
 // Threads x Rows x Pairs: thread t owns slots t*Pairs .. t*Pairs+Pairs-1 of
 // every row of Threads*Pairs consecutive slots (Pairs = 2: 16-byte accesses).
-template <int Threads, int Rows, int Pairs, bool Streaming>
+// `in`: the fast tick's inputs (kForward), the frame before the tick
+// (kRelayout: in.frame), nothing (kLiteral).
+template <TickStep Step, int Threads, int Rows, int Pairs, bool Streaming>
 __global__ void __launch_bounds__(Threads)
-    one_pass_tick_kernel(CounterColumns c, TickParams params, TileCounts tile_counts,
-                         Candidate* candidates, std::int64_t* count) {
+    one_pass_tick_kernel(CounterColumns c, TickParams params, forward_pass::TickInputs in,
+                         TileCounts tile_counts, Candidate* candidates, std::int64_t* count) {
   static_assert(Threads * Pairs < (1 << 16) && Threads % 32 == 0 && (Pairs == 1 || Pairs == 2));
   constexpr std::size_t kRowSlots = std::size_t{Threads} * Pairs;
   constexpr std::size_t kTileSlots = kRowSlots * Rows;
@@ -129,19 +139,34 @@ __global__ void __launch_bounds__(Threads)
   __shared__ std::uint32_t tile_offset;
   const int tile = static_cast<int>(blockIdx.x);
   const std::size_t first = static_cast<std::size_t>(tile) * kTileSlots + std::size_t{threadIdx.x} * Pairs;
+  // The forward fast tick reads the half-life column only when no shared
+  // half-life stands for it, and last_update only for literal counters.
+  const bool load_half_life = Step != TickStep::kForward || forward_pass::reads_half_life(params);
+  constexpr bool kLoadLastUpdate = Step != TickStep::kForward;
 
-  // Every row's loads first, so they are in flight together.
-  double rate[Rows][Pairs], last_emitted[Rows][Pairs];
+  // Every row's loads first, so they are in flight together. `rate` holds
+  // the rate column's values (s for the forward steps); `value` the rate at
+  // params.now each step computes.
+  double rate[Rows][Pairs], last_emitted[Rows][Pairs], value[Rows][Pairs];
   std::int64_t last_update[Rows][Pairs], half_life[Rows][Pairs];
   std::uint8_t flags[Rows][Pairs];
 #pragma unroll
   for (int k = 0; k < Rows; ++k) {
     const std::size_t i = first + kRowSlots * k;
+#pragma unroll
+    for (int p = 0; p < Pairs; ++p) {
+      last_update[k][p] = 0;
+      half_life[k][p] = params.shared_half_life;
+    }
     if (Pairs == 2 && i + 1 < c.size) {
       load_pair<Streaming>(c.rate + i, rate[k][0], rate[k][Pairs - 1]);
-      load_pair<Streaming>(c.last_update + i, last_update[k][0], last_update[k][Pairs - 1]);
+      if constexpr (kLoadLastUpdate) {
+        load_pair<Streaming>(c.last_update + i, last_update[k][0], last_update[k][Pairs - 1]);
+      }
       load_pair<Streaming>(c.last_emitted + i, last_emitted[k][0], last_emitted[k][Pairs - 1]);
-      load_pair<Streaming>(c.half_life + i, half_life[k][0], half_life[k][Pairs - 1]);
+      if (load_half_life) {
+        load_pair<Streaming>(c.half_life + i, half_life[k][0], half_life[k][Pairs - 1]);
+      }
       const uchar2 f = *reinterpret_cast<const uchar2*>(c.flags + i);
       flags[k][0] = f.x;
       flags[k][Pairs - 1] = f.y;
@@ -150,11 +175,24 @@ __global__ void __launch_bounds__(Threads)
       for (int p = 0; p < Pairs; ++p) {
         if (i + p < c.size) {
           rate[k][p] = load_column<Streaming>(c.rate + i + p);
-          last_update[k][p] = load_column<Streaming>(c.last_update + i + p);
+          if constexpr (kLoadLastUpdate) {
+            last_update[k][p] = load_column<Streaming>(c.last_update + i + p);
+          }
           last_emitted[k][p] = load_column<Streaming>(c.last_emitted + i + p);
-          half_life[k][p] = load_column<Streaming>(c.half_life + i + p);
+          if (load_half_life) half_life[k][p] = load_column<Streaming>(c.half_life + i + p);
           flags[k][p] = c.flags[i + p];
         }
+      }
+    }
+  }
+  if constexpr (!kLoadLastUpdate) {
+    // A literal counter's last write: rare (a write back in time, a decay_to).
+#pragma unroll
+    for (int k = 0; k < Rows; ++k) {
+      const std::size_t i = first + kRowSlots * k;
+#pragma unroll
+      for (int p = 0; p < Pairs; ++p) {
+        if (i + p < c.size && is_literal(rate[k][p])) last_update[k][p] = c.last_update[i + p];
       }
     }
   }
@@ -168,21 +206,43 @@ __global__ void __launch_bounds__(Threads)
       decision[k][p] = Decision::kSuppress;
       if (i + p < c.size) {
         const std::uint8_t flags_before = flags[k][p];
-        decision[k][p] = tick_one(rate[k][p], last_update[k][p], last_emitted[k][p],
-                                  half_life[k][p], flags[k][p], params);
+        if constexpr (Step == TickStep::kForward) {
+          const bool literal = is_literal(rate[k][p]);
+          decision[k][p] = forward_pass::tick_one(rate[k][p], last_update[k][p], half_life[k][p],
+                                                  last_emitted[k][p], flags[k][p], value[k][p],
+                                                  params, in);
+          if (literal) store_column<Streaming>(c.rate + i + p, rate[k][p]);  // now forward
+        } else if constexpr (Step == TickStep::kRelayout) {
+          const std::int64_t last_update_before = last_update[k][p];
+          decision[k][p] = forward_pass::relayout_one(rate[k][p], last_update[k][p],
+                                                      half_life[k][p], last_emitted[k][p],
+                                                      flags[k][p], value[k][p], params, in.frame);
+          if (last_update[k][p] != last_update_before) c.last_update[i + p] = last_update[k][p];
+        } else {
+          decision[k][p] = tick_one(rate[k][p], last_update[k][p], last_emitted[k][p],
+                                    half_life[k][p], flags[k][p], params);
+          value[k][p] = rate[k][p];
+        }
         if (flags[k][p] != flags_before) c.flags[i + p] = flags[k][p];  // marked in flight
         if (decision[k][p] != Decision::kSuppress) selected.add_to_row(k, 1);
       }
     }
-    if (Pairs == 2 && i + 1 < c.size) {
-      store_pair<Streaming>(c.rate + i, rate[k][0], rate[k][Pairs - 1]);
-      store_pair<Streaming>(c.last_update + i, last_update[k][0], last_update[k][Pairs - 1]);
-    } else {
+    // The relayout writes every s; the literal tick every rate and last_update.
+    if constexpr (Step != TickStep::kForward) {
+      if (Pairs == 2 && i + 1 < c.size) {
+        store_pair<Streaming>(c.rate + i, rate[k][0], rate[k][Pairs - 1]);
+        if constexpr (Step == TickStep::kLiteral) {
+          store_pair<Streaming>(c.last_update + i, last_update[k][0], last_update[k][Pairs - 1]);
+        }
+      } else {
 #pragma unroll
-      for (int p = 0; p < Pairs; ++p) {
-        if (i + p < c.size) {
-          store_column<Streaming>(c.rate + i + p, rate[k][p]);
-          store_column<Streaming>(c.last_update + i + p, last_update[k][p]);
+        for (int p = 0; p < Pairs; ++p) {
+          if (i + p < c.size) {
+            store_column<Streaming>(c.rate + i + p, rate[k][p]);
+            if constexpr (Step == TickStep::kLiteral) {
+              store_column<Streaming>(c.last_update + i + p, last_update[k][p]);
+            }
+          }
         }
       }
     }
@@ -215,7 +275,7 @@ __global__ void __launch_bounds__(Threads)
       const Decision d = decision[k][p];
       if (d != Decision::kSuppress) {
         const auto slot = static_cast<std::uint32_t>(first + kRowSlots * k + p);
-        candidates[at++] = Candidate{slot, d, d == Decision::kEmit ? rate[k][p] : 0.0};
+        candidates[at++] = Candidate{slot, d, d == Decision::kEmit ? value[k][p] : 0.0};
       }
     }
     row_start += in_rows.row(k);
@@ -225,11 +285,13 @@ __global__ void __launch_bounds__(Threads)
   }
 }
 
-// Enqueues the one-pass tick in the shape Threads x Rows x Pairs, Streaming
-// (cuda/device_passes.h enqueue_one_pass_tick runs the library's shape).
-template <int Threads, int Rows, int Pairs = 1, bool Streaming = false>
+// Enqueues the one-pass tick's `Step` in the shape Threads x Rows x Pairs,
+// Streaming (cuda/device_passes.h enqueue_one_pass_tick and
+// enqueue_relayout_tick run the library's shape). `in` as the kernel takes it.
+template <TickStep Step, int Threads, int Rows, int Pairs = 1, bool Streaming = false>
 void enqueue_one_pass_tick_shape(const CounterColumns& c, const TickParams& params,
-                                 PassScratch& scratch, cudaStream_t stream) {
+                                 const forward_pass::TickInputs& in, PassScratch& scratch,
+                                 cudaStream_t stream) {
   constexpr std::size_t kTile = std::size_t{Threads} * Rows * Pairs;
   const std::size_t n = c.size;
   if (n == 0) {
@@ -247,9 +309,9 @@ void enqueue_one_pass_tick_shape(const CounterColumns& c, const TickParams& para
   init_tile_counts_kernel<<<blocks_for(static_cast<std::size_t>(tiles)), kBlockSize, 0, stream>>>(
       tile_counts, tiles);
   HEATKIT_CUDA_CHECK_LAUNCH("init_tile_counts_kernel");
-  one_pass_tick_kernel<Threads, Rows, Pairs, Streaming>
+  one_pass_tick_kernel<Step, Threads, Rows, Pairs, Streaming>
       <<<static_cast<unsigned>(tiles), Threads, 0, stream>>>(
-      c, params, tile_counts, scratch.candidates.data(), scratch.count.data());
+      c, params, in, tile_counts, scratch.candidates.data(), scratch.count.data());
   HEATKIT_CUDA_CHECK_LAUNCH("one_pass_tick_kernel");
 }
 
