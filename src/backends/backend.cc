@@ -76,10 +76,10 @@ constexpr BackendEntry kBackends[] = {
      &thrust_omp_not_built,
 #endif
      &make_thrust_omp, true, false, true},
-    {"cuda", "hand-written CUDA kernels over device columns (one pass: decay, gate, compaction)",
-     &cuda_unavailable_reason, &make_cuda, false, true},
-    {"thrust", "Thrust algorithms on the CUDA device system over device columns (several passes)",
-     &cuda_unavailable_reason, &make_thrust, false, true},
+    {"cuda", "hand-written CUDA kernels over forward-decayed device columns (one pass: rate, gate, compaction)",
+     &cuda_unavailable_reason, &make_cuda, true, true, true},
+    {"thrust", "Thrust algorithms on the CUDA device system over forward-decayed device columns (several passes)",
+     &cuda_unavailable_reason, &make_thrust, true, true, true},
 };
 
 std::string known_names() {

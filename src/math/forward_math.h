@@ -128,13 +128,16 @@ HEATKIT_HD inline void forward_init(double& s, std::int64_t& last_write, std::in
 // `count` bumps at `now` (SEMANTICS.md "bump", count times at one instant:
 // the later ones decay by 0.5^0). Forward when the counter is forward, `now`
 // is not before its last_update and lies in the landmark's range; literal
-// otherwise.
+// otherwise, and for a bump at the instant of the counter's last write
+// (unless its rate is 0): adding the scale again and again would round at
+// every addition (6e-12 relative after a million bumps of one key at one
+// instant), where the literal rate adds exact ones, as the reference does.
 HEATKIT_HD_FORCE_INLINE void forward_bump(double& s, std::int64_t& last_write,
                                           std::int64_t half_life, std::int64_t now, double count,
                                           const ForwardFrame& f) {
   const bool literal = is_literal(s);
   const std::int64_t at = literal || last_write > f.tick_instant ? last_write : f.tick_instant;
-  if (!literal && now >= at) {
+  if (!literal && now >= at && (now != last_write || s == 0.0)) {
     if (half_life == 0) {
       s += count;
       last_write = now;

@@ -45,6 +45,19 @@ inline void to_forward_domain(Columns& c, std::optional<std::int64_t> writes_by 
   }
 }
 
+// Random columns whose counters at a non-zero rate all have kHalfLife; those
+// at rate 0 keep other half-lives, which a tick told the shared half-life
+// may not tell apart (s = 0 is 0 under any half-life).
+inline Columns shared_half_life_columns(std::size_t n, std::uint64_t seed) {
+  Columns c = random_columns(n, seed);
+  Rng rng(seed + 0x5EED);
+  const std::int64_t at_rate_zero[] = {0, kHalfLife, 3 * kHalfLife};
+  for (std::size_t i = 0; i < n; ++i) {
+    c.half_life[i] = c.rate[i] == 0.0 ? at_rate_zero[rng.below(3)] : kHalfLife;
+  }
+  return c;
+}
+
 inline Columns forward_domain_columns(std::size_t n, std::uint64_t seed, bool shared_half_life,
                                       std::optional<std::int64_t> writes_by = std::nullopt) {
   Columns c = shared_half_life ? shared_half_life_columns(n, seed) : random_columns(n, seed);
