@@ -67,6 +67,11 @@ struct ForwardFrame {
       landmark = now;
       started = true;
     }
+    note_bump(now);
+  }
+  // The same for a bump, which follows the slot's creation (so the landmark
+  // is set): one comparison on the path every bump takes.
+  HEATKIT_HD void note_bump(std::int64_t now) {
     if (now > latest) latest = now;
   }
 };
@@ -137,7 +142,11 @@ HEATKIT_HD_FORCE_INLINE void forward_bump(double& s, std::int64_t& last_write,
                                           const ForwardFrame& f) {
   const bool literal = is_literal(s);
   const std::int64_t at = literal || last_write > f.tick_instant ? last_write : f.tick_instant;
-  if (!literal && now >= at && (now != last_write || s == 0.0)) {
+  if (literal && now == at) {  // no decay: -(rate + count)
+    s -= count;
+    return;
+  }
+  if (!literal && now >= at) {
     if (half_life == 0) {
       s += count;
       last_write = now;
@@ -146,10 +155,15 @@ HEATKIT_HD_FORCE_INLINE void forward_bump(double& s, std::int64_t& last_write,
     const double x = forward_exponent(now, f.landmark, half_life);
     if (x >= 0.0) {
       const double scale = exp2_within_64(x);
-      // The literal decay from `at`: past 64 half-lives, or below epsilon, 0.
-      const bool cleared =
-          static_cast<double>(elapsed_ns(at, now)) > kMaxHalfLives * static_cast<double>(half_life) ||
-          s < kRateEpsilon * scale;
+      if (now == last_write && s != 0.0) {  // again at its last write (at == now): literal
+        s = -(s / scale + count);
+        return;
+      }
+      // The literal decay from `at`: past 64 half-lives (elapsed > 64 h, in
+      // integers: (elapsed - 1) / 64 >= h), or below epsilon, 0.
+      const std::uint64_t elapsed = elapsed_ns(at, now);
+      const bool cleared = (elapsed != 0 && ((elapsed - 1) >> 6) >= static_cast<std::uint64_t>(half_life)) ||
+                           s < kRateEpsilon * scale;
       s = (cleared ? 0.0 : s) + count * scale;
       last_write = now;
       return;

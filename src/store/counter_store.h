@@ -131,7 +131,7 @@ inline void check_read_range(std::string_view store, Slot first, std::size_t cou
 [[gnu::always_inline]] inline void bump_columns(const CounterColumns& c, Slot slot,
                                                 std::int64_t now, std::int64_t half_life) noexcept {
   if (c.frame != nullptr) {
-    c.frame->note_write(now);
+    c.frame->note_bump(now);
     forward_bump(c.rate[slot], c.last_update[slot], half_life, now, 1.0, *c.frame);
     return;
   }
