@@ -16,6 +16,7 @@ from collections import defaultdict
 OPERATIONS = {
     "floor": ("ns_per_counter", "ns per counter per pass"),
     "floor_shared_hl": ("ns_per_counter", "ns per counter per pass"),
+    "floor_forward_read": ("ns_per_counter", "ns per counter per pass"),
     "tick_pass": ("ns_per_counter", "ns per counter per pass"),
     "tick": ("ns_per_counter", "ns per counter per tick"),
     "tick_periodic": ("ns_per_counter", "ns per counter per tick"),

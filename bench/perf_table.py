@@ -31,6 +31,13 @@ BUMP_NS = 60.0          # single bump, at most
 BATCH_NS = 25.0         # batch bump per key, at most
 MT_SCALING = 1.7        # bumps/s at 2 threads / at 1 thread, uniform keys, at least
 BYTES_PER_COUNTER = 64.0
+# A forward-decayed backend's tick, beside today's read+write floor without
+# the half-life column (floor_shared_hl) and beside its own read-only floor
+# (floor_forward_read).
+PASS_TODAY_FLOOR = 0.6  # tick_pass / floor_shared_hl, at most (every thread count)
+PASS_OWN_FLOOR = 1.3    # tick_pass / floor_forward_read, at most
+TICK_TODAY_FLOOR_T1 = 0.9  # tick / floor_shared_hl on one thread, at most
+TICK_TODAY_FLOOR_TN = 0.8  # tick / floor_shared_hl on all threads, at most
 
 
 BLOB = "blob_"  # prefix of the rows with 32-byte keys
@@ -127,11 +134,12 @@ def floor_table(results, out, sizes):
     out.append("| floor | counters | ns/counter | GB/s |")
     out.append("|---|---:|---:|---:|")
     for n in sizes:
-        for op in ("floor", "floor_shared_hl"):
+        for op in ("floor", "floor_shared_hl", "floor_forward_read"):
             for impl in results.impls(op):
                 r = results.get(op, impl, n)
                 if r:
-                    name = impl if op == "floor" else f"{impl}, no half-life column"
+                    name = {"floor": impl, "floor_shared_hl": f"{impl}, no half-life column",
+                            "floor_forward_read": f"{impl}, read-only over s, last_emitted, flags"}[op]
                     out.append(f"| {name} | {n:,} | {fmt_ns(r.value())} | {r.value('GBps'):.1f} |")
     out.append("")
 
@@ -233,8 +241,8 @@ def brief_table(results, ops, out, cell_of):
 
 
 def brief_ticks(results, out):
-    out.append("ns per counter (x the floor of the columns that tick reads, same threads: 41 bytes for "
-               "highway's ticks, told the shared half-life, 49 for the others).")
+    out.append("ns per counter (x the read+write floor of today's literal columns, same threads: 41 bytes "
+               "for the ticks told the shared half-life, 49 for the others).")
     out.append("")
 
     def cell_of(r):
@@ -297,6 +305,29 @@ def verdict_at_least(value, limit):
     return f"MISSED: {value / limit:.2f}x the minimum"
 
 
+def forward_targets(results, backend, threads, rows):
+    """The forward-decayed tick's targets at TICK_N (a backend whose tick rows
+    carry own_floor_ratio)."""
+    for t in threads:
+        today = results.value("floor_shared_hl", f"t{t}", TICK_N)
+        own = results.value("floor_forward_read", f"t{t}", TICK_N)
+        tick_pass = results.value("tick_pass", f"{backend}/t{t}", TICK_N)
+        tick = results.value("tick", f"{backend}/t{t}", TICK_N)
+        r = tick_pass / today if tick_pass and today else None
+        rows.append((f"tick pass, {TICK_N:,} counters, {backend}/t{t} / floor_shared_hl t{t}",
+                     f"<= {PASS_TODAY_FLOOR}x", f"{fmt_ratio(r)} ({fmt_ns(tick_pass)} / {fmt_ns(today)})",
+                     verdict_at_most(r, PASS_TODAY_FLOOR)))
+        r = tick_pass / own if tick_pass and own else None
+        rows.append((f"tick pass, {TICK_N:,} counters, {backend}/t{t} / floor_forward_read t{t}",
+                     f"<= {PASS_OWN_FLOOR}x", f"{fmt_ratio(r)} ({fmt_ns(tick_pass)} / {fmt_ns(own)})",
+                     verdict_at_most(r, PASS_OWN_FLOOR)))
+        limit = TICK_TODAY_FLOOR_T1 if t == 1 else TICK_TODAY_FLOOR_TN
+        r = tick / today if tick and today else None
+        rows.append((f"tick (keys included), {TICK_N:,} counters, {backend}/t{t} / floor_shared_hl t{t}",
+                     f"<= {limit}x", f"{fmt_ratio(r)} ({fmt_ns(tick)} / {fmt_ns(today)})",
+                     verdict_at_most(r, limit)))
+
+
 def targets(results, backend, out):
     threads = sorted({threads_of(i) for i in results.impls("tick") if i.startswith(backend + "/")})
     all_t = threads[-1] if threads else 1
@@ -318,6 +349,8 @@ def targets(results, backend, out):
     r = tickn / floorn if tickn and floorn else None
     rows.append((f"tick, {TICK_N:,} counters, {backend}/t{all_t} / {floor_name} t{all_t}", f"<= {TICK_FLOOR_TN}x",
                  f"{fmt_ratio(r)} ({fmt_ns(tickn)} / {fmt_ns(floorn)})", verdict_at_most(r, TICK_FLOOR_TN)))
+    if results.get("tick_pass", f"{backend}/t1", TICK_N) and results.value("tick", f"{backend}/t1", TICK_N, "own_floor_ratio"):
+        forward_targets(results, backend, threads, rows)
     for op in ("bump_uniform", "bump_zipf"):
         v = results.value(op, f"{backend}/t1", BUMP_N)
         rows.append((f"{op}, {BUMP_N:,} resident keys", f"<= {BUMP_NS:.0f} ns", fmt_ns(v), verdict_at_most(v, BUMP_NS)))

@@ -217,8 +217,15 @@ HEATKIT_HD_FORCE_INLINE double forward_tick_rate(double& s, std::int64_t last_wr
 HEATKIT_HD inline double relayout_tick_rate(double& s, std::int64_t& last_write,
                                             std::int64_t half_life, std::int64_t now,
                                             const ForwardFrame& before) {
-  const LiteralState d = forward_decode(s, last_write, half_life, before);
-  const double r = decayed_rate(d.rate, d.last_update, now, half_life);
+  const std::int64_t at =
+      is_literal(s) || last_write > before.tick_instant ? last_write : before.tick_instant;
+  double r = 0.0;
+  // A step past 64 half-lives (the test decayed_rate makes) clears the rate
+  // without decoding it: after a quiet gap, every counter.
+  if (s != 0.0 && (half_life == 0 || half_lives(at, now, half_life) <= kMaxHalfLives)) {
+    const LiteralState d = forward_decode(s, last_write, half_life, before);
+    r = decayed_rate(d.rate, d.last_update, now, half_life);
+  }
   s = r;
   if (last_write > now) last_write = now;
   return r;
