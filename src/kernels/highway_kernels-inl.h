@@ -65,15 +65,6 @@ HWY_INLINE V Exp2Neg(D d, V h) {
   return hn::Mul(p, hn::BitCast(d, bits));
 }
 
-// Asks for the key of `slot` (TickParams::keys): both lines where it
-// straddles two.
-HWY_INLINE void PrefetchKey(const TickParams& p, std::size_t slot) {
-  if (p.keys == nullptr) return;
-  const std::byte* key = p.keys + slot * p.key_stride;
-  prefetch_for_read(key);
-  prefetch_for_read(key + p.key_bytes - 1);
-}
-
 // Candidates go to a small buffer on the stack first and to `out` in blocks:
 // the hot loop keeps the write position in a register instead of updating
 // the vector's end pointer through memory for every candidate.
@@ -311,7 +302,6 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
           emission_decision(r, (flags & kHasEmitted) != 0, c.last_emitted[slot], true, p.ratio);
       if (dec == Decision::kSuppress) return;
       if (p.mark_in_flight) c.flags[slot] = static_cast<std::uint8_t>(flags | kInFlight);
-      PrefetchKey(p, slot);
       sink.push(static_cast<std::uint32_t>(slot), dec, dec == Decision::kEmit ? r : 0.0);
     };
     if (HWY_UNLIKELY(possible_lanes == vectors * N)) {
@@ -323,7 +313,6 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
         if (hn::AllTrue(d, withdraw) && AllHaveEmitted<N>(c.flags + at) &&
             (!p.skip_in_flight || NoneInFlight<N>(c.flags + at))) {
           sink.push_withdrawals(static_cast<std::uint32_t>(at), N);
-          for (std::size_t j = at; j < at + N; ++j) PrefetchKey(p, j);
           if (p.mark_in_flight) MarkInFlight<N>(c.flags + at);
         } else {
           for (std::size_t j = at; j < at + N; ++j) decide(j);

@@ -183,14 +183,6 @@ struct TickParams {
   // keeps a non-zero s.) The Highway kernel and the Thrust and CUDA forward
   // passes use it; the scalar reference reads the column.
   std::int64_t shared_half_life = 0;
-  // Host passes only (device passes ignore it): where each slot's key lies,
-  // so that a pass can ask for a candidate's key as soon as it finds it and
-  // the registry's conversion of candidates to keys, right after each part
-  // of the pass (CounterStore::tick_in_parts), finds it in cache. Slot s's
-  // key is the key_bytes bytes at keys + s * key_stride; nullptr: none.
-  const std::byte* keys = nullptr;
-  std::size_t key_stride = 0;
-  std::size_t key_bytes = 0;
 };
 
 // One tick candidate: the slot, what to do, and the rate to carry (Emit only).

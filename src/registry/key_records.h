@@ -81,12 +81,6 @@ class KeyRecords {
     const Record* records_;
   };
   Reader reader() const noexcept { return Reader(records_.data()); }
-  // Where slot s's key lies: key_base() + s * kKeyStride, sizeof(Key) bytes
-  // (TickParams::keys). Invalidated by ensure_slots.
-  static constexpr std::size_t kKeyStride = sizeof(Record);
-  const std::byte* key_base() const noexcept {
-    return reinterpret_cast<const std::byte*>(records_.data());
-  }
 
   std::size_t size() const noexcept { return records_.size(); }
   // Bytes held for keys and for positions.

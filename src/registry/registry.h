@@ -341,23 +341,10 @@ class BasicHeatRegistry {
     // Every counter holds the common half-life while none differs (cleared
     // slots are at rate 0): the kernel need not read the column.
     if (!mixed_half_lives_) params.shared_half_life = common_half_life_;
-    // The pass asks for each candidate's key as it finds it, and a store
-    // that ticks in parts has them turned into results on the way.
-    params.keys = keys_.key_base();
-    params.key_stride = KeyRecords<Key>::kKeyStride;
-    params.key_bytes = sizeof(Key);
-    if (tick_into_emissions(*store_, params, keys_.reader(), threads_, out, emission_parts_)) {
-      emission_parts_idle_.resize(emission_parts_.size());
-      for (std::size_t k = 0; k < emission_parts_.size(); ++k) {
-        trim_scratch(emission_parts_[k], emission_parts_idle_[k], store_->slot_count());
-      }
-    } else {
-      params.keys = nullptr;
-      store_->tick(params, candidates_);
-      emissions_of(std::span<const Candidate>(candidates_), keys_.reader(), threads_, out);
-      trim_scratch(candidates_, candidates_idle_, store_->slot_count());
-    }
+    store_->tick(params, candidates_);
     lru_.on_tick(to_ns(now));
+    emissions_of(std::span<const Candidate>(candidates_), keys_.reader(), threads_, out);
+    trim_scratch(candidates_, candidates_idle_, store_->slot_count());
   }
 
   // Records each emission on its counter (if still present) and clears its
@@ -390,8 +377,7 @@ class BasicHeatRegistry {
     m.keys = keys_.key_bytes();
     m.index = index_.memory_bytes();
     m.lru = lru_.memory_bytes() + keys_.position_bytes();
-    for (const Emissions& part : emission_parts_) m.other += part.capacity() * sizeof(typename Emissions::value_type);
-    m.other += free_.capacity() * sizeof(Slot) + candidates_.capacity() * sizeof(Candidate) +
+    m.other = free_.capacity() * sizeof(Slot) + candidates_.capacity() * sizeof(Candidate) +
               prunable_.capacity() * sizeof(Slot) + queue_.memory_bytes();
     return m;
   }
@@ -579,8 +565,6 @@ class BasicHeatRegistry {
   Slot high_water_ = 0;  // slots [0, high_water_) have been handed out
   RegistryStats stats_;
   std::vector<Candidate> candidates_;  // scratch, reused across ticks
-  std::vector<Emissions> emission_parts_;  // tick_into_emissions's parts, reused across ticks
-  std::vector<std::uint32_t> emission_parts_idle_;  // trim_scratch's count per part
   std::vector<Slot> prunable_;         // scratch, reused across commits
   std::uint32_t candidates_idle_ = 0;  // trim_scratch's count of calls that barely used them
   std::uint32_t prunable_idle_ = 0;

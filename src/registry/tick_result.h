@@ -10,7 +10,6 @@
 
 #include "math/counter_math.h"
 #include "registry/scratch.h"
-#include "store/counter_store.h"
 #include "store/heat_counter.h"
 #include "util/thread_pool.h"
 
@@ -58,53 +57,6 @@ void emissions_of(std::span<const Candidate> candidates, KeyReader keys, unsigne
   ThreadPool::shared().run(parts, static_cast<unsigned>(parts), [&](std::size_t k) {
     convert(k * per_part, std::min(n, (k + 1) * per_part));
   });
-}
-
-// A tick through the store's tick_in_parts (CounterStore): each run of
-// candidates is turned into (key, emission) pairs on the pass thread that
-// found it, right after the pass over the run, while the keys the pass asked
-// for (TickParams::keys) are in cache: part 0 straight into `out`, every
-// other part into its own vector of `parts` (kept across ticks), appended to
-// `out` in order at the end (the caller trims them: registry/scratch.h).
-// Returns false, having done nothing, where the store does not tick in
-// parts.
-template <class Key, class KeyReader>
-bool tick_into_emissions(CounterStore& store, const TickParams& params, KeyReader keys,
-                         unsigned threads, std::vector<std::pair<Key, HeatEmission>>& out,
-                         std::vector<std::vector<std::pair<Key, HeatEmission>>>& parts) {
-  using Result = std::vector<std::pair<Key, HeatEmission>>;
-  struct Context {
-    KeyReader keys;
-    Result* out;
-    Result* parts;
-  };
-  const std::size_t max_parts = resolve_threads(threads);
-  if (parts.size() < max_parts) parts.resize(max_parts);
-  out.clear();
-  for (Result& part : parts) part.clear();
-  Context context{keys, &out, parts.data()};
-  CounterStore::CandidateParts handover;
-  handover.context = &context;
-  handover.consume = [](void* opaque, std::size_t part, std::span<const Candidate> found) {
-    const Context& c = *static_cast<const Context*>(opaque);
-    Result& into = part == 0 ? *c.out : c.parts[part];
-    const std::size_t base = into.size();
-    if (into.capacity() < base + found.size()) into.reserve(std::max(base + found.size(), 2 * into.capacity()));
-    into.resize(base + found.size());
-    auto* to = into.data() + base;
-    for (std::size_t i = 0; i < found.size(); ++i) {
-      const Candidate& candidate = found[i];
-      to[i].first = c.keys[candidate.slot];
-      to[i].second = candidate.kind == Decision::kEmit ? HeatEmission::emit(candidate.rate)
-                                                       : HeatEmission::withdraw();
-    }
-  };
-  if (!store.tick_in_parts(params, max_parts, handover)) return false;
-  std::size_t total = out.size();
-  for (std::size_t k = 1; k < handover.used; ++k) total += parts[k].size();
-  out.reserve(total);
-  for (std::size_t k = 1; k < handover.used; ++k) out.insert(out.end(), parts[k].begin(), parts[k].end());
-  return true;
 }
 
 }  // namespace heatkit

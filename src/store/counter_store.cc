@@ -167,36 +167,6 @@ void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& ou
   if (forward_) forward_after_tick(frame_, params.now, false);
 }
 
-bool HostCounterStore::tick_in_parts(const TickParams& params, std::size_t max_parts,
-                                     CandidateParts& parts) {
-  if (kernels_.tick == nullptr || (forward_ && !forward_tick_allowed(frame_, params.now))) return false;
-  const CounterColumns c = columns();
-  const ChunkPlan plan = plan_chunks(c.size, threads_);
-  if (plan.chunks > max_parts) return false;
-  if (tick_parts_.size() < plan.chunks) tick_parts_.resize(plan.chunks);
-  const auto run_part = [&](std::size_t k) {
-    const std::size_t end = std::min(c.size, (k + 1) * plan.chunk_size);
-    std::vector<Candidate>& found = tick_parts_[k];
-    for (std::size_t begin = k * plan.chunk_size; begin < end; begin += kSlotsPerHandOver) {
-      const std::size_t run_end = std::min(end, begin + kSlotsPerHandOver);
-      TickParams p = params;
-      if (p.keys != nullptr) p.keys += begin * p.key_stride;
-      found.clear();
-      kernels_.tick(chunk_of(c, begin, run_end), p, found);
-      for (Candidate& candidate : found) candidate.slot += static_cast<std::uint32_t>(begin);
-      if (!found.empty()) parts.consume(parts.context, k, found);
-    }
-  };
-  if (plan.chunks == 1) {
-    run_part(0);
-  } else {
-    ThreadPool::shared().run(plan.chunks, resolve_threads(threads_), run_part);
-  }
-  parts.used = plan.chunks;
-  if (forward_) forward_after_tick(frame_, params.now, false);
-  return true;
-}
-
 void HostCounterStore::tick_with_kernels(const TickParams& params, std::vector<Candidate>& out) {
   if (kernels_.tick_threaded != nullptr) {
     kernels_.tick_threaded(columns(), params, out, threads_);

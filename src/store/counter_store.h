@@ -74,24 +74,6 @@ class CounterStore {
   virtual void tick(const TickParams& params, std::vector<Candidate>& out) = 0;
   virtual void collect_prunable(std::vector<Slot>& out) = 0;
 
-  // tick(), handing the candidates over as the pass goes: `parts.consume`
-  // gets them a run of slots at a time, in slot order within each part, on
-  // the thread that found them (parts run concurrently; part k's slots all
-  // come before part k+1's). So the caller turns candidates into results
-  // while their keys, asked for by the pass (TickParams::keys), are still in
-  // cache. Uses at most `max_parts` parts and sets parts.used. Returns false,
-  // having done nothing, where this store does not (the caller then calls
-  // tick()).
-  struct CandidateParts {
-    void* context = nullptr;
-    void (*consume)(void* context, std::size_t part, std::span<const Candidate> candidates) = nullptr;
-    std::size_t used = 0;
-  };
-  virtual bool tick_in_parts(const TickParams& params, std::size_t max_parts, CandidateParts& parts) {
-    (void)params, (void)max_parts, (void)parts;
-    return false;
-  }
-
   // The last_update column readable on the host, exact after every call above
   // (store/last_updates.h). The registry's LRU order reads it. Valid until the
   // next call that changes the store.
@@ -197,11 +179,6 @@ class HostCounterStore final : public CounterStore {
 
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;
-  // Where the kernels are a per-chunk `tick` and the tick is not a relayout:
-  // each thread's chunk runs as runs of kSlotsPerHandOver slots, each run's
-  // candidates handed over as soon as its pass ends.
-  bool tick_in_parts(const TickParams& params, std::size_t max_parts, CandidateParts& parts) override;
-  static constexpr std::size_t kSlotsPerHandOver = std::size_t{1} << 13;
 
   LastUpdates last_update_host() const noexcept override {
     if (forward_) return LastUpdates::forward(last_update_.data(), rate_.data(), frame_.tick_instant);

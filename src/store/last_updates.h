@@ -1,5 +1,7 @@
-// Every slot's last_update as the registry's LRU order reads it, and the host
-// mirror that a store whose columns live elsewhere (device memory) keeps of it.
+// Every slot's last_update as the registry's LRU order reads it: a literal
+// host store's column, a forward host store's column read against its last
+// tick (LastUpdates::forward), and the host mirror that a store whose
+// columns live elsewhere (device memory) keeps of it.
 //
 // Why a mirror with stamps. A tick sets every slot's last_update to the same
 // instant. Writing that instant into a plain host copy costs 8 bytes per slot

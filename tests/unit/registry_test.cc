@@ -11,7 +11,6 @@
 #include <set>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "backends/backend.h"
@@ -593,15 +592,11 @@ TYPED_TEST(BothRegistries, bumps_decay_with_each_counters_own_half_life) {
 // before, proportional to its counters.
 TYPED_TEST(BothRegistries, mass_tick_scratch_is_given_back_once_ticks_are_ordinary_again) {
   using K = typename TestFixture::Key;
-  // Enough counters for two pass threads (the second thread's results are
-  // the registry's scratch until appended to the first's).
-  constexpr std::uint64_t kCounters = 100'000;
+  constexpr std::uint64_t kCounters = 20'000;
   constexpr std::uint64_t kHot = 50;   // keys read between two ordinary ticks
   constexpr int kOrdinaryTicks = 100;  // "many": what "once ticks are ordinary" means here
-  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two hardware threads for two pass threads";
   auto r = TypeParam::with_cap(kCounters);
   r.set_track_in_flight(false);
-  r.set_threads(2);
   std::vector<K> keys;
   for (std::uint64_t i = 0; i < kCounters; ++i) keys.push_back(this->key(i));
   Instant now = t0();
@@ -642,7 +637,7 @@ TYPED_TEST(BothRegistries, mass_tick_scratch_is_given_back_once_ticks_are_ordina
   ASSERT_GE(mass.size(), kCounters / 2) << "a mass emission";
   r.commit(mass);
   const std::size_t after_mass = r.memory_usage().other;
-  EXPECT_GE(after_mass, steady + kCounters / 4) << "the mass tick's scratch is counted";
+  EXPECT_GE(after_mass, steady + kCounters) << "the mass tick's scratch is counted";
 
   ordinary_ticks(kOrdinaryTicks);
   ASSERT_EQ(r.size(), kCounters);
