@@ -16,8 +16,10 @@
 //    of that and the store's last tick (ForwardFrame::tick_instant). A tick
 //    with every counter's write at or before its instant needs no write.
 //  - time going backwards: a bump, creation or decay_to earlier than the
-//    counter's last_update, or any write a forward encoding cannot hold,
-//    stores the counter literally: the sign bit set, -rate at the column's
+//    counter's last_update, or any write a forward encoding cannot hold (and
+//    a repeat bump at the instant of the last write, so that bumps at one
+//    instant add exact ones as the reference's do), stores the counter
+//    literally: the sign bit set, -rate at the column's
 //    last_update, decayed with counter_math.h as the scalar reference does.
 //    The next tick converts it back. A tick earlier than some write since the
 //    last tick is a relayout pass (below).
