@@ -13,9 +13,11 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "contract_model.h"
 #include "math/counter_math.h"
 #include "math/forward_math.h"
 #include "math/slot_ops.h"
@@ -148,32 +150,12 @@ class ForwardStore final : public CounterStore {
   int fast_ticks_ = 0;
 };
 
-// SEMANTICS.md "Counter", written from its text (0.5^h as std::exp2).
-struct ContractCounter {
-  double rate = 0.0;
-  std::int64_t last_update = 0;
-  std::int64_t half_life = 0;
-
-  void decay_to(std::int64_t now) {
-    if (half_life != 0 && rate != 0.0) {
-      const std::uint64_t elapsed = now > last_update ? static_cast<std::uint64_t>(now) -
-                                                            static_cast<std::uint64_t>(last_update)
-                                                      : 0;
-      const double h = static_cast<double>(elapsed) / static_cast<double>(half_life);
-      if (h > 64.0) {
-        rate = 0.0;
-      } else {
-        rate *= std::exp2(-h);
-        if (rate < 2.220446049250313e-16) rate = 0.0;
-      }
-    }
-    last_update = now;
-  }
-  void bump(std::int64_t now) {
-    decay_to(now);
-    rate += 1.0;
-  }
-};
+// The contract's counter (contract_model.h, written from SEMANTICS.md's
+// text), fresh at `created` with `half_life`.
+using ContractCounter = contract::Counter;
+ContractCounter contract_counter(std::int64_t created, std::int64_t half_life) {
+  return ContractCounter{0.0, created, std::nullopt, half_life};
+}
 
 // SEMANTICS.md "Numbers": within 1e-12 relative, or n x 2^-52 after n steps.
 double numbers_tolerance(std::int64_t steps) {
@@ -270,7 +252,7 @@ TEST(ForwardMath, last_update_is_the_later_of_the_last_write_and_the_last_tick_i
   std::vector<ContractCounter> model(3);
   for (Slot i = 0; i < 3; ++i) {
     store.init(i, kH, 1000);
-    model[i] = ContractCounter{0.0, 1000, kH};
+    model[i] = contract_counter(1000, kH);
   }
   const auto tick = [&](std::int64_t now) {
     store.tick_rate(0, now);
@@ -299,7 +281,7 @@ TEST(ForwardMath, last_update_is_the_later_of_the_last_write_and_the_last_tick_i
   tick(4000);
   expect("a tick earlier than a write before it", 4000, 4000, 4000);
   store.bump(0, 4500), model[0].bump(4500);
-  store.init(1, kH, 4200), model[1] = ContractCounter{0.0, 4200, kH};
+  store.init(1, kH, 4200), model[1] = contract_counter(4200, kH);
   expect("a bump and an init after the tick", 4500, 4200, 4000);
   tick(4500);
   expect("a tick at the last write's instant", 4500, 4500, 4500);
@@ -498,7 +480,7 @@ TEST(ForwardMath,
     std::int64_t now = window ? 0 : -(std::int64_t{1} << 62);
     for (Slot i = 0; i < kCounters; ++i) {
       store.init(i, half_life, now);
-      model[i] = ContractCounter{0.0, now, half_life};
+      model[i] = contract_counter(now, half_life);
     }
     const auto below = [&](std::int64_t n) {
       return static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(n)));
