@@ -11,11 +11,16 @@
 #include <iostream>
 #include <string>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include <heatkit/backend.h>
 #include <heatkit/policy.h>
 #include "tools/command.h"
+#include "tools/mpi_session.h"
+#if HEATKIT_HAVE_MPI
+#include <heatkit/distributed_registry.h>  // PeerRankFailed
+#endif
 
 namespace {
 
@@ -28,7 +33,8 @@ using heatkit::cli::kExitUsage;
 // How a command ended: its exit status and, for a failure, what to print.
 struct Outcome {
   int status = kExitSuccess;
-  std::string error;  // empty: nothing to say
+  std::string error;         // empty: nothing to say
+  bool peer_failed = false;  // under MPI: another rank failed, and says why
 };
 
 // std::cout's buffer while heatkit runs: it passes everything on to the
@@ -143,6 +149,10 @@ Outcome run_and_catch(int argc, char** argv) {
     return {kExitUsage, e.what()};
   } catch (const heatkit::InvalidPolicy& e) {
     return {kExitUsage, e.what()};
+#if HEATKIT_HAVE_MPI
+  } catch (const heatkit::PeerRankFailed& e) {
+    return {kExitFailure, e.what(), true};
+#endif
   } catch (const std::exception& e) {
     return {kExitFailure, e.what()};
   } catch (...) {
@@ -150,11 +160,32 @@ Outcome run_and_catch(int argc, char** argv) {
   }
 }
 
+// Discards what is written to it: standard output of ranks other than 0.
+class NullBuffer : public std::streambuf {
+ protected:
+  int_type overflow(int_type c) override { return traits_type::not_eof(c); }
+  std::streamsize xsputn(const char*, std::streamsize n) override { return n; }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Under mpirun every rank runs this; rank 0 alone prints (tools/mpi_session.h).
+  std::optional<heatkit::cli::MpiSession> mpi;
+  try {
+    mpi.emplace(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return kExitFailure;
+  }
   StdoutWatch out;
-  const Outcome outcome = run_and_catch(argc, argv);
+  NullBuffer discard;
+  if (heatkit::cli::world_rank() != 0) std::cout.rdbuf(&discard);
+  Outcome outcome = run_and_catch(argc, argv);
+  if (outcome.status != kExitSuccess &&
+      !heatkit::cli::report_failure_under_mpi(outcome.error.c_str(), outcome.status, outcome.peer_failed)) {
+    outcome.error.clear();  // rank 0 reports an error every rank met alike
+  }
   // Every command's output, --help's too, is checked here: a write that
   // failed is a failure even when the command itself succeeded. The flush
   // comes first, so that what the command printed stays before its error.

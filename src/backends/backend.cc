@@ -122,6 +122,12 @@ BackendInfo backend_info(std::string_view name) {
 // The fastest CPU backend; `scalar` stays the reference the others are tested against.
 std::string_view default_backend() noexcept { return "highway"; }
 
+void use_gpu([[maybe_unused]] int ordinal) {
+#if HEATKIT_HAVE_CUDA
+  gpu::use_device(ordinal);
+#endif
+}
+
 std::unique_ptr<CounterStore> make_store(std::string_view name) {
   for (const auto& b : kBackends) {
     if (b.name != name) continue;

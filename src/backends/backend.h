@@ -15,4 +15,9 @@ namespace heatkit {
 // backend has, BackendUnavailable for one that cannot run here.
 std::unique_ptr<CounterStore> make_store(std::string_view name);
 
+// Makes GPU `ordinal` modulo the GPUs here the calling thread's device, for
+// the device stores it makes next (one rank per GPU). Does nothing in a build
+// without CUDA or on a machine without a GPU (make_store then says why).
+void use_gpu(int ordinal);
+
 }  // namespace heatkit

@@ -66,6 +66,15 @@ const std::string& unavailable_reason() {
   return reason;
 }
 
+void use_device(int ordinal) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    (void)cudaGetLastError();  // no GPU: unavailable_reason() says so when a store is made
+    return;
+  }
+  HEATKIT_CUDA_CHECK(cudaSetDevice((ordinal % count + count) % count));
+}
+
 std::unique_ptr<CounterStore> make_cuda_store() {
   return std::make_unique<DeviceCounterStore>(DevicePasses::kCudaKernels);
 }

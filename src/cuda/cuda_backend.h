@@ -15,6 +15,10 @@ namespace heatkit::gpu {
 // once per process (a tiny kernel launch) and never throws.
 const std::string& unavailable_reason();
 
+// Makes device `ordinal` modulo the devices here current for the calling
+// thread; does nothing when there is no device. Throws CudaError.
+void use_device(int ordinal);
+
 // Fresh, empty device stores. Throw CudaError when CUDA fails (call
 // unavailable_reason() first; make_store does).
 std::unique_ptr<CounterStore> make_cuda_store();    // hand-written kernels + CUB

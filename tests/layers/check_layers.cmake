@@ -15,7 +15,7 @@ endif()
 # Globs RELATIVE to a relative path (ROOT=.) find nothing: make it absolute.
 file(REAL_PATH "${ROOT}" ROOT)
 
-set(layers heatkit util math kernels thrust store cuda backends registry api sim tools bench)
+set(layers heatkit util math kernels thrust store cuda backends registry api mpi sim tools bench)
 # Where each layer's files are, relative to ROOT.
 set(folder_heatkit include/heatkit)
 foreach(layer util math kernels thrust store cuda backends registry api)

@@ -1,0 +1,40 @@
+// MPI calls that throw: every call the distributed registry makes returns its
+// code (the registry's communicator has MPI_ERRORS_RETURN), and a failure
+// becomes an MpiError naming the call and the rank.
+#pragma once
+
+#include <mpi.h>
+
+#include <climits>
+#include <exception>
+#include <utility>
+
+#include <heatkit/distributed_registry.h>
+
+namespace heatkit::mpi {
+
+// Throws MpiError(call, rank, code) unless `code` is MPI_SUCCESS.
+inline void check(int code, const char* call, int rank) {
+  if (code != MPI_SUCCESS) throw MpiError(call, rank, code);
+}
+
+// Runs `step` on every rank of `comm` and agrees on how it went (one
+// MPI_Allreduce): when it threw on some rank, that rank rethrows its own
+// error and every other rank throws PeerRankFailed naming the lowest such
+// rank. So a failure on one rank is seen by all before any data moves.
+template <class Step>
+void on_every_rank(MPI_Comm comm, int rank, const char* call, Step&& step) {
+  std::exception_ptr error;
+  try {
+    std::forward<Step>(step)();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  int mine = error ? rank : INT_MAX;
+  int first = INT_MAX;
+  check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce", rank);
+  if (error) std::rethrow_exception(error);
+  if (first != INT_MAX) throw PeerRankFailed(call, rank, first);
+}
+
+}  // namespace heatkit::mpi
