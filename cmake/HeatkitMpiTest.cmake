@@ -1,0 +1,29 @@
+# heatkit_add_mpi_test(NAME name RANKS n COMMAND program args...)
+# A CTest test that runs `program args...` as `n` MPI ranks (mpirun -np n),
+# labelled `mpi`. More ranks than cores run oversubscribed (Open MPI's
+# --oversubscribe), and as root: Open MPI refuses root unless told, which CI
+# containers are, so the tests tell it (OMPI_ALLOW_RUN_AS_ROOT*).
+if(NOT DEFINED HEATKIT_MPIEXEC_OVERSUBSCRIBE)
+  set(HEATKIT_MPIEXEC_OVERSUBSCRIBE "")
+  if(MPIEXEC_EXECUTABLE)
+    execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _mpiexec_version
+                    ERROR_QUIET RESULT_VARIABLE _mpiexec_rc)
+    if(_mpiexec_rc EQUAL 0 AND _mpiexec_version MATCHES "Open MPI|OpenRTE")
+      set(HEATKIT_MPIEXEC_OVERSUBSCRIBE --oversubscribe)
+    endif()
+  endif()
+  set(HEATKIT_MPIEXEC_OVERSUBSCRIBE "${HEATKIT_MPIEXEC_OVERSUBSCRIBE}" CACHE STRING
+      "mpiexec flag that lets more ranks than cores run (Open MPI: --oversubscribe)")
+endif()
+
+function(heatkit_add_mpi_test)
+  cmake_parse_arguments(PARSE_ARGV 0 T "" "NAME;RANKS" "COMMAND")
+  if(NOT T_NAME OR NOT T_RANKS OR NOT T_COMMAND)
+    message(FATAL_ERROR "heatkit_add_mpi_test: NAME, RANKS and COMMAND are required")
+  endif()
+  add_test(NAME ${T_NAME}
+    COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_RANKS} ${HEATKIT_MPIEXEC_OVERSUBSCRIBE}
+            ${MPIEXEC_PREFLAGS} ${T_COMMAND} ${MPIEXEC_POSTFLAGS})
+  set_tests_properties(${T_NAME} PROPERTIES LABELS mpi PROCESSORS ${T_RANKS} TIMEOUT 300
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+endfunction()
