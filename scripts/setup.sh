@@ -14,6 +14,7 @@ packages=(
   libcli11-dev                  # CLI parser for the heatkit CLI (header-only)
   clang-14 libclang-rt-14-dev   # libFuzzer + sanitizer runtimes for the fuzz preset
   llvm-14                       # llvm-symbolizer-14: readable sanitizer stacks
+  libopenmpi-dev openmpi-bin    # Open MPI: heatkit::mpi and the CLI under mpirun
   python3
 )
 
