@@ -18,7 +18,7 @@ file(REAL_PATH "${ROOT}" ROOT)
 set(layers heatkit util math kernels thrust store cuda backends registry api mpi sim tools bench)
 # Where each layer's files are, relative to ROOT.
 set(folder_heatkit include/heatkit)
-foreach(layer util math kernels thrust store cuda backends registry api)
+foreach(layer util math kernels thrust store cuda backends registry api mpi)
   set(folder_${layer} src/${layer})
 endforeach()
 foreach(layer sim tools bench)
