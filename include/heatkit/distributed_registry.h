@@ -97,7 +97,8 @@ class DistributedHeatRegistryOf {
   DistributedHeatRegistryOf(DistributedHeatRegistryOf&&) noexcept;
   DistributedHeatRegistryOf& operator=(DistributedHeatRegistryOf&&) noexcept;
   // Frees the duplicated communicator (MPI_Comm_free is collective in
-  // principle; Open MPI and MPICH do not block on it).
+  // principle; Open MPI and MPICH do not block on it); after MPI_Finalize,
+  // frees nothing.
   ~DistributedHeatRegistryOf();
 
   int rank() const noexcept;

@@ -101,7 +101,11 @@ struct DistributedHeatRegistryOf<Key>::Impl {
 
   Impl(MPI_Comm parent, RegistryOptions options);
   ~Impl() {
-    if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+    // A registry that outlives MPI_Finalize (a global, a caller's order)
+    // has nothing left to free: MPI forbids the call then.
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (comm != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm);
   }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
