@@ -127,6 +127,9 @@ struct DistributedHeatRegistryOf<Key>::Impl {
 
 template <RegistryKey Key>
 DistributedHeatRegistryOf<Key>::Impl::Impl(MPI_Comm parent, RegistryOptions options) {
+  if (parent == MPI_COMM_NULL) {
+    throw std::invalid_argument("DistributedHeatRegistry: the communicator is MPI_COMM_NULL");
+  }
   int parent_rank = -1;
   if (MPI_Comm_rank(parent, &parent_rank) != MPI_SUCCESS) parent_rank = -1;
   mpi::check(MPI_Comm_dup(parent, &comm), "MPI_Comm_dup", parent_rank);

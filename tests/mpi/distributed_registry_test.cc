@@ -173,6 +173,18 @@ TEST(DistributedRegistry, ReportsTheBytesItSendsToOtherRanks) {
   EXPECT_GE(s.seconds, 0.0);
 }
 
+TEST(DistributedRegistry, MpiErrorsNameTheCallTheRankAndMpisReason) {
+  const MpiError e("MPI_Alltoallv", 3, MPI_ERR_TRUNCATE);
+  EXPECT_EQ(e.call(), "MPI_Alltoallv");
+  EXPECT_EQ(e.rank(), 3);
+  EXPECT_EQ(e.code(), MPI_ERR_TRUNCATE);
+  char reason[MPI_MAX_ERROR_STRING] = {};
+  int length = 0;
+  MPI_Error_string(MPI_ERR_TRUNCATE, reason, &length);
+  EXPECT_EQ(std::string(e.what()), "MPI_Alltoallv failed on rank 3: " + std::string(reason, static_cast<std::size_t>(length)));
+  EXPECT_THROW(DistributedHeatRegistry(MPI_COMM_NULL, seeded(1)), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace heatkit::test
 
