@@ -97,7 +97,7 @@ struct DistributedHeatRegistryOf<Key>::Impl {
   // Scratch of the routed exchanges, reused.
   std::vector<int> owners;
   std::vector<Header> headers_out, headers_in;
-  std::vector<int> send_counts, send_displs, recv_counts, recv_displs;
+  std::vector<int> send_counts, send_displs, recv_counts, recv_displs, next;
 
   Impl(MPI_Comm parent, RegistryOptions options);
   ~Impl() {
@@ -117,12 +117,37 @@ struct DistributedHeatRegistryOf<Key>::Impl {
 
   void check(int code, const char* call) const { mpi::check(code, call, rank); }
 
+  // What a routed exchange leaves: the items this rank packed (`sent`, by
+  // destination) and those it received (`received`, by source); the
+  // items from source s are segment(s). A rank's items for itself never
+  // pass through MPI: its own segment is read where it was packed.
+  template <class Wire>
+  struct Routed {
+    std::vector<Wire> sent;
+    std::vector<Wire> received;
+  };
+
   // Routes items to ranks: `validate()` checks the call's arguments,
-  // `place(i)` is item i's destination, `wire(i)` its bytes. Returns what this rank received, grouped by source in rank order
-  // (recv_displs / recv_counts), each source's header in headers_in.
+  // `place(i)` is item i's destination, `wire(i)` its bytes. Each source's
+  // header lands in headers_in. `out` keeps its memory between calls.
   template <class Wire, class Validate, class Place, class Make>
-  std::vector<Wire> route(const char* call, std::size_t n, std::int64_t half_life_ns, Validate validate,
-                          Place place, Make wire);
+  void route(const char* call, std::size_t n, std::int64_t half_life_ns, Validate validate, Place place,
+             Make wire, Routed<Wire>& out);
+
+  template <class Wire>
+  std::span<const Wire> segment(const Routed<Wire>& routed, int source) const {
+    const auto s = static_cast<std::size_t>(source);
+    if (source == rank) {
+      return std::span<const Wire>(routed.sent).subspan(static_cast<std::size_t>(send_displs[s]),
+                                                        static_cast<std::size_t>(headers_out[s].count));
+    }
+    return std::span<const Wire>(routed.received)
+        .subspan(static_cast<std::size_t>(recv_displs[s]), static_cast<std::size_t>(recv_counts[s]));
+  }
+
+  Routed<WireRead<Key>> reads_routed;
+  Routed<WireEmission<Key>> emissions_routed;
+  std::vector<std::pair<Key, Instant>> reads_scratch;
 };
 
 template <RegistryKey Key>
@@ -181,18 +206,17 @@ DistributedHeatRegistryOf<Key>::Impl::Impl(MPI_Comm parent, RegistryOptions opti
 
 template <RegistryKey Key>
 template <class Wire, class Validate, class Place, class Make>
-std::vector<Wire> DistributedHeatRegistryOf<Key>::Impl::route(const char* call, std::size_t n,
-                                                               std::int64_t half_life_ns, Validate validate,
-                                                               Place place, Make wire) {
+void DistributedHeatRegistryOf<Key>::Impl::route(const char* call, std::size_t n, std::int64_t half_life_ns,
+                                                 Validate validate, Place place, Make wire, Routed<Wire>& out) {
   static_assert(std::is_trivially_copyable_v<Wire>);
   const auto ranks = static_cast<std::size_t>(size);
-  std::vector<Wire> send;
-  std::vector<Wire> recv;
+  const auto me = static_cast<std::size_t>(rank);
   headers_out.assign(ranks, Header{0, half_life_ns});
   headers_in.assign(ranks, Header{0, 0});
 
-  // Pack by destination. A failure here (a batch too big to count in an
-  // int, an allocation) is agreed on below, before any item moves.
+  // Pack by destination. A failure here (arguments, a batch too big to
+  // count in an int, an allocation) is agreed on below, before any item
+  // moves.
   std::exception_ptr packing;
   try {
     validate();
@@ -209,15 +233,17 @@ std::vector<Wire> DistributedHeatRegistryOf<Key>::Impl::route(const char* call, 
     }
     send_displs.assign(ranks, 0);
     for (std::size_t d = 1; d < ranks; ++d) send_displs[d] = send_displs[d - 1] + send_counts[d - 1];
-    send.resize(n);
-    std::vector<int> next = send_displs;
+    out.sent.resize(n);
+    next.assign(send_displs.begin(), send_displs.end());
     for (std::size_t i = 0; i < n; ++i) {
-      send[static_cast<std::size_t>(next[static_cast<std::size_t>(owners[i])]++)] = wire(i);
+      out.sent[static_cast<std::size_t>(next[static_cast<std::size_t>(owners[i])]++)] = wire(i);
     }
     for (std::size_t d = 0; d < ranks; ++d) headers_out[d].count = send_counts[d];
   } catch (...) {
     packing = std::current_exception();
     for (Header& h : headers_out) h.count = 0;
+    send_counts.assign(ranks, 0);
+    send_displs.assign(ranks, 0);
   }
 
   const auto start = Clock::now();
@@ -230,6 +256,7 @@ std::vector<Wire> DistributedHeatRegistryOf<Key>::Impl::route(const char* call, 
     recv_displs.assign(ranks, 0);
     std::int64_t total = 0;
     for (std::size_t s = 0; s < ranks; ++s) {
+      if (s == me) continue;  // read in place: segment()
       recv_displs[s] = static_cast<int>(std::min<std::int64_t>(total, INT_MAX));
       recv_counts[s] = static_cast<int>(headers_in[s].count);
       total += headers_in[s].count;
@@ -239,14 +266,18 @@ std::vector<Wire> DistributedHeatRegistryOf<Key>::Impl::route(const char* call, 
                                   std::to_string(total) + " items in one call, more than 2^31 - 1: " +
                                   "split the batches");
     }
-    recv.resize(static_cast<std::size_t>(total));
+    out.received.resize(static_cast<std::size_t>(total));
   });
+  // What a rank sends itself stays where it was packed.
+  const int own = send_counts[me];
+  send_counts[me] = 0;
   MPI_Datatype item = MPI_DATATYPE_NULL;
   check(MPI_Type_contiguous(sizeof(Wire), MPI_BYTE, &item), "MPI_Type_contiguous");
   check(MPI_Type_commit(&item), "MPI_Type_commit");
-  const int code = MPI_Alltoallv(send.data(), send_counts.data(), send_displs.data(), item, recv.data(),
-                                 recv_counts.data(), recv_displs.data(), item, comm);
+  const int code = MPI_Alltoallv(out.sent.data(), send_counts.data(), send_displs.data(), item,
+                                 out.received.data(), recv_counts.data(), recv_displs.data(), item, comm);
   MPI_Type_free(&item);
+  send_counts[me] = own;
   check(code, "MPI_Alltoallv");
   stats.seconds += seconds_since(start);
 
@@ -255,13 +286,12 @@ std::vector<Wire> DistributedHeatRegistryOf<Key>::Impl::route(const char* call, 
   std::uint64_t sent = others * sizeof(Header);
   std::uint64_t received = others * sizeof(Header);
   for (std::size_t r = 0; r < ranks; ++r) {
-    if (static_cast<int>(r) == rank) continue;
+    if (r == me) continue;
     sent += static_cast<std::uint64_t>(send_counts[r]) * sizeof(Wire);
     received += static_cast<std::uint64_t>(recv_counts[r]) * sizeof(Wire);
   }
   stats.bytes_sent += sent;
   stats.bytes_received += received;
-  return recv;
 }
 
 template <RegistryKey Key>
@@ -314,23 +344,22 @@ void DistributedHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, std::
                                   std::to_string(half_life_ns) + " ns on rank " + std::to_string(m.rank));
     }
   };
-  const std::vector<WireRead<Key>> received = m.route<WireRead<Key>>(
+  m.route<WireRead<Key>>(
       "DistributedHeatRegistry::bump_batch", n, half_life_ns, validate,
       [&](std::size_t i) { return m.owner_of(keys[i]); },
-      [&](std::size_t i) { return WireRead<Key>{keys[i], to_ns(times[i])}; });
+      [&](std::size_t i) { return WireRead<Key>{keys[i], to_ns(times[i])}; }, m.reads_routed);
   m.stats.reads_routed += n;
-  m.stats.reads_applied += received.size();
-
-  std::vector<std::pair<Key, Instant>> reads(received.size());
-  for (std::size_t i = 0; i < received.size(); ++i) {
-    reads[i] = {received[i].key, instant_from_ns(received[i].at_ns)};
-  }
-  const std::span<const std::pair<Key, Instant>> all(reads);
-  for (std::size_t s = 0; s < static_cast<std::size_t>(m.size); ++s) {
-    if (m.recv_counts[s] == 0) continue;
-    m.local->bump_batch(all.subspan(static_cast<std::size_t>(m.recv_displs[s]),
-                                    static_cast<std::size_t>(m.recv_counts[s])),
-                        Duration(m.headers_in[s].half_life_ns));
+  // Source by source, rank 0's first: the order of the ranks' batches
+  // concatenated rank by rank.
+  for (int source = 0; source < m.size; ++source) {
+    const std::span<const WireRead<Key>> reads = m.segment(m.reads_routed, source);
+    if (reads.empty()) continue;
+    m.reads_scratch.resize(reads.size());
+    for (std::size_t i = 0; i < reads.size(); ++i) {
+      m.reads_scratch[i] = {reads[i].key, instant_from_ns(reads[i].at_ns)};
+    }
+    m.local->bump_batch(m.reads_scratch, Duration(m.headers_in[static_cast<std::size_t>(source)].half_life_ns));
+    m.stats.reads_applied += reads.size();
   }
 }
 
@@ -353,16 +382,19 @@ void DistributedHeatRegistryOf<Key>::tick(const Policy& policy, Instant now, Emi
 template <RegistryKey Key>
 void DistributedHeatRegistryOf<Key>::commit(std::span<const std::pair<Key, HeatEmission>> emissions) {
   Impl& m = *impl_;
-  const std::vector<WireEmission<Key>> received = m.route<WireEmission<Key>>(
+  m.route<WireEmission<Key>>(
       "DistributedHeatRegistry::commit", emissions.size(), 0, [] {},
       [&](std::size_t i) { return m.owner_of(emissions[i].first); },
       [&](std::size_t i) {
         return WireEmission<Key>{emissions[i].first, emissions[i].second.rate,
                                  static_cast<std::uint8_t>(emissions[i].second.kind)};
-      });
-  Emissions mine(received.size());
-  for (std::size_t i = 0; i < received.size(); ++i) {
-    mine[i] = {received[i].key, HeatEmission{static_cast<Decision>(received[i].kind), received[i].rate}};
+      },
+      m.emissions_routed);
+  Emissions mine;
+  for (int source = 0; source < m.size; ++source) {
+    for (const WireEmission<Key>& e : m.segment(m.emissions_routed, source)) {
+      mine.emplace_back(e.key, HeatEmission{static_cast<Decision>(e.kind), e.rate});
+    }
   }
   m.local->commit(mine);
 }
