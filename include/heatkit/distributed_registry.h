@@ -8,7 +8,8 @@
 // the same order, or the job hangs as with any MPI collective) is said at
 // each. A failure on one rank before a collective's data moves (a bad
 // argument, a failed allocation) is seen by every rank: that rank throws its
-// own error, the others PeerRankFailed naming it. A failure after the data
+// own error, the others PeerRankFailed naming it (where several ranks fail,
+// the lowest of them throws its own error and the rest PeerRankFailed). A failure after the data
 // moved (while a rank applies what it received) leaves the ranks out of step:
 // end the job (abort_job; `heatkit` does).
 //
@@ -52,7 +53,8 @@ class MpiError : public std::runtime_error {
 };
 
 // A collective call failed on another rank before any data moved (that rank
-// throws the reason itself); this rank's registry is unchanged by the call.
+// throws the reason itself; this rank may have failed too, for a reason the
+// lower rank's error most likely shares); no rank's registry was changed.
 class PeerRankFailed : public std::runtime_error {
  public:
   PeerRankFailed(std::string_view call, int rank, int failed_rank);

@@ -19,9 +19,10 @@ inline void check(int code, const char* call, int rank) {
 }
 
 // Runs `step` on every rank of `comm` and agrees on how it went (one
-// MPI_Allreduce): when it threw on some rank, that rank rethrows its own
-// error and every other rank throws PeerRankFailed naming the lowest such
-// rank. So a failure on one rank is seen by all before any data moves.
+// MPI_Allreduce): when it threw on some ranks, the lowest of them rethrows
+// its own error and every other rank throws PeerRankFailed naming it. So a
+// failure on one rank is seen by all before any data moves, and a failure
+// on many (a backend no node has) is one error, not one per rank.
 template <class Step>
 void on_every_rank(MPI_Comm comm, int rank, const char* call, Step&& step) {
   std::exception_ptr error;
@@ -33,7 +34,7 @@ void on_every_rank(MPI_Comm comm, int rank, const char* call, Step&& step) {
   int mine = error ? rank : INT_MAX;
   int first = INT_MAX;
   check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce", rank);
-  if (error) std::rethrow_exception(error);
+  if (first == rank) std::rethrow_exception(error);
   if (first != INT_MAX) throw PeerRankFailed(call, rank, first);
 }
 
