@@ -67,8 +67,8 @@ ReadSlice read_slice(std::uint64_t window_first, std::uint64_t window_reads, int
   return {window_first + begin, end - begin};
 }
 
-bool eviction_possible(const SimulationConfig& config) noexcept {
-  return config.cap != 0 && config.cap < config.keys;
+bool eviction_possible(const SimulationConfig& config, int ranks) noexcept {
+  return config.cap != 0 && config.cap / static_cast<std::uint64_t>(std::max(ranks, 1)) < config.keys;
 }
 
 struct DistributedSimulation::State {
@@ -83,6 +83,7 @@ struct DistributedSimulation::State {
     // them stops every rank here, before any read moves.
     mpi::on_every_rank(registry.communicator(), registry.rank(), "DistributedSimulation (the Zipf table)",
                        [&] {
+                         start_clock_at_zero();
                          table.emplace(static_cast<std::uint32_t>(config.keys), config.zipf_exponent);
                          const auto slice = static_cast<std::size_t>(
                              std::min(reads_per_tick, kReadsPerExchange) / static_cast<std::uint64_t>(ranks()) + 1);
@@ -92,6 +93,22 @@ struct DistributedSimulation::State {
   }
 
   int ranks() const noexcept { return registry.ranks(); }
+
+  // A forward-decayed store (highway, thrust-omp, cuda, thrust: ARCHITECTURE
+  // "forward decay") encodes its counters against a landmark instant set at
+  // its first creation. The single-process run's first read, and so its
+  // landmark, is at 0; a shard's first read comes later, and a different
+  // landmark rounds differently, enough to tip ties at a threshold
+  // (SEMANTICS.md "Numbers"). Creating and removing a key the workload never
+  // reads (ranks are below 2^32) at 0 gives every shard that landmark, so the
+  // counts agree exactly. No count changes: a removal is neither a prune
+  // nor an eviction.
+  void start_clock_at_zero() {
+    constexpr std::uint64_t kOutsideTheWorkload = ~std::uint64_t{0};
+    HeatRegistryOf<std::uint64_t>& shard = registry.local();
+    shard.entry(kOutsideTheWorkload, config.half_life, instant_from_ns(0));
+    shard.remove(kOutsideTheWorkload);
+  }
 
   SimulationConfig config;
   std::uint64_t ticks;
@@ -265,7 +282,7 @@ DistributedSimulationSummary DistributedSimulation::summary() const {
     total.memory.lru += rank.memory.lru;
     total.memory.other += rank.memory.other;
   }
-  out.eviction_possible = eviction_possible(s.config);
+  out.eviction_possible = eviction_possible(s.config, s.ranks());
   return out;
 }
 

@@ -10,10 +10,12 @@
 // and the window goes through one bump_batch, which applies the ranks'
 // reads rank by rank: the concatenation is the window in order, and the
 // windows go in order, so every owner sees its keys' reads in the global
-// order. Where no rank evicts (cap 0 or cap >= keys) every counter ends
-// exactly as in the single-process run, and the counts are the same. With
-// eviction possible each rank evicts among its own keys at its share of
-// the cap, so the counts may differ.
+// order. Where no rank can evict (cap 0, or each rank's share of the cap,
+// about cap / N, at least the keys) every counter ends exactly as in the
+// single-process run, and the counts are the same. Otherwise each rank
+// evicts among its own keys at its share of the cap, which the keys it owns
+// may exceed even where cap >= keys (the hash spreads them only about
+// evenly), so the counts may differ.
 //
 // Reads are generated and applied on the host on every backend (no device
 // read path); a device backend keeps each rank's counters on its GPU.
@@ -44,8 +46,10 @@ struct ReadSlice {
 };
 ReadSlice read_slice(std::uint64_t window_first, std::uint64_t window_reads, int rank, int ranks) noexcept;
 
-// Whether a rank may evict: the cap is set and below the keys.
-bool eviction_possible(const SimulationConfig& config) noexcept;
+// Whether a rank of `ranks` may evict: the cap is set and the least share
+// of it (cap / ranks, rounded down) is below the keys, any of which the
+// rank might own.
+bool eviction_possible(const SimulationConfig& config, int ranks) noexcept;
 
 // A rank's wall-clock seconds by phase. Disjoint: together they are the
 // rank's time in its steps.
