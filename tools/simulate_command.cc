@@ -447,8 +447,6 @@ std::string largest_option(const sim::MemoryEstimate& e, const SimulateOptions& 
   }
 }
 
-// Throws UsageError when the run's estimate exceeds the limit; the estimate's
-// own errors (an invalid config, an unknown backend) propagate.
 // Throws UsageError when the estimate `e` exceeds the limit; `per` follows
 // the amount ("" for the whole run, " per rank").
 void refuse_over_limit(const sim::MemoryEstimate& e, const SimulateOptions& options,
@@ -460,6 +458,8 @@ void refuse_over_limit(const sim::MemoryEstimate& e, const SimulateOptions& opti
                    about_bytes(e.registry) + "), more than " + limit_words(limit));
 }
 
+// Throws UsageError when the run's estimate exceeds the limit; the estimate's
+// own errors (an invalid config, an unknown backend) propagate.
 void check_memory(const SimulationConfig& config, const SimulateOptions& options,
                   const std::optional<MemoryLimit>& limit) {
   if (!limit) return;  // nothing known to check against
@@ -577,17 +577,31 @@ int ranks_on_this_node(MPI_Comm comm) {
   return size;
 }
 
-// Each rank holds the whole Zipf table and its share of the counters, and is
-// checked alone against its own limit (sim::estimate_memory_per_rank):
-// --max-memory is a limit per rank; without it, the memory available now is
-// split evenly among the ranks on this node, which share it.
-void check_memory_per_rank(const SimulationConfig& config, const SimulateOptions& options, int ranks,
-                           std::optional<MemoryLimit> limit, int node_ranks) {
-  if (!limit) return;
-  if (options.max_memory.empty() && node_ranks > 1) {
-    limit->bytes /= static_cast<std::uint64_t>(node_ranks);
-    limit->source += ", split over the " + std::to_string(node_ranks) + " ranks on this node";
+// The limit a rank is checked against alone (it holds the whole Zipf table
+// and its share of the counters: sim::estimate_memory_per_rank):
+// --max-memory is a limit per rank; without it, the least of the memory
+// available now and the cgroup's room, both shared by the ranks on this node
+// and split evenly among them, and the room under this process's own
+// `ulimit -v`.
+std::optional<MemoryLimit> rank_memory_limit(const SimulateOptions& options, int node_ranks) {
+  if (!options.max_memory.empty() || node_ranks <= 1) return memory_limit(options);
+  namespace d = memory_budget_detail;
+  const auto share = [&](std::optional<std::uint64_t> bytes) {
+    return bytes ? std::optional(*bytes / static_cast<std::uint64_t>(node_ranks)) : bytes;
+  };
+  const std::string split = ", split over the " + std::to_string(node_ranks) + " ranks on this node";
+  std::optional<MemoryLimit> least;
+  if (const auto meminfo = d::read_text("/proc/meminfo")) {
+    d::keep_least(least, share(mem_available(*meminfo)), "MemAvailable" + split);
   }
+  d::keep_least(least, share(d::cgroup_room()), "the cgroup's memory.max" + split);
+  d::keep_least(least, d::address_space_room(), "ulimit -v");
+  return least;
+}
+
+void check_memory_per_rank(const SimulationConfig& config, const SimulateOptions& options, int ranks,
+                           const std::optional<MemoryLimit>& limit) {
+  if (!limit) return;
   refuse_over_limit(sim::estimate_memory_per_rank(config, ranks), options, config, *limit, " per rank");
 }
 
@@ -680,8 +694,8 @@ int run_simulate_sharded(const SimulateOptions& options) {
   on_every_rank_alike(comm, [&] {
     with_cli_errors(
         [&] {
-          limit = memory_limit(options);
-          check_memory_per_rank(config, options, ranks, limit, node_ranks);
+          limit = rank_memory_limit(options, node_ranks);
+          check_memory_per_rank(config, options, ranks, limit);
         },
         estimate, limit);
   });
