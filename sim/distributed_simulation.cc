@@ -81,15 +81,17 @@ struct DistributedSimulation::State {
     policy.decay_half_life = config.half_life;
     // The rank's own allocations, agreed on so that a rank that cannot make
     // them stops every rank here, before any read moves.
-    mpi::on_every_rank(registry.communicator(), registry.rank(), "DistributedSimulation (the Zipf table)",
-                       [&] {
-                         start_clock_at_zero();
-                         table.emplace(static_cast<std::uint32_t>(config.keys), config.zipf_exponent);
-                         const auto slice = static_cast<std::size_t>(
-                             std::min(reads_per_tick, kReadsPerExchange) / static_cast<std::uint64_t>(ranks()) + 1);
-                         keys.reserve(slice);
-                         read_times.reserve(slice);
-                       });
+    mpi::on_every_rank(registry.communicator(), registry.rank(), "DistributedSimulation (the rank's tables)",
+                       [&] { make_tables(); });
+  }
+
+  void make_tables() {
+    start_clock_at_zero();
+    table.emplace(static_cast<std::uint32_t>(config.keys), config.zipf_exponent);
+    const std::uint64_t window = std::min(reads_per_tick, kReadsPerExchange);
+    const auto slice = static_cast<std::size_t>(window / static_cast<std::uint64_t>(ranks()) + 1);
+    keys.reserve(slice);
+    read_times.reserve(slice);
   }
 
   int ranks() const noexcept { return registry.ranks(); }
