@@ -190,6 +190,18 @@ void validate(const SimulationConfig& c) {
   }
 }
 
+SimulationCounts& SimulationCounts::operator+=(const SimulationCounts& step) noexcept {
+  reads += step.reads;
+  emits_committed += step.emits_committed;
+  emits_rolled_back += step.emits_rolled_back;
+  withdrawals_committed += step.withdrawals_committed;
+  withdrawals_rolled_back += step.withdrawals_rolled_back;
+  prunes += step.prunes;
+  evictions += step.evictions;
+  counters_ticked += step.counters_ticked;
+  return *this;
+}
+
 double SimulationSummary::seconds_per_tick() const noexcept {
   return ticks == 0 ? 0.0 : times.tick / static_cast<double>(ticks);
 }
@@ -215,16 +227,7 @@ BasicHeatRegistry<std::uint64_t> make_registry(const SimulationConfig& config) {
   return BasicHeatRegistry<std::uint64_t>(std::move(options));
 }
 
-void add(SimulationCounts& total, const SimulationCounts& step) {
-  total.reads += step.reads;
-  total.emits_committed += step.emits_committed;
-  total.emits_rolled_back += step.emits_rolled_back;
-  total.withdrawals_committed += step.withdrawals_committed;
-  total.withdrawals_rolled_back += step.withdrawals_rolled_back;
-  total.prunes += step.prunes;
-  total.evictions += step.evictions;
-  total.counters_ticked += step.counters_ticked;
-}
+void add(SimulationCounts& total, const SimulationCounts& step) { total += step; }
 
 void add(SimulationTimes& total, const SimulationTimes& step) {
   total.read_generation += step.read_generation;

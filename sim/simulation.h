@@ -111,6 +111,8 @@ struct SimulationCounts {
   std::uint64_t evictions = 0;             // RegistryStats::evictions
   std::uint64_t counters_ticked = 0;       // sum over ticks of live counters at the tick
   friend bool operator==(const SimulationCounts&, const SimulationCounts&) = default;
+  // Adds `step`'s counts, field by field (a run's totals, the ranks' sum).
+  SimulationCounts& operator+=(const SimulationCounts& step) noexcept;
 };
 
 // Wall-clock seconds spent in each phase.

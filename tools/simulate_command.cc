@@ -29,6 +29,14 @@
 #include "tools/command.h"
 #include "tools/memory_budget.h"
 #include "sim/simulation.h"
+#include "tools/mpi_session.h"
+#if HEATKIT_HAVE_MPI
+#include <climits>
+#include <vector>
+
+#include <heatkit/distributed_registry.h>  // PeerRankFailed
+#include "sim/distributed_simulation.h"
+#endif
 
 namespace heatkit::cli {
 namespace {
@@ -311,7 +319,9 @@ class JsonObject {
   std::string body_;
 };
 
-std::string summary_json(const SimulationSummary& r) {
+// The summary as a JSON object; `estimate_bytes` is the memory estimate the
+// run was checked against (memory.estimate_bytes).
+JsonObject summary_object(const SimulationSummary& r, std::size_t estimate_bytes) {
   const SimulationConfig& c = r.config;
   const auto& n = r.counts;
   const auto& t = r.times;
@@ -335,7 +345,7 @@ std::string summary_json(const SimulationSummary& r) {
       .field("index_bytes", m.index)
       .field("lru_bytes", m.lru)
       .field("other_bytes", m.other)
-      .field("estimate_bytes", sim::estimate_memory(c).peak());
+      .field("estimate_bytes", estimate_bytes);
   if (r.counters_live == 0) {
     memory.raw("bytes_per_counter", "null");
   } else {
@@ -372,7 +382,11 @@ std::string summary_json(const SimulationSummary& r) {
       .field("tick_s_per_tick", r.seconds_per_tick())
       .field("ns_per_counter_tick", r.ns_per_counter_tick())
       .field("memory", memory);
-  return out.str();
+  return out;
+}
+
+std::string summary_json(const SimulationSummary& r) {
+  return summary_object(r, sim::estimate_memory(r.config).peak()).str();
 }
 
 // ---------------------------------------------------------------------------
@@ -433,31 +447,36 @@ std::string largest_option(const sim::MemoryEstimate& e, const SimulateOptions& 
   }
 }
 
+// Throws UsageError when the estimate `e` exceeds the limit; `per` follows
+// the amount ("" for the whole run, " per rank").
+void refuse_over_limit(const sim::MemoryEstimate& e, const SimulateOptions& options,
+                       const SimulationConfig& config, const MemoryLimit& limit, std::string_view per) {
+  if (e.peak() <= limit.bytes) return;
+  throw UsageError(largest_option(e, options, config) + " needs about " + about_bytes(e.peak()) +
+                   std::string(per) + " (workload tables " + about_bytes(e.tables) + ", " +
+                   about_bytes(e.tables + e.tables_build) + " while built; registry " +
+                   about_bytes(e.registry) + "), more than " + limit_words(limit));
+}
+
 // Throws UsageError when the run's estimate exceeds the limit; the estimate's
 // own errors (an invalid config, an unknown backend) propagate.
 void check_memory(const SimulationConfig& config, const SimulateOptions& options,
                   const std::optional<MemoryLimit>& limit) {
   if (!limit) return;  // nothing known to check against
-  const sim::MemoryEstimate e = sim::estimate_memory(config);
-  if (e.peak() <= limit->bytes) return;
-  throw UsageError(largest_option(e, options, config) + " needs about " + about_bytes(e.peak()) +
-                   " (workload tables " + about_bytes(e.tables) + ", " +
-                   about_bytes(e.tables + e.tables_build) + " while built; registry " +
-                   about_bytes(e.registry) + "), more than " + limit_words(*limit));
+  refuse_over_limit(sim::estimate_memory(config), options, config, *limit, "");
 }
 
-int run_simulate(const SimulateOptions& options) {
-  const SimulationConfig config = to_config(options);
-  const std::optional<MemoryLimit> limit = memory_limit(options);
-  SimulationSummary summary;
+// Runs `work` with the engine's errors turned into the CLI's: a config or
+// backend error becomes a UsageError naming the option, std::bad_alloc a
+// failure that names the estimate (`estimate_bytes()`) the run started under.
+template <class Work, class Estimate>
+void with_cli_errors(Work&& work, Estimate&& estimate_bytes, const std::optional<MemoryLimit>& limit) {
   try {
-    check_memory(config, options, limit);
-    const bool progress = isatty(STDERR_FILENO) != 0;
-    summary = sim::run_simulation(config, progress ? sim::ProgressFn(ProgressLine()) : sim::ProgressFn());
+    work();
   } catch (const std::bad_alloc&) {
     // The estimate let the run start: say so, it is the estimate's to mend.
-    std::string message = "out of memory (std::bad_alloc) in a run estimated at about " +
-                          about_bytes(sim::estimate_memory(config).peak());
+    std::string message =
+        "out of memory (std::bad_alloc) in a run estimated at about " + about_bytes(estimate_bytes());
     if (limit) message += ", within " + limit_words(*limit);
     throw std::runtime_error(message);
   } catch (const sim::InvalidSimulationConfig& e) {
@@ -467,6 +486,26 @@ int run_simulate(const SimulateOptions& options) {
   } catch (const BackendUnavailable& e) {
     throw UsageError(std::string("--backend: ") + e.what());
   }
+}
+
+#if HEATKIT_HAVE_MPI
+int run_simulate_sharded(const SimulateOptions& options);
+#endif
+
+int run_simulate(const SimulateOptions& options) {
+#if HEATKIT_HAVE_MPI
+  if (mpi_running()) return run_simulate_sharded(options);
+#endif
+  const SimulationConfig config = to_config(options);
+  const std::optional<MemoryLimit> limit = memory_limit(options);
+  SimulationSummary summary;
+  with_cli_errors(
+      [&] {
+        check_memory(config, options, limit);
+        const bool progress = isatty(STDERR_FILENO) != 0;
+        summary = sim::run_simulation(config, progress ? sim::ProgressFn(ProgressLine()) : sim::ProgressFn());
+      },
+      [&] { return sim::estimate_memory(config).peak(); }, limit);
   if (options.json) {
     std::cout << summary_json(summary) << '\n';
   } else {
@@ -475,6 +514,217 @@ int run_simulate(const SimulateOptions& options) {
   std::cout.flush();
   return 0;
 }
+
+#if HEATKIT_HAVE_MPI
+// ---------------------------------------------------------------------------
+// Under mpirun: the run sharded over the ranks (sim/distributed_simulation.h).
+// Every rank parses the same options, so option errors are alike; checks a
+// rank makes alone (its memory) and the collective setup are agreed on, so
+// every rank reports the same one error (rank 0 prints it, exit 2 for a
+// usage or backend error); once the ranks work on data a rank that fails
+// reports itself and ends the job (tools/mpi_session.h).
+
+// Runs `step` on every rank of `comm` and agrees on how it went (one
+// MPI_Allreduce, two MPI_Bcast when it failed). When it threw anywhere, every
+// rank throws the error of the lowest rank whose error was its own (not
+// PeerRankFailed): a UsageError where main would exit 2 for it, else
+// std::runtime_error, prefixed "rank R of N: " unless every rank failed on
+// its own.
+template <class Step>
+void on_every_rank_alike(MPI_Comm comm, Step&& step) {
+  enum Kind : int { kOk, kUsage, kFailure, kPeerFailed };
+  Kind kind = kOk;
+  std::string message;
+  try {
+    step();
+  } catch (const UsageError& e) {
+    kind = kUsage, message = e.what();
+  } catch (const InvalidPolicy& e) {
+    kind = kUsage, message = e.what();
+  } catch (const PeerRankFailed& e) {
+    kind = kPeerFailed, message = e.what();
+  } catch (const std::exception& e) {
+    kind = kFailure, message = e.what();
+  } catch (...) {
+    kind = kFailure, message = "unexpected failure";
+  }
+  const int rank = world_rank();
+  const int ranks = world_size();
+  const bool own = kind == kUsage || kind == kFailure;
+  // The lowest rank whose failure is its own, the lowest that failed at all,
+  // and whether every rank failed on its own (the least of the flags).
+  int mine[3] = {own ? rank : INT_MAX, kind != kOk ? rank : INT_MAX, own ? 1 : 0};
+  int first[3] = {};
+  MPI_Allreduce(mine, first, 3, MPI_INT, MPI_MIN, comm);
+  if (first[1] == INT_MAX) return;
+  const int from = first[0] != INT_MAX ? first[0] : first[1];
+  int head[2] = {kind, static_cast<int>(message.size())};
+  MPI_Bcast(head, 2, MPI_INT, from, comm);
+  message.resize(static_cast<std::size_t>(head[1]));
+  MPI_Bcast(message.data(), head[1], MPI_CHAR, from, comm);
+  if (first[2] == 0) message = "rank " + std::to_string(from) + " of " + std::to_string(ranks) + ": " + message;
+  if (head[0] == kUsage) throw UsageError(message);
+  throw std::runtime_error(message);
+}
+
+// Ranks on this node, which share its memory (collective).
+int ranks_on_this_node(MPI_Comm comm) {
+  MPI_Comm node = MPI_COMM_NULL;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS) return 1;
+  int size = 1;
+  MPI_Comm_size(node, &size);
+  MPI_Comm_free(&node);
+  return size;
+}
+
+// The limit a rank is checked against alone (it holds the whole Zipf table
+// and its share of the counters: sim::estimate_memory_per_rank):
+// --max-memory is a limit per rank; without it, the least of the memory
+// available now and the cgroup's room, both shared by the ranks on this node
+// and split evenly among them, and the room under this process's own
+// `ulimit -v`.
+std::optional<MemoryLimit> rank_memory_limit(const SimulateOptions& options, int node_ranks) {
+  if (!options.max_memory.empty() || node_ranks <= 1) return memory_limit(options);
+  namespace d = memory_budget_detail;
+  const auto share = [&](std::optional<std::uint64_t> bytes) {
+    return bytes ? std::optional(*bytes / static_cast<std::uint64_t>(node_ranks)) : bytes;
+  };
+  const std::string split = ", split over the " + std::to_string(node_ranks) + " ranks on this node";
+  std::optional<MemoryLimit> least;
+  if (const auto meminfo = d::read_text("/proc/meminfo")) {
+    d::keep_least(least, share(mem_available(*meminfo)), "MemAvailable" + split);
+  }
+  d::keep_least(least, share(d::cgroup_room()), "the cgroup's memory.max" + split);
+  d::keep_least(least, d::address_space_room(), "ulimit -v");
+  return least;
+}
+
+void check_memory_per_rank(const SimulationConfig& config, const SimulateOptions& options, int ranks,
+                           const std::optional<MemoryLimit>& limit) {
+  if (!limit) return;
+  refuse_over_limit(sim::estimate_memory_per_rank(config, ranks), options, config, *limit, " per rank");
+}
+
+// A table of right-aligned columns under a header, two spaces apart.
+void print_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) out << "  " << padded_left(row[c], widths[c]);
+    out << '\n';
+  }
+}
+
+void print_sharded_summary(std::ostream& out, const sim::DistributedSimulationSummary& s) {
+  print_summary(out, s.total);
+  const SimulationConfig& c = s.total.config;
+  const std::size_t ranks = s.ranks.size();
+  out << '\n';
+  out << "  ranks           " << ranks << " MPI rank" << (ranks == 1 ? "" : "s")
+      << ": counts summed over the ranks, times above the slowest rank's\n";
+  if (s.eviction_possible) {
+    out << "  note: with eviction, each rank evicts among its own keys (cap " << grouped(c.cap) << " split over "
+        << ranks << " rank" << (ranks == 1 ? "" : "s") << "), so the counts may differ from one process's\n";
+  }
+  out << '\n';
+  std::vector<std::vector<std::string>> rows{{"rank", "reads applied", "counters live", "reads", "bumps",
+                                              "exchange", "ticks", "commits", "sent", "received"}};
+  for (const sim::RankSummary& r : s.ranks) {
+    const sim::RankTimes& t = r.times;
+    rows.push_back({std::to_string(r.rank), grouped(r.reads_applied), grouped(r.counters_live),
+                    human_seconds(t.reads), human_seconds(t.bumps), human_seconds(t.exchange()),
+                    human_seconds(t.tick), human_seconds(t.commit), human_bytes(r.bytes_sent),
+                    human_bytes(r.bytes_received)});
+  }
+  print_table(out, rows);
+}
+
+// The single-process object (summary_object) with the job's totals, plus
+// `ranks`: one object per rank, in rank order:
+//   rank, reads_generated (reads of the global stream it drew),
+//   reads_applied (reads it applied as their keys' owner; they sum to
+//   bumps), counters_live (in its shard at the end; they sum to
+//   counters_live), cap (its share of --cap, 0 = unbounded), bytes_sent and
+//   bytes_received (on the wire to and from the other ranks, headers
+//   included), memory_bytes (its shard's registry), and seconds: {reads
+//   (drawing its reads), bumps (bump_batch outside MPI), exchange (inside
+//   the MPI calls of the reads and commits), tick, commit (outside MPI),
+//   wall (its steps)}, disjoint but for wall.
+// The totals' times and wall_s are the slowest rank's per phase, memory the
+// shards' sum; memory.estimate_bytes is the per-rank estimate times the ranks.
+std::string sharded_summary_json(const sim::DistributedSimulationSummary& s, std::size_t estimate_per_rank) {
+  JsonObject out = summary_object(s.total, estimate_per_rank * s.ranks.size());
+  std::string ranks = "[";
+  for (const sim::RankSummary& r : s.ranks) {
+    const sim::RankTimes& t = r.times;
+    JsonObject seconds;
+    seconds.field("reads", t.reads)
+        .field("bumps", t.bumps)
+        .field("exchange", t.exchange())
+        .field("tick", t.tick)
+        .field("commit", t.commit)
+        .field("wall", r.wall_seconds);
+    JsonObject rank;
+    rank.field("rank", r.rank)
+        .field("reads_generated", r.reads_generated)
+        .field("reads_applied", r.reads_applied)
+        .field("counters_live", r.counters_live)
+        .field("cap", r.local_cap)
+        .field("bytes_sent", r.bytes_sent)
+        .field("bytes_received", r.bytes_received)
+        .field("memory_bytes", r.memory.total())
+        .field("seconds", seconds);
+    ranks += (ranks.size() > 1 ? "," : "") + rank.str();
+  }
+  out.raw("ranks", ranks + "]");
+  return out.str();
+}
+
+int run_simulate_sharded(const SimulateOptions& options) {
+  const MPI_Comm comm = world();
+  const int ranks = world_size();
+  const SimulationConfig config = to_config(options);  // the same on every rank: errors alike
+  const int node_ranks = ranks_on_this_node(comm);
+  const auto estimate = [&] { return sim::estimate_memory_per_rank(config, ranks).peak(); };
+  std::optional<MemoryLimit> limit;
+  std::optional<sim::DistributedSimulation> simulation;
+  on_every_rank_alike(comm, [&] {
+    with_cli_errors(
+        [&] {
+          limit = rank_memory_limit(options, node_ranks);
+          check_memory_per_rank(config, options, ranks, limit);
+        },
+        estimate, limit);
+  });
+  on_every_rank_alike(comm, [&] {
+    with_cli_errors([&] { simulation.emplace(comm, config); }, estimate, limit);
+  });
+
+  // From here a rank can fail alone (say, an allocation while it applies
+  // reads): it reports its own error and ends the job.
+  set_errors_alike(false);
+  sim::DistributedSimulationSummary summary;
+  with_cli_errors(
+      [&] {
+        // No progress line: under a launcher standard error is a pipe.
+        while (!simulation->finished()) simulation->step();
+        summary = simulation->summary();
+      },
+      estimate, limit);
+  if (world_rank() == 0) {  // the other ranks' standard output is discarded anyway
+    if (options.json) {
+      std::cout << sharded_summary_json(summary, estimate()) << '\n';
+    } else {
+      print_sharded_summary(std::cout, summary);
+    }
+    std::cout.flush();
+  }
+  return 0;
+}
+#endif  // HEATKIT_HAVE_MPI
 
 }  // namespace
 
