@@ -1,7 +1,10 @@
 // `heatkit replay` under mpirun: the trace replayed on a
 // DistributedHeatRegistryOf sharded over the ranks of a communicator, printing
-// (on rank 0) what tools/replay.h prints for the same trace, byte for byte,
-// as long as no rank evicts.
+// (on rank 0) what tools/replay.h prints for the same trace, as long as no
+// rank evicts: byte for byte on the scalar backend. A forward-decayed
+// backend's store keeps one frame (landmark, ticks) for all its keys, so a
+// shard may round a rate differently in the last bits from one process's
+// store, within SEMANTICS.md "Numbers" (1e-12, as between backends).
 //
 // Every rank reads the same trace and runs every line:
 //  - a run of consecutive `bump` lines goes through one bump_batch, split

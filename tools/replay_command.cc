@@ -58,7 +58,12 @@ Cases the format leaves open:
   - a line may hold at most 1048576 bytes.
 A malformed line stops the replay before it runs: `error: line L: WHAT` on
 stderr, exit status 2; what earlier lines printed stays printed. A read error
-stops it the same way with exit status 3, a write error on stdout with 4.)";
+stops it the same way with exit status 3, a write error on stdout with 4.
+Under mpirun (`mpirun -np N heatkit replay TRACE`, a file) the registry is
+sharded over the ranks and rank 0 prints the same answers (on a
+forward-decayed backend, rates within 1e-12, as between backends); the cap
+is split over the ranks (a cap below N is refused), each evicting among its
+own keys, so when a rank evicts the answers can differ: rank 0 warns.)";
 static_assert(trace::kMaxLineBytes == 1048576, "the notes above name the line limit");
 
 // A trace file or standard input, read with read(2). A failed read throws
@@ -165,7 +170,12 @@ void agree_on_every_rank(MPI_Comm comm, const char* what, Step step) {
   throw PeerRankFailed(what, rank, first);
 }
 
-// `heatkit replay` under mpirun (tools/distributed_replay.h).
+// `heatkit replay` under mpirun (tools/distributed_replay.h). Errors stay
+// alike (rank 0 reports them) while every rank does the same thing on the
+// same input: the arguments, then each line of the trace as it is read.
+// Opening the file and making the backend can fail on some ranks only, and
+// so can running a line (collectives, per-rank backends): there the
+// failing rank reports its own error and ends the job.
 int replay_on_ranks(const ReplayArgs& args) {
   if (args.trace == "-") {
     throw UsageError("under mpirun, replay reads a trace file, not standard input (which reaches rank 0 only)");
