@@ -33,3 +33,42 @@ function(heatkit_add_mpi_test)
   set_tests_properties(${T_NAME} PROPERTIES LABELS mpi PROCESSORS ${T_RANKS} TIMEOUT 300
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
 endfunction()
+
+# Open MPI's mpirun prints banners on stderr when a rank exits non-zero; -q
+# leaves stderr to the program, for tests that check it.
+if(NOT DEFINED HEATKIT_MPIEXEC_QUIET)
+  set(HEATKIT_MPIEXEC_QUIET "")
+  if(MPIEXEC_EXECUTABLE)
+    execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _mpiexec_version
+                    ERROR_QUIET RESULT_VARIABLE _mpiexec_rc)
+    if(_mpiexec_rc EQUAL 0 AND _mpiexec_version MATCHES "Open MPI|OpenRTE")
+      set(HEATKIT_MPIEXEC_QUIET -q)
+    endif()
+  endif()
+  set(HEATKIT_MPIEXEC_QUIET "${HEATKIT_MPIEXEC_QUIET}" CACHE STRING
+      "mpiexec flag that keeps the launcher's own messages off stderr (Open MPI: -q)")
+endif()
+
+# heatkit_add_mpi_script_test(NAME name RANKS n SCRIPT file.cmake [DEFINES -DVAR=value...])
+# A CTest test that runs `cmake -DVAR=value... -P file.cmake`, for a script
+# that launches MPI programs itself (to check their stderr and exit status,
+# or to compare with a run without MPI). The script gets the launcher as
+# MPIEXEC_LAUNCHER (the executable and its flags, |-separated, without the
+# rank count), MPIEXEC_NUMPROC_FLAG and MPIEXEC_POSTFLAGS (|-separated).
+# RANKS is the most ranks it runs at once. Label, limits and environment as
+# heatkit_add_mpi_test.
+function(heatkit_add_mpi_script_test)
+  cmake_parse_arguments(PARSE_ARGV 0 T "" "NAME;RANKS;SCRIPT" "DEFINES")
+  if(NOT T_NAME OR NOT T_RANKS OR NOT T_SCRIPT)
+    message(FATAL_ERROR "heatkit_add_mpi_script_test: NAME, RANKS and SCRIPT are required")
+  endif()
+  set(launcher ${MPIEXEC_EXECUTABLE} ${HEATKIT_MPIEXEC_OVERSUBSCRIBE} ${HEATKIT_MPIEXEC_QUIET}
+               ${MPIEXEC_PREFLAGS})
+  string(REPLACE ";" "|" launcher "${launcher}")
+  string(REPLACE ";" "|" postflags "${MPIEXEC_POSTFLAGS}")
+  add_test(NAME ${T_NAME}
+    COMMAND ${CMAKE_COMMAND} "-DMPIEXEC_LAUNCHER=${launcher}" "-DMPIEXEC_NUMPROC_FLAG=${MPIEXEC_NUMPROC_FLAG}"
+            "-DMPIEXEC_POSTFLAGS=${postflags}" ${T_DEFINES} -P ${T_SCRIPT})
+  set_tests_properties(${T_NAME} PROPERTIES LABELS mpi PROCESSORS ${T_RANKS} TIMEOUT 300
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+endfunction()

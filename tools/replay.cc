@@ -47,7 +47,7 @@ class Replayer {
         registry_.remove(key_of(op));
         break;
       case OpKind::kGet:
-        get(key_of(op));
+        print_get(out_, key_of(op), registry_.get(key_of(op)));
         break;
       case OpKind::kLen:
         out_ << "len " << registry_.size() << '\n';
@@ -56,31 +56,11 @@ class Replayer {
   }
 
  private:
-  static RegistryOptions registry_options(const TraceHeader& header,
-                                          const ReplayOptions& options) {
-    RegistryOptions o;
-    o.cap = header.cap;
-    if (options.max_cap > 0 && (o.cap == 0 || o.cap > options.max_cap)) o.cap = options.max_cap;
-    o.track_in_flight = header.track_in_flight;
-    o.backend = options.backend;
-    return o;
-  }
-
   static const Key& key_of(const Operation& op) { return std::get<Key>(op.keys.front()); }
 
   void tick(std::int64_t time, Instant now) {
     last_tick_ = registry_.tick(policy_, now);
-    // Keys are unique within one tick, so the order is total.
-    std::sort(last_tick_.begin(), last_tick_.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    out_ << "tick " << time << ' ' << last_tick_.size() << '\n';
-    for (const auto& [key, emission] : last_tick_) {
-      if (emission.is_emit()) {
-        out_ << "emit " << format_key(key) << ' ' << format_number(emission.rate) << '\n';
-      } else {
-        out_ << "withdraw " << format_key(key) << '\n';
-      }
-    }
+    print_tick(out_, time, last_tick_);
   }
 
   void commit(const std::vector<TraceKey>& named) {
@@ -99,19 +79,6 @@ class Replayer {
       }
     }
     registry_.commit(selected);
-  }
-
-  void get(const Key& key) {
-    const auto counter = registry_.get(key);
-    out_ << "get " << format_key(key);
-    if (!counter) {
-      out_ << " absent\n";
-      return;
-    }
-    const auto last = counter->last_emitted();
-    out_ << ' ' << format_number(counter->rate()) << ' '
-         << (last ? format_number(*last) : std::string("none")) << ' '
-         << to_ns(counter->last_update()) << '\n';
   }
 
   Policy policy_;
@@ -149,6 +116,45 @@ std::string format_number(double value) {
   char buffer[32];
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
   return std::string(buffer, result.ptr);
+}
+
+RegistryOptions registry_options(const TraceHeader& header, const ReplayOptions& options) {
+  RegistryOptions o;
+  o.cap = header.cap;
+  if (options.max_cap > 0 && (o.cap == 0 || o.cap > options.max_cap)) o.cap = options.max_cap;
+  o.track_in_flight = header.track_in_flight;
+  o.backend = options.backend;
+  return o;
+}
+
+template <class Key>
+void print_tick(std::ostream& out, std::int64_t time,
+                std::vector<std::pair<Key, HeatEmission>>& candidates) {
+  std::sort(candidates.begin(), candidates.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  out << "tick " << time << ' ' << candidates.size() << '\n';
+  for (const auto& [key, emission] : candidates) {
+    if (emission.is_emit()) {
+      out << "emit " << format_key(key) << ' ' << format_number(emission.rate) << '\n';
+    } else {
+      out << "withdraw " << format_key(key) << '\n';
+    }
+  }
+}
+template void print_tick(std::ostream&, std::int64_t,
+                         std::vector<std::pair<std::uint64_t, HeatEmission>>&);
+template void print_tick(std::ostream&, std::int64_t, std::vector<std::pair<BlobKey, HeatEmission>>&);
+
+void print_get(std::ostream& out, const TraceKey& key, const std::optional<HeatCounter>& counter) {
+  out << "get " << format_key(key);
+  if (!counter) {
+    out << " absent\n";
+    return;
+  }
+  const auto last = counter->last_emitted();
+  out << ' ' << format_number(counter->rate()) << ' '
+      << (last ? format_number(*last) : std::string("none")) << ' ' << to_ns(counter->last_update())
+      << '\n';
 }
 
 }  // namespace heatkit::trace

@@ -10,12 +10,18 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <istream>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tools/trace.h"
 #include <heatkit/backend.h>
+#include <heatkit/heat_counter.h>
+#include <heatkit/registry.h>
 
 namespace heatkit::trace {
 
@@ -40,5 +46,25 @@ void replay(std::istream& in, std::ostream& out, const ReplayOptions& options = 
 // A rate, a last emission or any other number as output prints it: the
 // shortest form that reads back to the same double.
 std::string format_number(double value);
+
+// The pieces a replay shares with tools/distributed_replay.h, so that both
+// print the same bytes.
+
+// The registry a trace asks for: its header's cap (lowered to
+// options.max_cap) and in-flight tracking, the options' backend.
+RegistryOptions registry_options(const TraceHeader& header, const ReplayOptions& options);
+
+// Prints `tick T N` and one line per candidate, after sorting `candidates`
+// by key (keys are unique within one tick, so the order is total).
+template <class Key>
+void print_tick(std::ostream& out, std::int64_t time,
+                std::vector<std::pair<Key, HeatEmission>>& candidates);
+extern template void print_tick(std::ostream&, std::int64_t,
+                                std::vector<std::pair<std::uint64_t, HeatEmission>>&);
+extern template void print_tick(std::ostream&, std::int64_t,
+                                std::vector<std::pair<BlobKey, HeatEmission>>&);
+
+// Prints `get KEY absent` or `get KEY RATE LAST T_UPDATE`.
+void print_get(std::ostream& out, const TraceKey& key, const std::optional<HeatCounter>& counter);
 
 }  // namespace heatkit::trace

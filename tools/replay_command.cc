@@ -6,17 +6,25 @@
 
 #include <array>
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <exception>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <streambuf>
 #include <string>
 #include <system_error>
 
 #include "backends/backend.h"  // make_store: the backend checked before the trace is read
 #include "tools/command.h"
+#include "tools/mpi_session.h"
 #include "tools/replay.h"
 #include "tools/trace.h"
+#if HEATKIT_HAVE_MPI
+#include <heatkit/distributed_registry.h>  // PeerRankFailed
+#include "tools/distributed_replay.h"
+#endif
 
 namespace heatkit::cli {
 namespace {
@@ -50,7 +58,12 @@ Cases the format leaves open:
   - a line may hold at most 1048576 bytes.
 A malformed line stops the replay before it runs: `error: line L: WHAT` on
 stderr, exit status 2; what earlier lines printed stays printed. A read error
-stops it the same way with exit status 3, a write error on stdout with 4.)";
+stops it the same way with exit status 3, a write error on stdout with 4.
+Under mpirun (`mpirun -np N heatkit replay TRACE`, a file) the registry is
+sharded over the ranks and rank 0 prints the same answers (on a
+forward-decayed backend, rates within 1e-12, as between backends); the cap
+is split over the ranks (a cap below N is refused), each evicting among its
+own keys, so when a rank evicts the answers can differ: rank 0 warns.)";
 static_assert(trace::kMaxLineBytes == 1048576, "the notes above name the line limit");
 
 // A trace file or standard input, read with read(2). A failed read throws
@@ -97,13 +110,100 @@ class FileInput : public std::streambuf {
   std::array<char, 64 * 1024> buffer_{};
 };
 
+struct ReplayArgs {
+  std::string trace;
+  std::string backend = std::string(default_backend());
+};
+
+// The backend, as a usage error: a wrong name is the first thing to fix.
+void check_backend(const std::string& backend) {
+  try {
+    make_store(backend);
+  } catch (const std::exception& e) {
+    throw UsageError(e.what());
+  }
+}
+
+// Runs `replay` (which reads the trace `name` from `in`), reporting a
+// malformed line as a usage error and a failed read as an input error.
+template <class Replay>
+void reporting_trace_errors(const std::string& name, Replay replay) {
+  try {
+    replay();
+  } catch (const trace::TraceError& e) {
+    throw UsageError(e.what());  // main flushes stdout, then prints "error: line L: WHAT"
+  } catch (const trace::TraceReadError& e) {
+    throw InputError("line " + std::to_string(e.line()) + ": cannot read " + name + ": " +
+                     e.reason());
+  }
+}
+
+#if HEATKIT_HAVE_MPI
+
+// Runs `step` on every rank of `comm` and agrees on how it went. When it
+// failed on every rank (the same arguments, the same file), each rethrows
+// its error with errors still alike: rank 0 reports it. When it failed on
+// some ranks only (a backend one node lacks, a file one node cannot open),
+// errors are no longer alike: those ranks report their own and end the job,
+// the others wait for that (PeerRankFailed).
+template <class Step>
+void agree_on_every_rank(MPI_Comm comm, const char* what, Step step) {
+  std::exception_ptr error;
+  try {
+    step();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  const int failed = error ? 1 : 0;
+  int failures = 0;
+  int ranks = 1;
+  MPI_Comm_size(comm, &ranks);
+  MPI_Allreduce(&failed, &failures, 1, MPI_INT, MPI_SUM, comm);
+  if (failures == 0) return;
+  const int mine = error ? rank : INT_MAX;
+  int first = INT_MAX;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  if (failures < ranks) set_errors_alike(false);
+  if (error) std::rethrow_exception(error);
+  throw PeerRankFailed(what, rank, first);
+}
+
+// `heatkit replay` under mpirun (tools/distributed_replay.h). Errors stay
+// alike (rank 0 reports them) while every rank does the same thing on the
+// same input: the arguments, then each line of the trace as it is read.
+// Opening the file and making the backend can fail on some ranks only, and
+// so can running a line (collectives, per-rank backends): there the
+// failing rank reports its own error and ends the job.
+int replay_on_ranks(const ReplayArgs& args) {
+  if (args.trace == "-") {
+    throw UsageError("under mpirun, replay reads a trace file, not standard input (which reaches rank 0 only)");
+  }
+  std::optional<FileInput> file;
+  agree_on_every_rank(world(), "replay (backend and trace file)", [&] {
+    check_backend(args.backend);
+    file.emplace(args.trace);
+  });
+  std::istream in(&*file);
+  trace::DistributedReplayOptions options;
+  options.replay.backend = args.backend;
+  options.errors_alike = set_errors_alike;
+  options.warnings = &std::cerr;
+  try {
+    reporting_trace_errors(args.trace, [&] { trace::replay_distributed(in, std::cout, world(), options); });
+  } catch (const trace::CapBelowRanks& e) {
+    throw UsageError(e.what());
+  }
+  return kExitSuccess;  // main checks that stdout took every answer
+}
+
+#endif
+
 }  // namespace
 
 RunFn add_replay_command(CLI::App& app) {
-  struct Args {
-    std::string trace;
-    std::string backend = std::string(default_backend());
-  };
+  using Args = ReplayArgs;
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("replay", "replay a heat trace and print the registry's answers");
   cmd->add_option("TRACE", args->trace, "the trace file, or - for standard input")->required();
@@ -112,26 +212,17 @@ RunFn add_replay_command(CLI::App& app) {
   cmd->footer(kReplayNotes);
 
   return [args]() -> int {
+#if HEATKIT_HAVE_MPI
+    if (mpi_running()) return replay_on_ranks(*args);
+#endif
     // Check the backend before touching the trace: a wrong name is the first thing to fix.
-    try {
-      make_store(args->backend);
-    } catch (const std::exception& e) {
-      throw UsageError(e.what());
-    }
-
+    check_backend(args->backend);
     FileInput file(args->trace);
     std::istream in(&file);
     const std::string name = args->trace == "-" ? "standard input" : args->trace;
     trace::ReplayOptions options;
     options.backend = args->backend;
-    try {
-      trace::replay(in, std::cout, options);
-    } catch (const trace::TraceError& e) {
-      throw UsageError(e.what());  // main flushes stdout, then prints "error: line L: WHAT"
-    } catch (const trace::TraceReadError& e) {
-      throw InputError("line " + std::to_string(e.line()) + ": cannot read " + name + ": " +
-                       e.reason());
-    }
+    reporting_trace_errors(name, [&] { trace::replay(in, std::cout, options); });
     return kExitSuccess;  // main checks that stdout took every answer
   };
 }

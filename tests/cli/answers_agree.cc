@@ -1,0 +1,57 @@
+// answers_agree A B: exit status 0 when two files of `heatkit replay` answers
+// agree as SEMANTICS.md "Numbers" counts agreement: the same words, numbers
+// within a relative 1e-12. A forward-decayed backend's store keeps one frame
+// (landmark, ticks) for its keys, so a rank's shard may round a rate
+// differently in the last bits from one process holding every key.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::vector<std::string> words_of(const char* path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "answers_agree: cannot read " << path << '\n';
+    std::exit(2);
+  }
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+bool words_agree(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  char* end_a = nullptr;
+  char* end_b = nullptr;
+  const double x = std::strtod(a.c_str(), &end_a);
+  const double y = std::strtod(b.c_str(), &end_b);
+  if (end_a == a.c_str() || end_b == b.c_str() || *end_a != '\0' || *end_b != '\0') return false;
+  return std::fabs(x - y) <= 1e-12 * std::max(std::fabs(x), std::fabs(y));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::cerr << "usage: answers_agree A B\n";
+    return 2;
+  }
+  const auto a = words_of(argv[1]);
+  const auto b = words_of(argv[2]);
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (!words_agree(a[i], b[i])) {
+      std::cerr << "word " << i << ": " << a[i] << " vs " << b[i] << '\n';
+      return 1;
+    }
+  }
+  if (a.size() != b.size()) {
+    std::cerr << a.size() << " words vs " << b.size() << '\n';
+    return 1;
+  }
+  return 0;
+}
