@@ -22,12 +22,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// What travels: plain structs, the same bytes on every rank of one build.
+// What travels: plain structs, the same bytes on every rank of one build. A
+// read travels as the pair HeatRegistryOf::bump_batch takes (key, instant:
+// two plain members), so the owner applies what arrived where it landed.
 template <class Key>
-struct WireRead {
-  Key key;
-  std::int64_t at_ns;
-};
+using WireRead = std::pair<Key, Instant>;
 
 template <class Key>
 struct WireEmission {
@@ -111,6 +110,7 @@ struct DistributedHeatRegistryOf<Key>::Impl {
   Impl& operator=(const Impl&) = delete;
 
   int owner_of(const Key& key) const noexcept {
+    if (size == 1) return 0;  // no hash to compute
     __extension__ using Wide = unsigned __int128;
     return static_cast<int>((static_cast<Wide>(hash(key)) * static_cast<unsigned>(size)) >> 64);
   }
@@ -147,7 +147,6 @@ struct DistributedHeatRegistryOf<Key>::Impl {
 
   Routed<WireRead<Key>> reads_routed;
   Routed<WireEmission<Key>> emissions_routed;
-  std::vector<std::pair<Key, Instant>> reads_scratch;
 };
 
 template <RegistryKey Key>
@@ -208,7 +207,9 @@ template <RegistryKey Key>
 template <class Wire, class Validate, class Place, class Make>
 void DistributedHeatRegistryOf<Key>::Impl::route(const char* call, std::size_t n, std::int64_t half_life_ns,
                                                  Validate validate, Place place, Make wire, Routed<Wire>& out) {
-  static_assert(std::is_trivially_copyable_v<Wire>);
+  // Bytes MPI moves: no pointers, nothing to run on copy or destruction.
+  static_assert(std::is_standard_layout_v<Wire> && std::is_trivially_destructible_v<Wire> &&
+                std::is_trivially_copy_constructible_v<Wire>);
   const auto ranks = static_cast<std::size_t>(size);
   const auto me = static_cast<std::size_t>(rank);
   headers_out.assign(ranks, Header{0, half_life_ns});
@@ -347,18 +348,14 @@ void DistributedHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, std::
   m.route<WireRead<Key>>(
       "DistributedHeatRegistry::bump_batch", n, half_life_ns, validate,
       [&](std::size_t i) { return m.owner_of(keys[i]); },
-      [&](std::size_t i) { return WireRead<Key>{keys[i], to_ns(times[i])}; }, m.reads_routed);
+      [&](std::size_t i) { return WireRead<Key>{keys[i], times[i]}; }, m.reads_routed);
   m.stats.reads_routed += n;
   // Source by source, rank 0's first: the order of the ranks' batches
   // concatenated rank by rank.
   for (int source = 0; source < m.size; ++source) {
     const std::span<const WireRead<Key>> reads = m.segment(m.reads_routed, source);
     if (reads.empty()) continue;
-    m.reads_scratch.resize(reads.size());
-    for (std::size_t i = 0; i < reads.size(); ++i) {
-      m.reads_scratch[i] = {reads[i].key, instant_from_ns(reads[i].at_ns)};
-    }
-    m.local->bump_batch(m.reads_scratch, Duration(m.headers_in[static_cast<std::size_t>(source)].half_life_ns));
+    m.local->bump_batch(reads, Duration(m.headers_in[static_cast<std::size_t>(source)].half_life_ns));
     m.stats.reads_applied += reads.size();
   }
 }
