@@ -9,10 +9,9 @@
 #
 # Environment: READS (per rank and batch for weak, the job's for strong;
 # default 1000000), KEYS (default 1000000, per rank for weak), BATCHES
-# (default 10), BUILD (default build). Open MPI's shared-memory transport
-# copies large messages with one system call (CMA) where the kernel lets it;
-# HEATKIT_MPI_SINGLE_COPY=none turns that off (containers that forbid
-# process_vm_readv are faster without it).
+# (default 10), BUILD (default build). Run it on an idle machine: a rank
+# waiting in an exchange spins, so other work on the cores shows up as
+# exchange time.
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 cd "$repo_root"
@@ -25,9 +24,6 @@ bench=$build/bin/heatkit_mpi_bench
 [[ -x $bench ]] || { echo "scaling.sh: no $bench (build with MPI: HEATKIT_ENABLE_MPI)" >&2; exit 1; }
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-if [[ -n ${HEATKIT_MPI_SINGLE_COPY:-} ]]; then
-  export OMPI_MCA_btl_vader_single_copy_mechanism=$HEATKIT_MPI_SINGLE_COPY
-fi
 runs=()
 for ranks in 1 2 4; do
   for mode in weak strong; do
