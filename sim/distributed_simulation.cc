@@ -150,11 +150,7 @@ void DistributedSimulation::State::apply_reads(TickReport& report) {
     const auto t0 = Clock::now();
     keys.resize(static_cast<std::size_t>(slice.count));
     read_times.resize(static_cast<std::size_t>(slice.count));
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      const std::uint64_t read = slice.first + i;
-      keys[i] = key_of_rank(read_rank(view, config.seed, tick, read));
-      read_times[i] = instant_from_ns(read_time_ns(tick, read, n, interval_ns));
-    }
+    draw_reads(view, config.seed, tick, slice.first, n, interval_ns, keys, read_times);
     const auto t1 = Clock::now();
     const double exchange_before = exchange.seconds;
     registry.bump_batch(keys, read_times, config.half_life);

@@ -62,11 +62,13 @@ std::string seconds_text(Duration d) { return to_text(std::chrono::duration<doub
 // (interval % n per read) accumulates past n.
 class ReadClock {
  public:
-  ReadClock(std::uint64_t tick, std::uint64_t reads_per_tick, std::int64_t interval_ns)
+  // Starts at read `first` of the tick (first * rest < reads_per_tick^2 < 2^64).
+  ReadClock(std::uint64_t tick, std::uint64_t first, std::uint64_t reads_per_tick, std::int64_t interval_ns)
       : n_(reads_per_tick),
         whole_(static_cast<std::uint64_t>(interval_ns) / reads_per_tick),
         rest_(static_cast<std::uint64_t>(interval_ns) % reads_per_tick),
-        now_(read_time_ns(tick, 0, reads_per_tick, interval_ns)) {}
+        now_(read_time_ns(tick, first, reads_per_tick, interval_ns)),
+        remainder_(first * rest_ % reads_per_tick) {}
 
   // The time of the current read; then moves to the next one.
   std::int64_t next() noexcept {
@@ -83,10 +85,34 @@ class ReadClock {
  private:
   std::uint64_t n_, whole_, rest_;
   std::int64_t now_;
-  std::uint64_t remainder_ = 0;
+  std::uint64_t remainder_;
 };
 
 }  // namespace
+
+void draw_reads(const ZipfTableView& table, std::uint64_t seed, std::uint64_t tick, std::uint64_t first,
+                std::uint64_t reads_per_tick, std::int64_t tick_interval_ns, std::span<std::uint64_t> keys,
+                std::span<Instant> times) {
+  ReadClock read_clock(tick, first, reads_per_tick, tick_interval_ns);
+  const std::size_t len = std::min(keys.size(), times.size());
+  // read_rank(table, seed, tick, first + i) in two passes a chunk at a time
+  // (the chunk stays in L2): draw every read's bits (into `keys`), then
+  // sample with the alias-table entries prefetched a few reads ahead. The
+  // table competes with the registry for cache; this halves the time to
+  // draw ranks once the registry is large.
+  for (std::size_t begin = 0; begin < len; begin += kChunk) {
+    const std::size_t end = std::min(len, begin + kChunk);
+    for (std::size_t i = begin; i < end; ++i) {
+      keys[i] = read_bits(seed, tick, first + i);
+      times[i] = instant_from_ns(read_clock.next());
+    }
+    for (std::size_t i = begin; i < std::min(end, begin + kPrefetchDistance); ++i) prefetch_zipf(table, keys[i]);
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i + kPrefetchDistance < end) prefetch_zipf(table, keys[i + kPrefetchDistance]);
+      keys[i] = key_of_rank(zipf_sample(table, keys[i]));
+    }
+  }
+}
 
 std::string_view field_name(ConfigField field) noexcept {
   switch (field) {
@@ -388,8 +414,7 @@ struct Simulation::State {
     // entry(key).bump(t) calls, applied in batches (the results are those of
     // applying each at its call; docs/ARCHITECTURE.md, "The bump queue").
     registry.set_bump_queue(kSuggestedBumpQueue);
-    bits.resize(kChunk);
-    ranks.resize(kChunk);
+    keys.resize(kChunk);
     read_times.resize(kChunk);
   }
 
@@ -413,9 +438,8 @@ struct Simulation::State {
   void forget_pruned_on_device(std::uint64_t pruned);
 
   // Scratch reused by every step: no allocation per read.
-  std::vector<std::uint64_t> bits;
-  std::vector<std::uint32_t> ranks;
-  std::vector<std::int64_t> read_times;
+  std::vector<std::uint64_t> keys;
+  std::vector<Instant> read_times;
   BasicHeatRegistry<std::uint64_t>::Emissions candidates;  // each tick's result, its memory reused
   BasicHeatRegistry<std::uint64_t>::Emissions committed;
 };
@@ -443,31 +467,13 @@ void Simulation::State::apply_reads_on_host(TickReport& report) {
   const ZipfTableView view = table.view();
   const std::uint64_t seed = config.seed;
   const Duration half_life = config.half_life;
-  ReadClock read_clock(tick, n, config.tick_interval.count());
-  std::uint64_t* const bits_out = bits.data();
-  std::uint32_t* const ranks_out = ranks.data();
-  std::int64_t* const times_out = read_times.data();
   for (std::uint64_t first = 0; first < n; first += kChunk) {
     const auto len = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, n - first));
     const auto t0 = Clock::now();
-    // read_rank(table, seed, tick, first + i) in two passes: draw every
-    // read's bits, then sample with the alias-table entries prefetched a few
-    // reads ahead. The table competes with the registry for cache; this
-    // halves the time to draw ranks once the registry is large.
-    for (std::size_t i = 0; i < len; ++i) {
-      bits_out[i] = read_bits(seed, tick, first + i);
-      times_out[i] = read_clock.next();
-    }
-    for (std::size_t i = 0; i < std::min(len, kPrefetchDistance); ++i) prefetch_zipf(view, bits_out[i]);
-    for (std::size_t i = 0; i < len; ++i) {
-      if (i + kPrefetchDistance < len) prefetch_zipf(view, bits_out[i + kPrefetchDistance]);
-      ranks_out[i] = zipf_sample(view, bits_out[i]);
-    }
+    draw_reads(view, seed, tick, first, n, config.tick_interval.count(), std::span(keys).first(len),
+               std::span(read_times).first(len));
     const auto t1 = Clock::now();
-    for (std::size_t i = 0; i < len; ++i) {
-      const Instant at = instant_from_ns(times_out[i]);
-      registry.entry(key_of_rank(ranks_out[i]), half_life, at).bump(at);
-    }
+    for (std::size_t i = 0; i < len; ++i) registry.entry(keys[i], half_life, read_times[i]).bump(read_times[i]);
     registry.apply_queue();
     const auto t2 = Clock::now();
     report.times.read_generation += seconds_between(t0, t1);

@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,6 +99,13 @@ void validate(const SimulationConfig& config);
 std::uint64_t reads_per_tick(const SimulationConfig& config);
 // Number of ticks: duration / tick_interval.
 std::uint64_t tick_count(const SimulationConfig& config);
+
+// Reads [first, first + keys.size()) of tick `tick` (workload.h): each
+// read's key and instant, drawn as fast as the host can (the alias table
+// prefetched a few reads ahead). keys and times are the same length.
+void draw_reads(const ZipfTableView& table, std::uint64_t seed, std::uint64_t tick, std::uint64_t first,
+                std::uint64_t reads_per_tick, std::int64_t tick_interval_ns, std::span<std::uint64_t> keys,
+                std::span<Instant> times);
 
 // Outcome counts. Candidates are counted once per tick they are returned in: a
 // rolled-back candidate that is returned again next tick counts again.
