@@ -313,11 +313,11 @@ MemoryEstimate estimate_memory_per_rank(const SimulationConfig& config, int rank
   const std::size_t commits = counters * kEmission + std::bit_ceil(counters) * kEmission +
                               counters * (2 * kWireEmission + kEmission);
   // A window: the rank's keys and times, its owners and packed reads
-  // (16-byte wire records), and, at worst (one rank owning every key read),
-  // the whole window received, as wire records and as (key, instant) pairs.
+  // (16-byte (key, instant) records), and, at worst (one rank owning every
+  // key read), the whole window received, applied where it lands.
   const std::uint64_t window = std::min(sim::reads_per_tick(config), kReadsPerExchange);
   const std::uint64_t slice = window / static_cast<std::uint64_t>(n) + 1;
-  const auto reads = static_cast<std::size_t>(slice * (8 + 8 + 4 + 16) + window * (16 + 16));
+  const auto reads = static_cast<std::size_t>(slice * (8 + 8 + 4 + 16) + window * 16);
   e.registry = registry.total() + commits + reads;
   return e;
 }
