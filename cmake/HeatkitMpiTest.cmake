@@ -5,17 +5,28 @@
 # PASS_REGULAR_EXPRESSION. More ranks than cores run oversubscribed (Open MPI's
 # --oversubscribe), and as root: Open MPI refuses root unless told, which CI
 # containers are, so the tests tell it (OMPI_ALLOW_RUN_AS_ROOT*).
-if(NOT DEFINED HEATKIT_MPIEXEC_OVERSUBSCRIBE)
-  set(HEATKIT_MPIEXEC_OVERSUBSCRIBE "")
+# Open MPI's flags: --oversubscribe lets more ranks than cores run; -q keeps
+# its banners off stderr when a rank exits non-zero (for tests that check
+# stderr). Other launchers get neither.
+if(NOT DEFINED HEATKIT_MPIEXEC_OVERSUBSCRIBE OR NOT DEFINED HEATKIT_MPIEXEC_QUIET)
+  set(_open_mpi FALSE)
   if(MPIEXEC_EXECUTABLE)
     execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _mpiexec_version
                     ERROR_QUIET RESULT_VARIABLE _mpiexec_rc)
     if(_mpiexec_rc EQUAL 0 AND _mpiexec_version MATCHES "Open MPI|OpenRTE")
-      set(HEATKIT_MPIEXEC_OVERSUBSCRIBE --oversubscribe)
+      set(_open_mpi TRUE)
     endif()
   endif()
-  set(HEATKIT_MPIEXEC_OVERSUBSCRIBE "${HEATKIT_MPIEXEC_OVERSUBSCRIBE}" CACHE STRING
+  set(_oversubscribe "")
+  set(_quiet "")
+  if(_open_mpi)
+    set(_oversubscribe --oversubscribe)
+    set(_quiet -q)
+  endif()
+  set(HEATKIT_MPIEXEC_OVERSUBSCRIBE "${_oversubscribe}" CACHE STRING
       "mpiexec flag that lets more ranks than cores run (Open MPI: --oversubscribe)")
+  set(HEATKIT_MPIEXEC_QUIET "${_quiet}" CACHE STRING
+      "mpiexec flag that keeps the launcher's own messages off stderr (Open MPI: -q)")
 endif()
 
 function(heatkit_add_mpi_test)
@@ -33,21 +44,6 @@ function(heatkit_add_mpi_test)
   set_tests_properties(${T_NAME} PROPERTIES LABELS mpi PROCESSORS ${T_RANKS} TIMEOUT 300
     ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
 endfunction()
-
-# Open MPI's mpirun prints banners on stderr when a rank exits non-zero; -q
-# leaves stderr to the program, for tests that check it.
-if(NOT DEFINED HEATKIT_MPIEXEC_QUIET)
-  set(HEATKIT_MPIEXEC_QUIET "")
-  if(MPIEXEC_EXECUTABLE)
-    execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --version OUTPUT_VARIABLE _mpiexec_version
-                    ERROR_QUIET RESULT_VARIABLE _mpiexec_rc)
-    if(_mpiexec_rc EQUAL 0 AND _mpiexec_version MATCHES "Open MPI|OpenRTE")
-      set(HEATKIT_MPIEXEC_QUIET -q)
-    endif()
-  endif()
-  set(HEATKIT_MPIEXEC_QUIET "${HEATKIT_MPIEXEC_QUIET}" CACHE STRING
-      "mpiexec flag that keeps the launcher's own messages off stderr (Open MPI: -q)")
-endif()
 
 # heatkit_add_mpi_script_test(NAME name RANKS n SCRIPT file.cmake [DEFINES -DVAR=value...])
 # A CTest test that runs `cmake -DVAR=value... -P file.cmake`, for a script

@@ -68,17 +68,7 @@ class Replayer {
       registry_.commit(last_tick_);
       return;
     }
-    std::vector<Key> keys;
-    keys.reserve(named.size());
-    for (const TraceKey& k : named) keys.push_back(std::get<Key>(k));
-    std::sort(keys.begin(), keys.end());
-    typename Registry::Emissions selected;
-    for (const auto& candidate : last_tick_) {
-      if (std::binary_search(keys.begin(), keys.end(), candidate.first)) {
-        selected.push_back(candidate);
-      }
-    }
-    registry_.commit(selected);
+    registry_.commit(named_candidates(last_tick_, named));
   }
 
   Policy policy_;

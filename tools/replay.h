@@ -9,6 +9,7 @@
 // blob keys bytewise, which is the order of their lowercase hex).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <istream>
@@ -63,6 +64,22 @@ extern template void print_tick(std::ostream&, std::int64_t,
                                 std::vector<std::pair<std::uint64_t, HeatEmission>>&);
 extern template void print_tick(std::ostream&, std::int64_t,
                                 std::vector<std::pair<BlobKey, HeatEmission>>&);
+
+// `commit KEY...`: the candidates of `last_tick` whose keys are `named` (keys
+// with no candidate are ignored), in the order of `last_tick`.
+template <class Key>
+std::vector<std::pair<Key, HeatEmission>> named_candidates(
+    const std::vector<std::pair<Key, HeatEmission>>& last_tick, const std::vector<TraceKey>& named) {
+  std::vector<Key> keys;
+  keys.reserve(named.size());
+  for (const TraceKey& k : named) keys.push_back(std::get<Key>(k));
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::pair<Key, HeatEmission>> selected;
+  for (const auto& candidate : last_tick) {
+    if (std::binary_search(keys.begin(), keys.end(), candidate.first)) selected.push_back(candidate);
+  }
+  return selected;
+}
 
 // Prints `get KEY absent` or `get KEY RATE LAST T_UPDATE`.
 void print_get(std::ostream& out, const TraceKey& key, const std::optional<HeatCounter>& counter);

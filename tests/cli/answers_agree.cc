@@ -4,12 +4,14 @@
 // (landmark, ticks) for its keys, so a rank's shard may round a rate
 // differently in the last bits from one process holding every key.
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/cli/answers.h"
 
 namespace {
 
@@ -19,19 +21,9 @@ std::vector<std::string> words_of(const char* path) {
     std::cerr << "answers_agree: cannot read " << path << '\n';
     std::exit(2);
   }
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
-bool words_agree(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  char* end_a = nullptr;
-  char* end_b = nullptr;
-  const double x = std::strtod(a.c_str(), &end_a);
-  const double y = std::strtod(b.c_str(), &end_b);
-  if (end_a == a.c_str() || end_b == b.c_str() || *end_a != '\0' || *end_b != '\0') return false;
-  return std::fabs(x - y) <= 1e-12 * std::max(std::fabs(x), std::fabs(y));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return heatkit::test::words(text.str());
 }
 
 }  // namespace
@@ -44,7 +36,7 @@ int main(int argc, char** argv) {
   const auto a = words_of(argv[1]);
   const auto b = words_of(argv[2]);
   for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    if (!words_agree(a[i], b[i])) {
+    if (!heatkit::test::words_agree(a[i], b[i])) {
       std::cerr << "word " << i << ": " << a[i] << " vs " << b[i] << '\n';
       return 1;
     }

@@ -14,10 +14,14 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "tests/cli/answers.h"
 #include "tools/replay.h"
 
 namespace heatkit::trace {
 namespace {
+
+using test::words;
+using test::words_agree;
 
 std::string random_trace(std::uint64_t seed, bool blob) {
   std::mt19937_64 rng(seed);
@@ -71,23 +75,6 @@ std::string random_trace(std::uint64_t seed, bool blob) {
   return t.str();
 }
 
-std::vector<std::string> words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
-// Two words agree when equal, or both numbers within 1e-12 relative.
-bool words_agree(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  char* end_a = nullptr;
-  char* end_b = nullptr;
-  const double x = std::strtod(a.c_str(), &end_a);
-  const double y = std::strtod(b.c_str(), &end_b);
-  if (*end_a != '\0' || *end_b != '\0') return false;
-  return std::fabs(x - y) <= 1e-12 * std::max(std::fabs(x), std::fabs(y));
-}
 
 std::string replay_on(const std::string& trace, const std::string& backend) {
   std::istringstream in(trace);

@@ -27,18 +27,6 @@
 namespace heatkit::test {
 namespace {
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-
-int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
-
 // The backends the ranks take turns with: answers must not depend on them.
 std::string backend_of_rank(int rank) {
   std::vector<std::string> usable;

@@ -19,18 +19,6 @@
 namespace heatkit::test {
 namespace {
 
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-
-int world_size() {
-  int size = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
-
 RegistryOptions seeded(std::uint64_t seed, std::size_t cap = 0) {
   RegistryOptions o;
   o.cap = cap;

@@ -12,15 +12,13 @@
 #include <heatkit/backend.h>
 #include "sim/distributed_simulation.h"
 #include "sim/simulation.h"
+#include "tests/mpi/mpi_test_main.h"
 
 namespace heatkit::sim {
 namespace {
 
-int world_size() {
-  int size = 0;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  return size;
-}
+using test::world_rank;
+using test::world_size;
 
 SimulationConfig small_config() {
   SimulationConfig c;
@@ -144,9 +142,7 @@ TEST(DistributedSimulation, UnavailableBackendThrowsOnEveryRank) {
   if (cuda.available) GTEST_SKIP() << "cuda runs here";
   SimulationConfig c = small_config();
   c.backend = "cuda";
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank == 0) {
+  if (world_rank() == 0) {
     EXPECT_THROW(DistributedSimulation(MPI_COMM_WORLD, c), BackendUnavailable);
   } else {
     try {
@@ -173,14 +169,4 @@ TEST(EstimateMemoryPerRank, ShrinksWithTheRanksButKeepsTheTables) {
 }  // namespace
 }  // namespace heatkit::sim
 
-int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  // Every rank runs every test, in the same order: they are collective.
-  const int failed = RUN_ALL_TESTS();
-  // A failure on any rank fails the run.
-  int any_failed = 0;
-  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return any_failed;
-}
+int main(int argc, char** argv) { return heatkit::test::run_mpi_tests(argc, argv); }
