@@ -181,7 +181,10 @@ int main(int argc, char** argv) {
   StdoutWatch out;
   NullBuffer discard;
   if (heatkit::cli::world_rank() != 0) std::cout.rdbuf(&discard);
-  Outcome outcome = run_and_catch(argc, argv);
+  // Ranks started with other arguments would meet different collectives and
+  // hang: refuse that first, on every rank alike.
+  const std::string differ = heatkit::cli::arguments_differ_between_ranks(argc, argv);
+  Outcome outcome = differ.empty() ? run_and_catch(argc, argv) : Outcome{kExitUsage, differ};
   if (outcome.status != kExitSuccess &&
       !heatkit::cli::report_failure_under_mpi(outcome.error.c_str(), outcome.status, outcome.peer_failed)) {
     outcome.error.clear();  // rank 0 reports an error every rank met alike

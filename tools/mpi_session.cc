@@ -1,9 +1,11 @@
 #include "tools/mpi_session.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #if HEATKIT_HAVE_MPI
 #include <heatkit/distributed_registry.h>
@@ -53,6 +55,29 @@ MpiSession::~MpiSession() {
   g_running = false;
 }
 
+std::string arguments_differ_between_ranks(int argc, char** argv) {
+  if (!g_running) return {};
+  // FNV-1a over the arguments, each ended by a zero byte.
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (int i = 1; i < argc; ++i) {
+    for (const char* c = argv[i];; ++c) {
+      hash = (hash ^ static_cast<unsigned char>(*c)) * 0x100000001b3ULL;
+      if (*c == '\0') break;
+    }
+  }
+  std::vector<std::uint64_t> all(static_cast<std::size_t>(g_size));
+  if (MPI_Allgather(&hash, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD) != MPI_SUCCESS) {
+    return "MPI_Allgather failed while comparing the ranks' arguments";
+  }
+  for (std::size_t r = 1; r < all.size(); ++r) {
+    if (all[r] != all[0]) {
+      return "rank " + std::to_string(r) + " was started with other arguments than rank 0: " +
+             "run every rank with the same command line";
+    }
+  }
+  return {};
+}
+
 bool report_failure_under_mpi(const char* message, int status, bool peer_failed) {
   if (!g_running) return true;
   if (g_errors_alike) return g_rank == 0;
@@ -72,6 +97,7 @@ bool report_failure_under_mpi(const char* message, int status, bool peer_failed)
 
 MpiSession::MpiSession(int&, char**&) {}
 MpiSession::~MpiSession() = default;
+std::string arguments_differ_between_ranks(int, char**) { return {}; }
 bool report_failure_under_mpi(const char*, int, bool) { return true; }
 
 #endif

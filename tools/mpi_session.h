@@ -14,6 +14,8 @@
 // only learned that another failed (PeerRankFailed) waits for that abort.
 #pragma once
 
+#include <string>
+
 #if HEATKIT_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -49,6 +51,11 @@ class MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
   ~MpiSession();
 };
+
+// Under MPI (collective): empty when every rank was started with the same
+// arguments (argv[1..]; the program's path may differ), else an error that
+// names the first rank whose arguments differ from rank 0's. Empty without MPI.
+std::string arguments_differ_between_ranks(int argc, char** argv);
 
 // After a command failed with `message` and exit `status` under MPI: reports
 // it as the header comment says and, when the ranks are out of step, never
