@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything that needs a GPU, in one go, on a machine with one: the device
 # tests, compute-sanitizer over them, the simulation on every backend (counts
-# side by side), and the GPU benchmarks. For a built tree:
+# side by side; with Open MPI also sharded over two ranks on the GPU), and the
+# GPU benchmarks. For a built tree:
 #   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEATKIT_ENABLE_CUDA=ON
 #   cmake --build build-cuda
 #   scripts/gpu_check.sh build-cuda/bin gpu-results
@@ -83,6 +84,25 @@ for backend in ["highway", "cuda", "thrust"]:
 print("field".ljust(26) + "".join(b.rjust(16) for b in rows))
 for k in keys:
     print(k.ljust(26) + "".join(str(r.get(k, "-")).rjust(16) for r in rows.values()))
+EOF
+fi
+
+# One rank per GPU: two ranks on the device backend (on a one-GPU machine both
+# take GPU 0) give one process's counts (no eviction: cap 0).
+if wants simulate && command -v mpirun >/dev/null; then
+  step "simulate sharded over two MPI ranks on cuda"
+  check simulate_mpi_cuda 300 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    mpirun -q --oversubscribe -np 2 "$bin/heatkit" simulate --backend cuda --cap 0 --keys 200000 \
+    --reads-per-second 400000 --duration-s 10 --json
+  check simulate_one_process_cuda 300 "$bin/heatkit" simulate --backend cuda --cap 0 --keys 200000 \
+    --reads-per-second 400000 --duration-s 10 --host-reads --json
+  python3 - "$out" <<'EOF' | tee "$out/simulate_mpi_counts.txt"
+import json, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+a = json.loads((out / "simulate_mpi_cuda.log").read_text().splitlines()[-1])
+b = json.loads((out / "simulate_one_process_cuda.log").read_text().splitlines()[-1])
+for k in ["emits_committed", "emits_rolled_back", "withdrawals_committed", "prunes", "counters_live"]:
+    print(k.ljust(24), str(a.get(k)).rjust(12), str(b.get(k)).rjust(12), "same" if a.get(k) == b.get(k) else "DIFFERENT")
 EOF
 fi
 
