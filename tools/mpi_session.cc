@@ -1,5 +1,6 @@
 #include "tools/mpi_session.h"
 
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -7,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <heatkit/backend.h>
+#include <heatkit/policy.h>
+#include "tools/command.h"
 #if HEATKIT_HAVE_MPI
 #include <heatkit/distributed_registry.h>
 #endif
@@ -76,6 +80,50 @@ std::string arguments_differ_between_ranks(int argc, char** argv) {
     }
   }
   return {};
+}
+
+void agree_on_every_rank(MPI_Comm comm, const std::function<void()>& step) {
+  enum Kind : int { kOk, kUsage, kFailure, kPeerFailed };
+  Kind kind = kOk;
+  std::string message;
+  try {
+    step();
+  } catch (const UsageError& e) {
+    kind = kUsage, message = e.what();
+  } catch (const InvalidPolicy& e) {
+    kind = kUsage, message = e.what();
+  } catch (const UnknownBackend& e) {
+    kind = kUsage, message = e.what();
+  } catch (const BackendUnavailable& e) {
+    kind = kUsage, message = e.what();
+  } catch (const PeerRankFailed& e) {
+    kind = kPeerFailed, message = e.what();
+  } catch (const std::exception& e) {
+    kind = kFailure, message = e.what();
+  } catch (...) {
+    kind = kFailure, message = "unexpected failure";
+  }
+  int rank = 0;
+  int ranks = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &ranks);
+  const bool own = kind == kUsage || kind == kFailure;
+  // The lowest rank whose failure is its own, the lowest that failed at all,
+  // and whether every rank failed on its own (the least of the flags).
+  int mine[3] = {own ? rank : INT_MAX, kind != kOk ? rank : INT_MAX, own ? 1 : 0};
+  int first[3] = {};
+  if (MPI_Allreduce(mine, first, 3, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
+    throw std::runtime_error("MPI_Allreduce failed on rank " + std::to_string(rank));
+  }
+  if (first[1] == INT_MAX) return;
+  const int from = first[0] != INT_MAX ? first[0] : first[1];
+  int head[2] = {kind, static_cast<int>(message.size())};
+  MPI_Bcast(head, 2, MPI_INT, from, comm);
+  message.resize(static_cast<std::size_t>(head[1]));
+  MPI_Bcast(message.data(), head[1], MPI_CHAR, from, comm);
+  if (first[2] == 0) message = "rank " + std::to_string(from) + " of " + std::to_string(ranks) + ": " + message;
+  if (head[0] == kUsage) throw UsageError(message);
+  throw std::runtime_error(message);
 }
 
 bool report_failure_under_mpi(const char* message, int status, bool peer_failed) {

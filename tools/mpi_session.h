@@ -14,6 +14,7 @@
 // only learned that another failed (PeerRankFailed) waits for that abort.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #if HEATKIT_HAVE_MPI
@@ -39,6 +40,16 @@ bool errors_alike() noexcept;
 #if HEATKIT_HAVE_MPI
 // MPI_COMM_WORLD while MPI runs, MPI_COMM_NULL otherwise.
 MPI_Comm world() noexcept;
+
+// Collective: runs `step` on every rank of `comm` and agrees on how it went
+// (one MPI_Allreduce; two MPI_Bcast when it failed), for work a rank can
+// fail at alone (opening a file, making a backend, checking its memory).
+// When it threw anywhere, every rank throws the same error, that of the
+// lowest rank whose error was its own (not PeerRankFailed): a UsageError
+// where main would exit 2 for it, else std::runtime_error, prefixed
+// "rank R of N: " unless every rank failed on its own. So rank 0 reports it
+// once and every rank ends alike, with no rank left in a collective.
+void agree_on_every_rank(MPI_Comm comm, const std::function<void()>& step);
 #endif
 
 // Starts MPI when launched_by_mpi() (and this build has MPI); ends it in the

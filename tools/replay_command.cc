@@ -6,7 +6,6 @@
 
 #include <array>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -22,7 +21,6 @@
 #include "tools/replay.h"
 #include "tools/trace.h"
 #if HEATKIT_HAVE_MPI
-#include <heatkit/distributed_registry.h>  // PeerRankFailed
 #include "tools/distributed_replay.h"
 #endif
 
@@ -140,48 +138,19 @@ void reporting_trace_errors(const std::string& name, Replay replay) {
 
 #if HEATKIT_HAVE_MPI
 
-// Runs `step` on every rank of `comm` and agrees on how it went. When it
-// failed on every rank (the same arguments, the same file), each rethrows
-// its error with errors still alike: rank 0 reports it. When it failed on
-// some ranks only (a backend one node lacks, a file one node cannot open),
-// errors are no longer alike: those ranks report their own and end the job,
-// the others wait for that (PeerRankFailed).
-template <class Step>
-void agree_on_every_rank(MPI_Comm comm, const char* what, Step step) {
-  std::exception_ptr error;
-  try {
-    step();
-  } catch (...) {
-    error = std::current_exception();
-  }
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  const int failed = error ? 1 : 0;
-  int failures = 0;
-  int ranks = 1;
-  MPI_Comm_size(comm, &ranks);
-  MPI_Allreduce(&failed, &failures, 1, MPI_INT, MPI_SUM, comm);
-  if (failures == 0) return;
-  const int mine = error ? rank : INT_MAX;
-  int first = INT_MAX;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (failures < ranks) set_errors_alike(false);
-  if (error) std::rethrow_exception(error);
-  throw PeerRankFailed(what, rank, first);
-}
-
 // `heatkit replay` under mpirun (tools/distributed_replay.h). Errors stay
 // alike (rank 0 reports them) while every rank does the same thing on the
 // same input: the arguments, then each line of the trace as it is read.
-// Opening the file and making the backend can fail on some ranks only, and
-// so can running a line (collectives, per-rank backends): there the
-// failing rank reports its own error and ends the job.
+// Opening the file and making the backend can fail on some ranks only: the
+// ranks agree on that (agree_on_every_rank). Running a line can fail on one
+// rank too (collectives, per-rank backends): that rank reports its own error
+// and ends the job.
 int replay_on_ranks(const ReplayArgs& args) {
   if (args.trace == "-") {
     throw UsageError("under mpirun, replay reads a trace file, not standard input (which reaches rank 0 only)");
   }
   std::optional<FileInput> file;
-  agree_on_every_rank(world(), "replay (backend and trace file)", [&] {
+  agree_on_every_rank(world(), [&] {
     check_backend(args.backend);
     file.emplace(args.trace);
   });

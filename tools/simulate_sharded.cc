@@ -8,7 +8,6 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -18,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include <heatkit/distributed_registry.h>  // PeerRankFailed
 #include <heatkit/policy.h>
 #include "sim/distributed_simulation.h"
 #include "tools/command.h"
@@ -31,49 +29,6 @@ namespace heatkit::cli {
 namespace {
 
 using sim::SimulationConfig;
-
-// Runs `step` on every rank of `comm` and agrees on how it went (one
-// MPI_Allreduce, two MPI_Bcast when it failed). When it threw anywhere, every
-// rank throws the error of the lowest rank whose error was its own (not
-// PeerRankFailed): a UsageError where main would exit 2 for it, else
-// std::runtime_error, prefixed "rank R of N: " unless every rank failed on
-// its own.
-template <class Step>
-void on_every_rank_alike(MPI_Comm comm, Step&& step) {
-  enum Kind : int { kOk, kUsage, kFailure, kPeerFailed };
-  Kind kind = kOk;
-  std::string message;
-  try {
-    step();
-  } catch (const UsageError& e) {
-    kind = kUsage, message = e.what();
-  } catch (const InvalidPolicy& e) {
-    kind = kUsage, message = e.what();
-  } catch (const PeerRankFailed& e) {
-    kind = kPeerFailed, message = e.what();
-  } catch (const std::exception& e) {
-    kind = kFailure, message = e.what();
-  } catch (...) {
-    kind = kFailure, message = "unexpected failure";
-  }
-  const int rank = world_rank();
-  const int ranks = world_size();
-  const bool own = kind == kUsage || kind == kFailure;
-  // The lowest rank whose failure is its own, the lowest that failed at all,
-  // and whether every rank failed on its own (the least of the flags).
-  int mine[3] = {own ? rank : INT_MAX, kind != kOk ? rank : INT_MAX, own ? 1 : 0};
-  int first[3] = {};
-  MPI_Allreduce(mine, first, 3, MPI_INT, MPI_MIN, comm);
-  if (first[1] == INT_MAX) return;
-  const int from = first[0] != INT_MAX ? first[0] : first[1];
-  int head[2] = {kind, static_cast<int>(message.size())};
-  MPI_Bcast(head, 2, MPI_INT, from, comm);
-  message.resize(static_cast<std::size_t>(head[1]));
-  MPI_Bcast(message.data(), head[1], MPI_CHAR, from, comm);
-  if (first[2] == 0) message = "rank " + std::to_string(from) + " of " + std::to_string(ranks) + ": " + message;
-  if (head[0] == kUsage) throw UsageError(message);
-  throw std::runtime_error(message);
-}
 
 // Ranks on this node, which share its memory (collective).
 int ranks_on_this_node(MPI_Comm comm) {
@@ -201,7 +156,7 @@ int run_simulate_sharded(const SimulateOptions& options) {
   const auto estimate = [&] { return sim::estimate_memory_per_rank(config, ranks).peak(); };
   std::optional<MemoryLimit> limit;
   std::optional<sim::DistributedSimulation> simulation;
-  on_every_rank_alike(comm, [&] {
+  agree_on_every_rank(comm, [&] {
     with_cli_errors(
         [&] {
           limit = rank_memory_limit(options, node_ranks);
@@ -209,7 +164,7 @@ int run_simulate_sharded(const SimulateOptions& options) {
         },
         estimate, limit);
   });
-  on_every_rank_alike(comm, [&] {
+  agree_on_every_rank(comm, [&] {
     with_cli_errors([&] { simulation.emplace(comm, config); }, estimate, limit);
   });
 

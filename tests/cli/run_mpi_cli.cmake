@@ -11,8 +11,10 @@
 #                         the trace GENERATE wrote
 #   GENERATE              optional: a command, separated by |, whose stdout
 #                         is written to a trace file first
-#   OTHER_RANK_ARGS       optional: one more rank runs heatkit with these
-#                         arguments instead (MPMD: `A : B`)
+#   OTHER_RANK_WDIR       optional: the ranks run in WDIR, but one more rank
+#                         runs in this folder (MPMD: `-wdir WDIR A : -wdir
+#                         OTHER_RANK_WDIR A`), where a relative path in the
+#                         arguments may name nothing
 # What each run must do:
 #   EXPECT_RC             its exit status (default 0)
 #   STDOUT                optional: a file stdout must equal byte for byte
@@ -29,7 +31,7 @@
 #                         STDOUT, or one warning line about evictions
 cmake_minimum_required(VERSION 3.25)
 
-foreach(list MPIEXEC_LAUNCHER MPIEXEC_POSTFLAGS RANKS ARGS GENERATE OTHER_RANK_ARGS AGREE)
+foreach(list MPIEXEC_LAUNCHER MPIEXEC_POSTFLAGS RANKS ARGS GENERATE AGREE)
   string(REPLACE "|" ";" ${list} "${${list}}")
 endforeach()
 if(DEFINED STDERR_REGEX)
@@ -46,7 +48,6 @@ if(GENERATE)
     message(FATAL_ERROR "${GENERATE} failed: ${rc}")
   endif()
   string(REPLACE "@TRACE@" "${trace}" ARGS "${ARGS}")
-  string(REPLACE "@TRACE@" "${trace}" OTHER_RANK_ARGS "${OTHER_RANK_ARGS}")
 endif()
 
 if(SAME_AS_ONE_PROCESS)
@@ -56,10 +57,11 @@ endif()
 
 set(problems)
 foreach(ranks IN LISTS RANKS)
-  if(OTHER_RANK_ARGS)
+  if(OTHER_RANK_WDIR)
     math(EXPR first_ranks "${ranks} - 1")
-    set(command ${MPIEXEC_LAUNCHER} ${MPIEXEC_NUMPROC_FLAG} ${first_ranks} ${HEATKIT} ${MPIEXEC_POSTFLAGS}
-                ${ARGS} : ${MPIEXEC_NUMPROC_FLAG} 1 ${HEATKIT} ${MPIEXEC_POSTFLAGS} ${OTHER_RANK_ARGS})
+    set(command ${MPIEXEC_LAUNCHER} ${MPIEXEC_NUMPROC_FLAG} ${first_ranks} -wdir ${WDIR} ${HEATKIT}
+                ${MPIEXEC_POSTFLAGS} ${ARGS} : ${MPIEXEC_NUMPROC_FLAG} 1 -wdir ${OTHER_RANK_WDIR} ${HEATKIT}
+                ${MPIEXEC_POSTFLAGS} ${ARGS})
   else()
     set(command ${MPIEXEC_LAUNCHER} ${MPIEXEC_NUMPROC_FLAG} ${ranks} ${HEATKIT} ${MPIEXEC_POSTFLAGS} ${ARGS})
   endif()
