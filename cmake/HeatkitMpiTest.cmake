@@ -1,8 +1,8 @@
 # heatkit_add_mpi_test(NAME name RANKS n COMMAND program args... [EXPECT_FAILURE])
 # A CTest test that runs `program args...` as `n` MPI ranks (mpirun -np n),
-# labelled `mpi`. With EXPECT_FAILURE the job's exit status is printed last
-# ("exit status N") instead of deciding the test: give the test a
-# PASS_REGULAR_EXPRESSION. More ranks than cores run oversubscribed (Open MPI's
+# labelled `mpi`. With EXPECT_FAILURE the job's output (stderr too, without
+# the launcher's banners) ends with its exit status ("exit status N") instead
+# of the status deciding the test: give the test a PASS_REGULAR_EXPRESSION. More ranks than cores run oversubscribed (Open MPI's
 # --oversubscribe), and as root: Open MPI refuses root unless told, which CI
 # containers are, so the tests tell it (OMPI_ALLOW_RUN_AS_ROOT*).
 # Open MPI's flags: --oversubscribe lets more ranks than cores run; -q keeps
@@ -37,6 +37,8 @@ function(heatkit_add_mpi_test)
   set(launch ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${T_RANKS} ${HEATKIT_MPIEXEC_OVERSUBSCRIBE}
       ${MPIEXEC_PREFLAGS} ${T_COMMAND} ${MPIEXEC_POSTFLAGS})
   if(T_EXPECT_FAILURE)
+    # Without the launcher's banners: the output is the program's own.
+    list(INSERT launch 1 ${HEATKIT_MPIEXEC_QUIET})
     add_test(NAME ${T_NAME} COMMAND sh -c "\"$0\" \"$@\" 2>&1; echo \"exit status $?\"" ${launch})
   else()
     add_test(NAME ${T_NAME} COMMAND ${launch})
