@@ -182,21 +182,20 @@ DistributedHeatRegistryOf<Key>::Impl::Impl(MPI_Comm parent, RegistryOptions opti
   check(MPI_Bcast(&seed, 1, MPI_UINT64_T, 0, comm), "MPI_Bcast");
   hash = KeyHash(seed);
 
-  // One GPU per rank: the rank's place on its node picks it.
+  // One GPU per rank: the rank's place on its node picks it. Asked on every
+  // rank (the call is collective), whatever backend each rank runs.
   int local_rank = 0;
-  if (backend_info(options.backend).device_columns) {
-    MPI_Comm node = MPI_COMM_NULL;
-    check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
-          "MPI_Comm_split_type");
-    const int code = MPI_Comm_rank(node, &local_rank);
-    MPI_Comm_free(&node);
-    check(code, "MPI_Comm_rank");
-  }
+  MPI_Comm node = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+  const int code = MPI_Comm_rank(node, &local_rank);
+  MPI_Comm_free(&node);
+  check(code, "MPI_Comm_rank");
 
   RegistryOptions shard = options;
   shard.cap = local_cap;
   // A fixed seed makes runs repeat: each rank's index secret derives from it.
   if (options.hash_seed) shard.hash_seed = mix64(seed ^ (0x9e3779b97f4a7c15ULL * (rank + 1)));
+  // Backends may differ between ranks; an unknown name throws here, agreed on.
   mpi::on_every_rank(comm, rank, "DistributedHeatRegistry (the rank's registry)", [&] {
     if (backend_info(options.backend).device_columns) use_gpu(local_rank);
     local.emplace(shard);

@@ -135,6 +135,25 @@ TEST(DistributedRegistry, ABadBatchOnOneRankFailsOnEveryRankAndChangesNothing) {
   EXPECT_DOUBLE_EQ(registry.get(3)->rate(), static_cast<double>(ranks));
 }
 
+TEST(DistributedRegistry, ABackendOneRankLacksFailsOnEveryRank) {
+  const int rank = world_rank();
+  const int bad = world_size() - 1;
+  RegistryOptions options = seeded(4);
+  options.backend = rank == bad ? "warp-drive" : "scalar";
+  try {
+    DistributedHeatRegistry registry(MPI_COMM_WORLD, options);
+    ADD_FAILURE() << "a registry was made with an unknown backend on rank " << bad;
+  } catch (const UnknownBackend& e) {
+    EXPECT_EQ(rank, bad) << e.what();
+  } catch (const PeerRankFailed& e) {
+    EXPECT_NE(rank, bad);
+    EXPECT_EQ(e.failed_rank(), bad);
+  }
+  // The ranks are still in step: a collective call works.
+  DistributedHeatRegistry after(MPI_COMM_WORLD, seeded(4));
+  EXPECT_EQ(after.size(), 0u);
+}
+
 TEST(DistributedRegistry, ReportsTheBytesItSendsToOtherRanks) {
   const int rank = world_rank();
   const int ranks = world_size();
