@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Weak and strong scaling of reads routed across MPI ranks (heatkit_mpi_bench)
 # on this machine: 1 and 2 ranks timed; 4 ranks oversubscribed, for
-# correctness only (more ranks than cores measure the scheduler). Writes one
-# JSON object per run, as a JSON array, to OUT (default
-# docs/bench/mpi-scaling.json).
+# correctness only (more ranks than cores measure the scheduler). Then
+# `heatkit simulate --cap 0` (the default workload otherwise) in one process
+# and sharded over 1 and 2 ranks. Writes one JSON object per run, as a JSON
+# array, to OUT (default docs/bench/mpi-scaling.json).
 #
 #   bash bench/mpi/scaling.sh [OUT]
 #
@@ -33,6 +34,30 @@ for ranks in 1 2 4; do
     runs+=("$line")
   done
 done
+heatkit=$build/bin/heatkit
+simulate_row() {  # simulate_row RANKS (0: one process, no launcher)
+  local json
+  if (($1 == 0)); then
+    json=$("$heatkit" simulate --cap 0 --json)
+  else
+    json=$(mpirun -q -np "$1" "$heatkit" simulate --cap 0 --json)
+  fi
+  python3 -c '
+import json, sys
+d = json.loads(sys.argv[2])
+row = {"mode": "simulate", "ranks": int(sys.argv[1]), "backend": d["backend"]}
+for k in ["bumps", "emits_committed", "emits_rolled_back", "counters_live", "wall_s", "read_generation_s",
+          "bump_s", "tick_s", "commit_s"]:
+    row[k] = d[k]
+row["ranks_detail"] = d.get("ranks", [])
+print(json.dumps(row))' "$1" "$json"
+}
+for ranks in 0 1 2; do
+  line=$(simulate_row "$ranks")
+  echo "$line" >&2
+  runs+=("$line")
+done
+
 {
   echo "["
   for i in "${!runs[@]}"; do

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <chrono>
 #include <climits>
 #include <cstring>
 #include <stdexcept>
@@ -15,12 +14,11 @@
 
 #include "backends/backend.h"  // use_gpu
 #include "mpi/mpi_call.h"
+#include "mpi/routed_exchange.h"
 #include "registry/key_hash.h"
 
 namespace heatkit {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // What travels: plain structs, the same bytes on every rank of one build. A
 // read travels as the pair HeatRegistryOf::bump_batch takes (key, instant:
@@ -33,13 +31,6 @@ struct WireEmission {
   Key key;
   double rate;
   std::uint8_t kind;  // Decision
-};
-
-// Each rank's word to each other before a routed exchange: how many items
-// follow, and (for reads) the half-life the sender creates counters with.
-struct Header {
-  std::int64_t count;
-  std::int64_t half_life_ns;
 };
 
 // The options every rank must share, as one row each rank sends to all.
@@ -75,10 +66,6 @@ void require_same_options(const std::vector<SharedOptions>& rows) {
   differ("key type (bytes per key)", [](const SharedOptions& s) { return s.key_bytes; });
 }
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 }  // namespace
 
 template <RegistryKey Key>
@@ -93,10 +80,9 @@ struct DistributedHeatRegistryOf<Key>::Impl {
   std::optional<HeatRegistryOf<Key>> local;
   ExchangeStats stats;
 
-  // Scratch of the routed exchanges, reused.
-  std::vector<int> owners;
-  std::vector<Header> headers_out, headers_in;
-  std::vector<int> send_counts, send_displs, recv_counts, recv_displs, next;
+  std::optional<mpi::RoutedExchange> exchange;  // over `comm`, once it is made
+  mpi::Routed<WireRead<Key>> reads_routed;
+  mpi::Routed<WireEmission<Key>> emissions_routed;
 
   Impl(MPI_Comm parent, RegistryOptions options);
   ~Impl() {
@@ -117,36 +103,6 @@ struct DistributedHeatRegistryOf<Key>::Impl {
 
   void check(int code, const char* call) const { mpi::check(code, call, rank); }
 
-  // What a routed exchange leaves: the items this rank packed (`sent`, by
-  // destination) and those it received (`received`, by source); the
-  // items from source s are segment(s). A rank's items for itself never
-  // pass through MPI: its own segment is read where it was packed.
-  template <class Wire>
-  struct Routed {
-    std::vector<Wire> sent;
-    std::vector<Wire> received;
-  };
-
-  // Routes items to ranks: `validate()` checks the call's arguments,
-  // `place(i)` is item i's destination, `wire(i)` its bytes. Each source's
-  // header lands in headers_in. `out` keeps its memory between calls.
-  template <class Wire, class Validate, class Place, class Make>
-  void route(const char* call, std::size_t n, std::int64_t half_life_ns, Validate validate, Place place,
-             Make wire, Routed<Wire>& out);
-
-  template <class Wire>
-  std::span<const Wire> segment(const Routed<Wire>& routed, int source) const {
-    const auto s = static_cast<std::size_t>(source);
-    if (source == rank) {
-      return std::span<const Wire>(routed.sent).subspan(static_cast<std::size_t>(send_displs[s]),
-                                                        static_cast<std::size_t>(headers_out[s].count));
-    }
-    return std::span<const Wire>(routed.received)
-        .subspan(static_cast<std::size_t>(recv_displs[s]), static_cast<std::size_t>(recv_counts[s]));
-  }
-
-  Routed<WireRead<Key>> reads_routed;
-  Routed<WireEmission<Key>> emissions_routed;
 };
 
 template <RegistryKey Key>
@@ -160,6 +116,7 @@ DistributedHeatRegistryOf<Key>::Impl::Impl(MPI_Comm parent, RegistryOptions opti
   check(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank");
   check(MPI_Comm_size(comm, &size), "MPI_Comm_size");
+  exchange.emplace(comm, rank, size);
 
   std::vector<SharedOptions> rows(static_cast<std::size_t>(size));
   const SharedOptions mine = shared_options_of(options, sizeof(Key));
@@ -202,97 +159,6 @@ DistributedHeatRegistryOf<Key>::Impl::Impl(MPI_Comm parent, RegistryOptions opti
   });
 }
 
-template <RegistryKey Key>
-template <class Wire, class Validate, class Place, class Make>
-void DistributedHeatRegistryOf<Key>::Impl::route(const char* call, std::size_t n, std::int64_t half_life_ns,
-                                                 Validate validate, Place place, Make wire, Routed<Wire>& out) {
-  // Bytes MPI moves: no pointers, nothing to run on copy or destruction.
-  static_assert(std::is_standard_layout_v<Wire> && std::is_trivially_destructible_v<Wire> &&
-                std::is_trivially_copy_constructible_v<Wire>);
-  const auto ranks = static_cast<std::size_t>(size);
-  const auto me = static_cast<std::size_t>(rank);
-  headers_out.assign(ranks, Header{0, half_life_ns});
-  headers_in.assign(ranks, Header{0, 0});
-
-  // Pack by destination. A failure here (arguments, a batch too big to
-  // count in an int, an allocation) is agreed on below, before any item
-  // moves.
-  std::exception_ptr packing;
-  try {
-    validate();
-    if (n > static_cast<std::size_t>(INT_MAX)) {
-      throw std::invalid_argument(std::string(call) + ": " + std::to_string(n) +
-                                  " items in one call on rank " + std::to_string(rank) +
-                                  ", more than 2^31 - 1: split it");
-    }
-    owners.resize(n);
-    send_counts.assign(ranks, 0);
-    for (std::size_t i = 0; i < n; ++i) {
-      owners[i] = place(i);
-      ++send_counts[static_cast<std::size_t>(owners[i])];
-    }
-    send_displs.assign(ranks, 0);
-    for (std::size_t d = 1; d < ranks; ++d) send_displs[d] = send_displs[d - 1] + send_counts[d - 1];
-    out.sent.resize(n);
-    next.assign(send_displs.begin(), send_displs.end());
-    for (std::size_t i = 0; i < n; ++i) {
-      out.sent[static_cast<std::size_t>(next[static_cast<std::size_t>(owners[i])]++)] = wire(i);
-    }
-    for (std::size_t d = 0; d < ranks; ++d) headers_out[d].count = send_counts[d];
-  } catch (...) {
-    packing = std::current_exception();
-    for (Header& h : headers_out) h.count = 0;
-    send_counts.assign(ranks, 0);
-    send_displs.assign(ranks, 0);
-  }
-
-  const auto start = Clock::now();
-  check(MPI_Alltoall(headers_out.data(), sizeof(Header), MPI_BYTE, headers_in.data(), sizeof(Header),
-                     MPI_BYTE, comm),
-        "MPI_Alltoall");
-  mpi::on_every_rank(comm, rank, call, [&] {
-    if (packing) std::rethrow_exception(packing);
-    recv_counts.assign(ranks, 0);
-    recv_displs.assign(ranks, 0);
-    std::int64_t total = 0;
-    for (std::size_t s = 0; s < ranks; ++s) {
-      if (s == me) continue;  // read in place: segment()
-      recv_displs[s] = static_cast<int>(std::min<std::int64_t>(total, INT_MAX));
-      recv_counts[s] = static_cast<int>(headers_in[s].count);
-      total += headers_in[s].count;
-    }
-    if (total > INT_MAX) {
-      throw std::invalid_argument(std::string(call) + ": rank " + std::to_string(rank) + " would receive " +
-                                  std::to_string(total) + " items in one call, more than 2^31 - 1: " +
-                                  "split the batches");
-    }
-    out.received.resize(static_cast<std::size_t>(total));
-  });
-  // What a rank sends itself stays where it was packed.
-  const int own = send_counts[me];
-  send_counts[me] = 0;
-  MPI_Datatype item = MPI_DATATYPE_NULL;
-  check(MPI_Type_contiguous(sizeof(Wire), MPI_BYTE, &item), "MPI_Type_contiguous");
-  check(MPI_Type_commit(&item), "MPI_Type_commit");
-  const int code = MPI_Alltoallv(out.sent.data(), send_counts.data(), send_displs.data(), item,
-                                 out.received.data(), recv_counts.data(), recv_displs.data(), item, comm);
-  MPI_Type_free(&item);
-  send_counts[me] = own;
-  check(code, "MPI_Alltoallv");
-  stats.seconds += seconds_since(start);
-
-  ++stats.exchanges;
-  const std::uint64_t others = ranks - 1;
-  std::uint64_t sent = others * sizeof(Header);
-  std::uint64_t received = others * sizeof(Header);
-  for (std::size_t r = 0; r < ranks; ++r) {
-    if (r == me) continue;
-    sent += static_cast<std::uint64_t>(send_counts[r]) * sizeof(Wire);
-    received += static_cast<std::uint64_t>(recv_counts[r]) * sizeof(Wire);
-  }
-  stats.bytes_sent += sent;
-  stats.bytes_received += received;
-}
 
 template <RegistryKey Key>
 DistributedHeatRegistryOf<Key>::DistributedHeatRegistryOf(MPI_Comm comm, RegistryOptions options)
@@ -344,17 +210,17 @@ void DistributedHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, std::
                                   std::to_string(half_life_ns) + " ns on rank " + std::to_string(m.rank));
     }
   };
-  m.route<WireRead<Key>>(
+  m.exchange->template route<WireRead<Key>>(
       "DistributedHeatRegistry::bump_batch", n, half_life_ns, validate,
       [&](std::size_t i) { return m.owner_of(keys[i]); },
-      [&](std::size_t i) { return WireRead<Key>{keys[i], times[i]}; }, m.reads_routed);
+      [&](std::size_t i) { return WireRead<Key>{keys[i], times[i]}; }, m.reads_routed, m.stats);
   m.stats.reads_routed += n;
   // Source by source, rank 0's first: the order of the ranks' batches
   // concatenated rank by rank.
   for (int source = 0; source < m.size; ++source) {
-    const std::span<const WireRead<Key>> reads = m.segment(m.reads_routed, source);
+    const std::span<const WireRead<Key>> reads = m.exchange->segment(m.reads_routed, source);
     if (reads.empty()) continue;
-    m.local->bump_batch(reads, Duration(m.headers_in[static_cast<std::size_t>(source)].half_life_ns));
+    m.local->bump_batch(reads, Duration(m.exchange->word_from(source)));  // the sender's half-life
     m.stats.reads_applied += reads.size();
   }
 }
@@ -378,17 +244,17 @@ void DistributedHeatRegistryOf<Key>::tick(const Policy& policy, Instant now, Emi
 template <RegistryKey Key>
 void DistributedHeatRegistryOf<Key>::commit(std::span<const std::pair<Key, HeatEmission>> emissions) {
   Impl& m = *impl_;
-  m.route<WireEmission<Key>>(
+  m.exchange->template route<WireEmission<Key>>(
       "DistributedHeatRegistry::commit", emissions.size(), 0, [] {},
       [&](std::size_t i) { return m.owner_of(emissions[i].first); },
       [&](std::size_t i) {
         return WireEmission<Key>{emissions[i].first, emissions[i].second.rate,
                                  static_cast<std::uint8_t>(emissions[i].second.kind)};
       },
-      m.emissions_routed);
+      m.emissions_routed, m.stats);
   Emissions mine;
   for (int source = 0; source < m.size; ++source) {
-    for (const WireEmission<Key>& e : m.segment(m.emissions_routed, source)) {
+    for (const WireEmission<Key>& e : m.exchange->segment(m.emissions_routed, source)) {
       mine.emplace_back(e.key, HeatEmission{static_cast<Decision>(e.kind), e.rate});
     }
   }
