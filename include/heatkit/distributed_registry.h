@@ -90,7 +90,8 @@ class DistributedHeatRegistryOf {
   //    evicts its own least recently updated key, not the job's); 0 is
   //    unbounded; a cap below the rank count is refused;
   //  - hash_seed is the ownership secret; unset, rank 0 draws one and sends
-  //    it to the others. Each rank's own index draws its own secret;
+  //    it to the others. Each rank's own index has a secret of its own
+  //    (derived from hash_seed when that is set, so runs repeat);
   //  - backend, threads, bump_queue act per rank (they may differ). A device
   //    backend uses the GPU of the rank's local rank (its rank among the
   //    ranks of its node) modulo the node's GPUs: run one rank per GPU.
