@@ -103,7 +103,14 @@ RunFn add_simulate_command(CLI::App& app) {
       "(28 bytes a key while built, 8 after) and the registry at the most counters the keys,\n"
       "the cap and the reads allow (200 to 300 bytes a counter, scratch and slack included).\n"
       "A run that needs more than --max-memory, by default the memory available now, is\n"
-      "refused (exit 2).");
+      "refused (exit 2).\n"
+      "Under mpirun (`mpirun -np N heatkit simulate ...`) the run is sharded: each rank draws\n"
+      "its slice of every tick's reads and routes them to their keys' owners, ticks its own\n"
+      "counters and commits; rank 0 prints the job's totals and a line per rank (--json: a\n"
+      "`ranks` array). The cap is the job's, split over the ranks; where no rank's share can\n"
+      "evict (cap 0, or cap / N >= keys) the totals equal one process's. Reads are made on\n"
+      "the host; --max-memory limits each rank, and the memory available is shared by a\n"
+      "node's ranks.");
   cmd->add_option("--keys", o.keys, "distinct u64 keys, ranked by Zipf popularity")
       ->type_name("COUNT")->capture_default_str();
   cmd->add_option("--zipf", o.zipf, "Zipf exponent s: P(rank k) ~ 1/(k+1)^s; 0 = uniform")
