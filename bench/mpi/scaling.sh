@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Weak and strong scaling of reads routed across MPI ranks (heatkit_mpi_bench)
 # on this machine: 1 and 2 ranks timed; 4 ranks oversubscribed, for
-# correctness only (more ranks than cores measure the scheduler). Then
+# correctness only (more ranks than cores measure the scheduler); 32-byte
+# keys on 1 and 2 ranks (strong). Then
 # `heatkit simulate --cap 0` (the default workload otherwise) in one process
 # and sharded over 1 and 2 ranks. Writes one JSON object per run, as a JSON
 # array, to OUT (default docs/bench/mpi-scaling.json).
@@ -26,14 +27,17 @@ bench=$build/bin/heatkit_mpi_bench
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 runs=()
+bench_row() {  # bench_row RANKS MODE KEY
+  local line
+  line=$(mpirun -q --oversubscribe -np "$1" "$bench" "$2" "$reads" "$keys" "$batches" "$3")
+  [[ $1 -gt $(nproc) ]] && line=${line%\}}', "oversubscribed": true}'
+  echo "$line" >&2
+  runs+=("$line")
+}
 for ranks in 1 2 4; do
-  for mode in weak strong; do
-    line=$(mpirun -q --oversubscribe -np "$ranks" "$bench" "$mode" "$reads" "$keys" "$batches")
-    [[ $ranks -gt $(nproc) ]] && line=${line%\}}', "oversubscribed": true}'
-    echo "$line" >&2
-    runs+=("$line")
-  done
+  for mode in weak strong; do bench_row "$ranks" "$mode" u64; done
 done
+for ranks in 1 2; do bench_row "$ranks" strong blob; done
 heatkit=$build/bin/heatkit
 simulate_row() {  # simulate_row RANKS (0: one process, no launcher)
   local json
