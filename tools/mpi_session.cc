@@ -6,6 +6,7 @@
 #include <iostream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <heatkit/backend.h>
@@ -143,7 +144,15 @@ bool report_failure_under_mpi(const char* message, int status, bool peer_failed)
 
 #else
 
-MpiSession::MpiSession(int&, char**&) {}
+MpiSession::MpiSession(int&, char**&) {
+  if (!launched_by_mpi()) return;
+  // Said once, by the launcher's first rank.
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
+    if (const char* rank = std::getenv(name); rank != nullptr && std::string_view(rank) != "0") return;
+  }
+  std::cerr << "warning: heatkit was built without MPI (HEATKIT_ENABLE_MPI=OFF): under an MPI launcher "
+               "each rank runs the whole command alone\n";
+}
 MpiSession::~MpiSession() = default;
 std::string arguments_differ_between_ranks(int, char**) { return {}; }
 bool report_failure_under_mpi(const char*, int, bool) { return true; }

@@ -54,7 +54,8 @@ void agree_on_every_rank(MPI_Comm comm, const std::function<void()>& step);
 
 // Starts MPI when launched_by_mpi() (and this build has MPI); ends it in the
 // destructor, which main reaches only when every rank ends alike. Throws
-// std::runtime_error when MPI fails to start.
+// std::runtime_error when MPI fails to start. In a build without MPI under a
+// launcher, warns (once) that every rank runs alone.
 class MpiSession {
  public:
   MpiSession(int& argc, char**& argv);
