@@ -146,13 +146,7 @@ class DistributedReplayer {
 
   // Each rank commits its own candidates of the last tick (or the named
   // ones), as one process commits all of them.
-  void commit(const std::vector<TraceKey>& named) {
-    if (named.empty()) {
-      registry_.commit(last_tick_);
-      return;
-    }
-    registry_.commit(named_candidates(last_tick_, named));
-  }
+  void commit(const std::vector<TraceKey>& named) { registry_.commit(named_candidates(last_tick_, named)); }
 
   Policy policy_;
   std::ostream& out_;

@@ -63,13 +63,7 @@ class Replayer {
     print_tick(out_, time, last_tick_);
   }
 
-  void commit(const std::vector<TraceKey>& named) {
-    if (named.empty()) {
-      registry_.commit(last_tick_);
-      return;
-    }
-    registry_.commit(named_candidates(last_tick_, named));
-  }
+  void commit(const std::vector<TraceKey>& named) { registry_.commit(named_candidates(last_tick_, named)); }
 
   Policy policy_;
   std::ostream& out_;

@@ -65,11 +65,13 @@ extern template void print_tick(std::ostream&, std::int64_t,
 extern template void print_tick(std::ostream&, std::int64_t,
                                 std::vector<std::pair<BlobKey, HeatEmission>>&);
 
-// `commit KEY...`: the candidates of `last_tick` whose keys are `named` (keys
-// with no candidate are ignored), in the order of `last_tick`.
+// What `commit` and `commit KEY...` commit: every candidate of `last_tick`
+// when no key is named, else those whose keys are `named` (keys with no
+// candidate are ignored), in the order of `last_tick`.
 template <class Key>
 std::vector<std::pair<Key, HeatEmission>> named_candidates(
     const std::vector<std::pair<Key, HeatEmission>>& last_tick, const std::vector<TraceKey>& named) {
+  if (named.empty()) return last_tick;
   std::vector<Key> keys;
   keys.reserve(named.size());
   for (const TraceKey& k : named) keys.push_back(std::get<Key>(k));
