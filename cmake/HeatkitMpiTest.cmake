@@ -29,6 +29,15 @@ if(NOT DEFINED HEATKIT_MPIEXEC_OVERSUBSCRIBE OR NOT DEFINED HEATKIT_MPIEXEC_QUIE
       "mpiexec flag that keeps the launcher's own messages off stderr (Open MPI: -q)")
 endif()
 
+# The environment of every MPI test. Open MPI refuses root unless told, and
+# CI containers run as root. Its shared-memory transport copies large
+# messages between processes with process_vm_readv, which a container without
+# CAP_SYS_PTRACE (Docker's default) refuses ("Read -1, expected N, errno =
+# 1" on stderr): the tests copy through the shared segment instead.
+set(HEATKIT_MPI_TEST_ENVIRONMENT
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    OMPI_MCA_btl_vader_single_copy_mechanism=none)
+
 function(heatkit_add_mpi_test)
   cmake_parse_arguments(PARSE_ARGV 0 T "EXPECT_FAILURE" "NAME;RANKS" "COMMAND")
   if(NOT T_NAME OR NOT T_RANKS OR NOT T_COMMAND)
@@ -46,7 +55,7 @@ function(heatkit_add_mpi_test)
     add_test(NAME ${T_NAME} COMMAND ${launch})
   endif()
   set_tests_properties(${T_NAME} PROPERTIES LABELS mpi PROCESSORS ${T_RANKS} TIMEOUT 300
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+    ENVIRONMENT "${HEATKIT_MPI_TEST_ENVIRONMENT}")
 endfunction()
 
 # heatkit_add_mpi_script_test(NAME name RANKS n SCRIPT file.cmake [DEFINES -DVAR=value...])
@@ -70,5 +79,5 @@ function(heatkit_add_mpi_script_test)
     COMMAND ${CMAKE_COMMAND} "-DMPIEXEC_LAUNCHER=${launcher}" "-DMPIEXEC_NUMPROC_FLAG=${MPIEXEC_NUMPROC_FLAG}"
             "-DMPIEXEC_POSTFLAGS=${postflags}" ${T_DEFINES} -P ${T_SCRIPT})
   set_tests_properties(${T_NAME} PROPERTIES LABELS mpi PROCESSORS ${T_RANKS} TIMEOUT 300
-    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+    ENVIRONMENT "${HEATKIT_MPI_TEST_ENVIRONMENT}")
 endfunction()
