@@ -92,6 +92,7 @@ fi
 if wants simulate && command -v mpirun >/dev/null; then
   step "simulate sharded over two MPI ranks on cuda"
   check simulate_mpi_cuda 300 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    OMPI_MCA_btl_vader_single_copy_mechanism=none \
     mpirun -q --oversubscribe -np 2 "$bin/heatkit" simulate --backend cuda --cap 0 --keys 200000 \
     --reads-per-second 400000 --duration-s 10 --json
   check simulate_one_process_cuda 300 "$bin/heatkit" simulate --backend cuda --cap 0 --keys 200000 \
