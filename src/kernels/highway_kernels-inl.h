@@ -329,10 +329,10 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
   // Tail: fewer than one vector left; the scalar step itself.
   for (; i < n; ++i) {
     const std::int64_t half_life = kSharedHalfLife ? p.shared_half_life : c.half_life[i];
-    const double r = forward_tick_rate(c.rate[i], c.last_update[i], half_life, p.now, shared_scale, f);
-    const Decision dec = tick_gate(r, c.flags[i], c.last_emitted[i], p);
+    double r = 0.0;
+    const Decision dec =
+        forward_tick_one(c.rate[i], c.last_update[i], half_life, c.last_emitted[i], c.flags[i], r, p, shared_scale, f);
     if (dec == Decision::kSuppress) continue;
-    if (p.mark_in_flight) c.flags[i] = static_cast<std::uint8_t>(c.flags[i] | kInFlight);
     sink.push(static_cast<std::uint32_t>(i), dec, dec == Decision::kEmit ? r : 0.0);
   }
   sink.flush();

@@ -213,6 +213,23 @@ HEATKIT_HD_FORCE_INLINE double forward_tick_rate(double& s, std::int64_t last_wr
   return half_life == 0 ? s : forward_value(s, forward_scale(now, f.landmark, half_life));
 }
 
+// The fast tick of one counter (tick_one's forward form): its rate at
+// p.now (forward_tick_rate: `s` is written where it was literal; the caller
+// stores it back), left in `rate`, then the gate; kInFlight is set in
+// `flags` when asked and the decision is not Suppress. `last_write` is read
+// only where is_literal(s); `half_life` is the counter's or the shared one.
+// Every fast tick runs it: the Thrust passes, the device kernel and the
+// Highway kernel's scalar lanes.
+HEATKIT_HD_FORCE_INLINE Decision forward_tick_one(double& s, std::int64_t last_write, std::int64_t half_life,
+                                                  double last_emitted, std::uint8_t& flags, double& rate,
+                                                  const TickParams& p, double shared_scale,
+                                                  const ForwardFrame& f) {
+  rate = forward_tick_rate(s, last_write, half_life, p.now, shared_scale, f);
+  const Decision d = tick_gate(rate, flags, last_emitted, p);
+  if (d != Decision::kSuppress && p.mark_in_flight) flags |= kInFlight;
+  return d;
+}
+
 // The relayout tick of one counter: decayed literally to `now` from its
 // literal state under the frame before the tick, and stored at landmark
 // `now` (s = rate; last_write no later than `now`). Returns the rate.

@@ -47,21 +47,15 @@ inline TickInputs tick_inputs(const ForwardFrame& frame, const TickParams& param
 // shares a half-life (params.shared_half_life stands for it).
 HEATKIT_HD_FORCE_INLINE bool reads_half_life(const TickParams& p) { return p.shared_half_life <= 0; }
 
-// The fast tick of one counter (tick_one's forward form): `s` and `flags`
-// from its columns, `last_write` read only where is_literal(s) (any value
-// otherwise), `half_life` from its column or params.shared_half_life
-// (reads_half_life). Leaves the rate at params.now in `rate` and returns the
-// gate's decision. Writes: `s` where it was literal (forward_tick_rate
-// converts it; the caller stores it back), and kInFlight into `flags` when
-// asked and the decision is not Suppress.
+// The fast tick of one counter with a pass's TickInputs: forward_tick_one.
+// `s` and `flags` from its columns, `last_write` read only where
+// is_literal(s) (any value otherwise), `half_life` from its column or
+// params.shared_half_life (reads_half_life).
 HEATKIT_HD_FORCE_INLINE Decision tick_one(double& s, std::int64_t last_write,
                                           std::int64_t half_life, double last_emitted,
                                           std::uint8_t& flags, double& rate, const TickParams& p,
                                           const TickInputs& in) {
-  rate = forward_tick_rate(s, last_write, half_life, p.now, in.shared_scale, in.frame);
-  const Decision d = tick_gate(rate, flags, last_emitted, p);
-  if (d != Decision::kSuppress && p.mark_in_flight) flags |= kInFlight;
-  return d;
+  return forward_tick_one(s, last_write, half_life, last_emitted, flags, rate, p, in.shared_scale, in.frame);
 }
 
 // The relayout tick of one counter at params.now, under the frame before
