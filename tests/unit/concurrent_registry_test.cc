@@ -455,8 +455,8 @@ Key key_of(std::uint64_t i) {
 // The shards run on `scalar`, which keeps the contract's literal arithmetic:
 // what is under test is the sharding. A forward-decayed backend rounds
 // within SEMANTICS.md "Numbers", enough to tip the exact ties these draws
-// hit (a rate of 4 against a last emission of 2 at ratio 2), after which the
-// two sides' last emissions part; fuzz_registries holds a sharded registry
+// can hit (whole-number rates, such as 4 against a last emission of 2 at
+// ratio 2), after which the two sides' last emissions part; fuzz_registries holds a sharded registry
 // on a fast backend to the scalar one within those bounds.
 template <class Key>
 void run_against_contract_model(std::size_t shards, std::size_t cap, std::uint64_t seed, int ops) {
