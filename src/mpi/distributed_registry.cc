@@ -84,6 +84,9 @@ struct DistributedHeatRegistryOf<Key>::Impl {
   mpi::Routed<WireRead<Key>> reads_routed;
   mpi::Routed<WireEmission<Key>> emissions_routed;
 
+  template <class TimeOf>
+  void bump(std::span<const Key> keys, std::size_t times, TimeOf time_of, Duration half_life);
+
   Impl(MPI_Comm parent, RegistryOptions options);
   ~Impl() {
     // A registry that outlives MPI_Finalize (a global, a caller's order)
@@ -193,16 +196,19 @@ const HeatRegistryOf<Key>& DistributedHeatRegistryOf<Key>::local() const noexcep
 template <RegistryKey Key>
 const ExchangeStats& DistributedHeatRegistryOf<Key>::exchange_stats() const noexcept { return impl_->stats; }
 
+// Both bump_batch forms: the read of keys[i] is at time_of(i), with
+// `times` instants given (keys.size() for one instant).
 template <RegistryKey Key>
-void DistributedHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, std::span<const Instant> times,
+template <class TimeOf>
+void DistributedHeatRegistryOf<Key>::Impl::bump(std::span<const Key> keys, std::size_t times, TimeOf time_of,
                                                 Duration half_life) {
-  Impl& m = *impl_;
+  Impl& m = *this;
   const std::size_t n = keys.size();
   const std::int64_t half_life_ns = half_life.count();
   const auto validate = [&] {
-    if (keys.size() != times.size()) {
+    if (keys.size() != times) {
       throw std::invalid_argument("DistributedHeatRegistry::bump_batch: " + std::to_string(keys.size()) +
-                                  " keys but " + std::to_string(times.size()) + " times on rank " +
+                                  " keys but " + std::to_string(times) + " times on rank " +
                                   std::to_string(m.rank));
     }
     if (half_life_ns < 0) {
@@ -213,7 +219,7 @@ void DistributedHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, std::
   m.exchange->template route<WireRead<Key>>(
       "DistributedHeatRegistry::bump_batch", n, half_life_ns, validate,
       [&](std::size_t i) { return m.owner_of(keys[i]); },
-      [&](std::size_t i) { return WireRead<Key>{keys[i], times[i]}; }, m.reads_routed, m.stats);
+      [&](std::size_t i) { return WireRead<Key>{keys[i], time_of(i)}; }, m.reads_routed, m.stats);
   m.stats.reads_routed += n;
   // Source by source, rank 0's first: the order of the ranks' batches
   // concatenated rank by rank.
@@ -226,9 +232,14 @@ void DistributedHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, std::
 }
 
 template <RegistryKey Key>
+void DistributedHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, std::span<const Instant> times,
+                                                Duration half_life) {
+  impl_->bump(keys, times.size(), [&](std::size_t i) { return times[i]; }, half_life);
+}
+
+template <RegistryKey Key>
 void DistributedHeatRegistryOf<Key>::bump_batch(std::span<const Key> keys, Duration half_life, Instant now) {
-  const std::vector<Instant> times(keys.size(), now);
-  bump_batch(keys, times, half_life);
+  impl_->bump(keys, keys.size(), [now](std::size_t) { return now; }, half_life);
 }
 
 template <RegistryKey Key>
