@@ -2,9 +2,10 @@
 #pragma once
 
 #include <functional>
-#include <stdexcept>
 
 #include <CLI/CLI.hpp>
+
+#include "tools/cli_errors.h"
 
 namespace heatkit::cli {
 
@@ -21,21 +22,6 @@ inline constexpr const char* kExitStatusHelp =
     "unknown option, backend or file, an invalid value, a malformed trace); 3 the\n"
     "input could not be read; 4 standard output could not be written (a full disk,\n"
     "a closed descriptor). Each failure prints `error: WHAT` on stderr.";
-
-// Bad input that is the user's (an out-of-range number, an invalid policy, an
-// unknown backend, a malformed trace): main prints "error: WHAT" on stderr
-// and exits with kExitUsage.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Input that could not be read at all (a read error from the system, not bad
-// content): main prints "error: WHAT" on stderr and exits with kExitInputFailed.
-class InputError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // A subcommand registers its options on `app` and returns the function main
 // calls when that subcommand was chosen; the function returns the exit status.

@@ -9,13 +9,11 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "backends/backend.h"
 #include "sim/simulation.h"
 #include "tools/command.h"
-#include "tools/memory_budget.h"
 #include "tools/mpi_session.h"
 #include "tools/simulate_options.h"
 #include "tools/simulate_report.h"
@@ -23,7 +21,6 @@
 namespace heatkit::cli {
 namespace {
 
-using sim::SimulationConfig;
 using sim::SimulationSummary;
 
 // One progress line on stderr, rewritten in place at most ten times a second;
@@ -51,16 +48,9 @@ int run_simulate(const SimulateOptions& options) {
 #if HEATKIT_HAVE_MPI
   if (mpi_running()) return run_simulate_sharded(options);
 #endif
-  const SimulationConfig config = to_config(options);
-  const std::optional<MemoryLimit> limit = memory_limit(options);
-  SimulationSummary summary;
-  with_cli_errors(
-      [&] {
-        check_memory(config, options, limit);
-        const bool progress = isatty(STDERR_FILENO) != 0;
-        summary = sim::run_simulation(config, progress ? sim::ProgressFn(ProgressLine()) : sim::ProgressFn());
-      },
-      [&] { return sim::estimate_memory(config).peak(); }, limit);
+  const bool progress = isatty(STDERR_FILENO) != 0;
+  const SimulationSummary summary =
+      run_checked_simulation(options, progress ? sim::ProgressFn(ProgressLine()) : sim::ProgressFn());
   if (options.json) {
     std::cout << summary_json(summary) << '\n';
   } else {
@@ -73,22 +63,8 @@ int run_simulate(const SimulateOptions& options) {
 }  // namespace
 
 RunFn add_simulate_command(CLI::App& app) {
-  auto options = std::make_shared<SimulateOptions>();
-  const SimulationConfig defaults;
+  auto options = std::make_shared<SimulateOptions>(default_simulate_options());
   SimulateOptions& o = *options;
-  o.keys = std::to_string(defaults.keys);
-  o.zipf = shortest(defaults.zipf_exponent);
-  o.reads_per_second = std::to_string(defaults.reads_per_second);
-  o.tick_interval_s = seconds_text(defaults.tick_interval);
-  o.duration_s = seconds_text(defaults.duration);
-  o.half_life_s = seconds_text(defaults.half_life);
-  o.ratio = shortest(defaults.emit_threshold_ratio);
-  o.cap = std::to_string(defaults.cap);
-  o.commit_failure_rate = shortest(defaults.commit_failure_rate);
-  o.seed = std::to_string(defaults.seed);
-  o.backend = std::string(default_backend());
-  o.threads = "0";
-
   CLI::App* cmd = app.add_subcommand(
       "simulate", "run a synthetic read workload and report counts, timings and memory");
   cmd->footer(

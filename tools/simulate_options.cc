@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <system_error>
+#include <utility>
 
 #include <heatkit/policy.h>
 #include "tools/simulate_report.h"
@@ -145,6 +146,37 @@ void check_memory(const SimulationConfig& config, const SimulateOptions& options
                   const std::optional<MemoryLimit>& limit) {
   if (!limit) return;  // nothing known to check against
   refuse_over_limit(sim::estimate_memory(config), options, config, *limit, "");
+}
+
+SimulateOptions default_simulate_options() {
+  const sim::SimulationConfig defaults;
+  SimulateOptions o;
+  o.keys = std::to_string(defaults.keys);
+  o.zipf = shortest(defaults.zipf_exponent);
+  o.reads_per_second = std::to_string(defaults.reads_per_second);
+  o.tick_interval_s = seconds_text(defaults.tick_interval);
+  o.duration_s = seconds_text(defaults.duration);
+  o.half_life_s = seconds_text(defaults.half_life);
+  o.ratio = shortest(defaults.emit_threshold_ratio);
+  o.cap = std::to_string(defaults.cap);
+  o.commit_failure_rate = shortest(defaults.commit_failure_rate);
+  o.seed = std::to_string(defaults.seed);
+  o.backend = std::string(default_backend());
+  o.threads = "0";
+  return o;
+}
+
+sim::SimulationSummary run_checked_simulation(const SimulateOptions& options, sim::ProgressFn progress) {
+  const sim::SimulationConfig config = to_config(options);
+  const std::optional<MemoryLimit> limit = memory_limit(options);
+  sim::SimulationSummary summary;
+  with_cli_errors(
+      [&] {
+        check_memory(config, options, limit);
+        summary = sim::run_simulation(config, std::move(progress));
+      },
+      [&] { return sim::estimate_memory(config).peak(); }, limit);
+  return summary;
 }
 
 }  // namespace heatkit::cli

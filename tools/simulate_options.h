@@ -15,7 +15,7 @@
 
 #include "backends/backend.h"
 #include "sim/simulation.h"
-#include "tools/command.h"
+#include "tools/cli_errors.h"
 #include "tools/memory_budget.h"
 
 namespace heatkit::cli {
@@ -42,6 +42,10 @@ struct SimulateOptions {
   bool host_reads = false;
   bool json = false;
 };
+
+// The options as the CLI shows them when none is given: SimulationConfig's
+// defaults, the default backend, every hardware thread.
+SimulateOptions default_simulate_options();
 
 // The option that sets `field`: "--keys", "--zipf", ...
 std::string flag_of(sim::ConfigField field);
@@ -81,7 +85,7 @@ void with_cli_errors(Work&& work, Estimate&& estimate_bytes, const std::optional
     std::string message =
         "out of memory (std::bad_alloc) in a run estimated at about " + about_bytes(estimate_bytes());
     if (limit) message += ", within " + limit_words(*limit);
-    throw std::runtime_error(message);
+    throw OutOfMemory(message);
   } catch (const sim::InvalidSimulationConfig& e) {
     throw UsageError(flag_of(e.field()) + " " + e.requirement());
   } catch (const UnknownBackend& e) {
@@ -90,6 +94,11 @@ void with_cli_errors(Work&& work, Estimate&& estimate_bytes, const std::optional
     throw UsageError(std::string("--backend: ") + e.what());
   }
 }
+
+// The single-process run with every check above: parses the options, refuses
+// a run over the memory limit, runs it with the CLI's errors. What `heatkit
+// simulate` runs outside mpirun, and what the Python package's simulate runs.
+sim::SimulationSummary run_checked_simulation(const SimulateOptions& options, sim::ProgressFn progress = {});
 
 #if HEATKIT_HAVE_MPI
 // The run under mpirun, sharded over the ranks (tools/simulate_sharded.cc);
