@@ -16,6 +16,7 @@ packages=(
   llvm-14                       # llvm-symbolizer-14: readable sanitizer stacks
   libopenmpi-dev openmpi-bin    # Open MPI: heatkit::mpi and the CLI under mpirun
   python3
+  python3-venv python3-dev      # the Python package: a virtual environment and Python's headers
 )
 
 missing=()

@@ -3,6 +3,9 @@
 # Sets up a fresh Debian 12 machine, then builds and runs every test heatkit
 # has, stage by stage:
 #   release  the release preset: full build, every CTest test
+#   python   the Python package: `pip install .` into a virtual environment
+#            (build/python-venv; nanobind, scikit-build-core, numpy and pytest
+#            from PyPI), then pytest tests/python
 #   debug    the debug preset (ASan + UBSan): full build, every CTest test
 #   tsan     the tsan preset (ThreadSanitizer): the concurrency tests
 #   fuzz     the fuzz preset (clang-14, libFuzzer + ASan + UBSan):
@@ -21,7 +24,7 @@ cd "$repo_root"
 exec </dev/null  # never wait on a terminal (CI has no stdin)
 
 jobs=${HEATKIT_JOBS:-2}
-stages=${HEATKIT_STAGES:-"release debug tsan fuzz"}
+stages=${HEATKIT_STAGES:-"release python debug tsan fuzz"}
 fuzz_seconds=${FUZZ_SECONDS:-60}
 
 # The sanitizer runtimes of gcc 12 and clang 14 predate kernels with more than
@@ -48,6 +51,19 @@ stage_release() {
   rm -f build/bin/heatkit
   run cmake --build --preset release -j"$jobs"
   run ctest --preset release -j"$jobs"
+}
+
+stage_python() {
+  local venv=build/python-venv
+  if [[ ! -x $venv/bin/python ]]; then run python3 -m venv "$venv"; fi
+  run "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy pytest
+  # As the README installs it: pip builds the CMake project (pyproject.toml).
+  run "$venv/bin/python" -m pip install --quiet --disable-pip-version-check .
+  # The tests compare with the CLI when the release stage has built it.
+  local cli=()
+  if [[ -x build/bin/heatkit ]]; then cli=(env HEATKIT_CLI="$repo_root/build/bin/heatkit"); fi
+  # From another folder, so that `import heatkit` finds the installed package.
+  (cd build && run "${cli[@]}" "$repo_root/$venv/bin/python" -m pytest -q -p no:cacheprovider "$repo_root/tests/python")
 }
 
 stage_debug() {
@@ -133,8 +149,8 @@ run_stage() {
 
 for name in $stages; do
   case $name in
-    release | debug | tsan | fuzz) ;;
-    *) echo "test.sh: unknown stage '$name' (known: release debug tsan fuzz)" >&2; exit 2 ;;
+    release | python | debug | tsan | fuzz) ;;
+    *) echo "test.sh: unknown stage '$name' (known: release python debug tsan fuzz)" >&2; exit 2 ;;
   esac
 done
 

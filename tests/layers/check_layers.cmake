@@ -4,7 +4,7 @@
 #
 # The layers, lowest first (docs/ARCHITECTURE.md). A file's layer is its
 # folder: include/heatkit is the public API, src/<layer> the library's
-# layers, then the simulation, the CLI and the benchmarks. A file may include
+# layers, then the simulation, the CLI, the Python module and the benchmarks. A file may include
 # from its own layer and those below: `#include "store/x.h"` names the layer
 # by its first folder, `<heatkit/x.h>` is the public API, and a bare name
 # ("x.h") is the including file's own folder. Headers of other projects
@@ -15,13 +15,13 @@ endif()
 # Globs RELATIVE to a relative path (ROOT=.) find nothing: make it absolute.
 file(REAL_PATH "${ROOT}" ROOT)
 
-set(layers heatkit util math kernels thrust store cuda backends registry api mpi sim tools bench)
+set(layers heatkit util math kernels thrust store cuda backends registry api mpi sim tools python bench)
 # Where each layer's files are, relative to ROOT.
 set(folder_heatkit include/heatkit)
 foreach(layer util math kernels thrust store cuda backends registry api mpi)
   set(folder_${layer} src/${layer})
 endforeach()
-foreach(layer sim tools bench)
+foreach(layer sim tools python bench)
   set(folder_${layer} ${layer})
 endforeach()
 
