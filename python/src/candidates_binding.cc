@@ -90,7 +90,7 @@ void bind_candidates(nb::module_& m) {
       .value("EMIT", Decision::kEmit, "announce the counter at its rate")
       .value("WITHDRAW", Decision::kWithdraw, "withdraw the counter's announcement");
 
-  nb::class_<Candidates>(m, "Candidates", kCandidatesDoc)
+  nb::class_<Candidates>(m, "Candidates", nb::is_weak_referenceable(), kCandidatesDoc)
       .def("__len__", &size_of)
       .def("__getitem__", &item, nb::arg("index"), "The i-th candidate as (key, decision, rate).")
       .def_prop_ro(

