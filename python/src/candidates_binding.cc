@@ -2,6 +2,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
@@ -26,7 +28,7 @@ A Candidates object owns its data: it stays valid after its registry is
 gone, and a view keeps it alive. Immutable, so any thread may read it.)";
 
 template <class Key>
-using Emissions = typename HeatRegistryOf<Key>::Emissions;
+using Emissions = std::vector<std::pair<Key, HeatEmission>>;  // HeatRegistryOf<Key>::Emissions
 
 // numpy cannot take a null data pointer: empty views point here.
 alignas(64) const unsigned char kEmpty[64] = {};
@@ -91,7 +93,7 @@ void bind_candidates(nb::module_& m) {
       .value("WITHDRAW", Decision::kWithdraw, "withdraw the counter's announcement");
 
   nb::class_<Candidates>(m, "Candidates", nb::is_weak_referenceable(), kCandidatesDoc)
-      .def("__len__", &size_of)
+      .def("__len__", &size_of, "The number of candidates.")
       .def("__getitem__", &item, nb::arg("index"), "The i-th candidate as (key, decision, rate).")
       .def_prop_ro(
           "key_type",
@@ -100,22 +102,19 @@ void bind_candidates(nb::module_& m) {
       .def_prop_ro(
           "keys",
           [](nb::pointer_and_handle<Candidates> c) {
-            return std::visit([&](const auto& l) { return keys_view<typename std::decay_t<decltype(l)>::value_type::first_type>(l, c.h); },
-                              c.p->emissions);
+            return std::visit([&](const auto& list) { return keys_view(list, c.h); }, c.p->emissions);
           },
           "The keys (a read-only view): uint64 (n,), or uint8 (n, 32) for bytes32.")
       .def_prop_ro(
           "decisions",
           [](nb::pointer_and_handle<Candidates> c) {
-            return std::visit([&](const auto& l) { return decisions_view<typename std::decay_t<decltype(l)>::value_type::first_type>(l, c.h); },
-                              c.p->emissions);
+            return std::visit([&](const auto& list) { return decisions_view(list, c.h); }, c.p->emissions);
           },
           "The decisions (a read-only uint8 view): 1 emit, 2 withdraw.")
       .def_prop_ro(
           "rates",
           [](nb::pointer_and_handle<Candidates> c) {
-            return std::visit([&](const auto& l) { return rates_view<typename std::decay_t<decltype(l)>::value_type::first_type>(l, c.h); },
-                              c.p->emissions);
+            return std::visit([&](const auto& list) { return rates_view(list, c.h); }, c.p->emissions);
           },
           "The rates to announce (a read-only float64 view; 0.0 for a withdrawal).")
       .def("__repr__", [](const Candidates& c) {

@@ -214,14 +214,15 @@ void bind_registry(nb::module_& m) {
            [](Registry& r, nb::handle key) {
              return with_key(r, key, [](auto& registry, const auto& k) { return registry.contains(k); });
            },
-           nb::arg("key"))
+           nb::arg("key"), "Whether `key` has a counter (a key of the wrong type raises TypeError).")
       .def("__len__",
            [](Registry& r) {
              return r.visit([&](auto& registry) {
                const auto lock = lock_holding_gil(r.mutex());
                return registry.size();
              });
-           })
+           },
+           "The number of counters.")
       .def("to_numpy", &registry_columns, kToNumpyDoc)
       .def("memory_usage", &memory_usage, kMemoryUsageDoc)
       .def("stats", &registry_stats, kStatsDoc)
