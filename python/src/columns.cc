@@ -68,30 +68,31 @@ nb::dict registry_columns(Registry& r) {
 }
 
 nb::dict memory_usage(Registry& r) {
-  return r.visit([&](auto& registry) {
+  // Python objects are made after the lock is released (registry_binding.cc, with_key).
+  const MemoryUsage usage = r.visit([&](auto& registry) {
     const auto lock = lock_holding_gil(r.mutex());
-    const MemoryUsage usage = registry.memory_usage();
-    nb::dict d;
-    d["columns"] = usage.columns;
-    d["keys"] = usage.keys;
-    d["index"] = usage.index;
-    d["lru"] = usage.lru;
-    d["other"] = usage.other;
-    d["total"] = usage.total();
-    return d;
+    return registry.memory_usage();
   });
+  nb::dict d;
+  d["columns"] = usage.columns;
+  d["keys"] = usage.keys;
+  d["index"] = usage.index;
+  d["lru"] = usage.lru;
+  d["other"] = usage.other;
+  d["total"] = usage.total();
+  return d;
 }
 
 nb::dict registry_stats(Registry& r) {
-  return r.visit([&](auto& registry) {
+  const RegistryStats stats = r.visit([&](auto& registry) {
     const auto lock = lock_holding_gil(r.mutex());
-    const RegistryStats& stats = registry.stats();
-    nb::dict d;
-    d["evictions"] = stats.evictions;
-    d["pruned"] = stats.pruned;
-    d["hash_reseeds"] = stats.hash_reseeds;
-    return d;
+    return registry.stats();
   });
+  nb::dict d;
+  d["evictions"] = stats.evictions;
+  d["pruned"] = stats.pruned;
+  d["hash_reseeds"] = stats.hash_reseeds;
+  return d;
 }
 
 }  // namespace heatkit::python

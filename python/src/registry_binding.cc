@@ -58,7 +58,9 @@ RegistrySpec registry_spec(const std::string& key, nb::handle cap, const std::st
 }
 
 // Runs f(registry, key) with `key` converted to the registry's key type and
-// the registry locked; the GIL stays held (single-key calls are short).
+// the registry locked; the GIL stays held (single-key calls are short). `f`
+// makes no Python objects: that may run a finalizer that calls this
+// registry, which would wait for the lock this thread holds.
 template <class F>
 decltype(auto) with_key(Registry& r, nb::handle key, F&& f) {
   return r.visit([&](auto& registry) -> decltype(auto) {
@@ -135,13 +137,16 @@ void commit(Registry& r, const Candidates& candidates, nb::handle only) {
 }
 
 nb::object get(Registry& r, nb::handle key) {
-  return with_key(r, key, [](auto& registry, const auto& k) -> nb::object {
-    const auto counter = registry.get(k);
-    if (!counter) return nb::none();
-    const auto last = counter->last_emitted();
-    return nb::borrow(counter_state_type)(counter->rate(), to_ns(counter->last_update()),
-                                          last ? nb::cast(*last) : nb::none(), registry.in_flight(k));
+  // Read under the lock, build Python objects after it: making them may run
+  // a finalizer that calls this registry.
+  const auto state = with_key(r, key, [](auto& registry, const auto& k) {
+    return std::pair(registry.get(k), registry.in_flight(k));
   });
+  const auto& [counter, in_flight] = state;
+  if (!counter) return nb::none();
+  const auto last = counter->last_emitted();
+  return nb::borrow(counter_state_type)(counter->rate(), to_ns(counter->last_update()),
+                                        last ? nb::cast(*last) : nb::none(), in_flight);
 }
 
 std::string repr(Registry& r) {
