@@ -448,6 +448,24 @@ std::string continue_and_compare(Registry& got, Registry& want, std::int64_t aft
   got.commit(c_half);
   want.commit(e_half);
   if (auto d = compare("after the second commit"); !d.empty()) return d;
+  // A refill past the cap (or a few hundred keys), each read at its own
+  // instant, a few going back in time: at the cap most keys present are
+  // evicted, by the eviction order, and each new key takes its victim's
+  // slot (so the slot order shows the victims' order).
+  const auto refill = [&](const char* when) -> std::string {
+    std::vector<std::pair<Key, Instant>> reads;
+    const std::size_t n = cap > 0 ? cap + cap / 2 : 300;
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::int64_t read_at = t + static_cast<std::int64_t>(j) * kMs - (j % 9 == 4 ? 50 * kMs : 0);
+      reads.emplace_back(key_of<Key>(fresh + j / 2), at(read_at));  // each key twice
+    }
+    fresh += n;
+    t += static_cast<std::int64_t>(n) * kMs;
+    got.bump_batch(std::span<const std::pair<Key, Instant>>(reads), kHalfLife);
+    want.bump_batch(std::span<const std::pair<Key, Instant>>(reads), kHalfLife);
+    return compare(when);
+  };
+  if (auto d = refill("after a refill"); !d.empty()) return d;
   // A long quiet gap: every counter withdraws, and the commit prunes them.
   t += 300 * kSecond;
   const auto w = got.tick(policy, at(t));
@@ -456,20 +474,7 @@ std::string continue_and_compare(Registry& got, Registry& want, std::int64_t aft
   got.commit(w);
   want.commit(x);
   if (auto d = compare("after the prune"); !d.empty()) return d;
-  // A refill past the cap (or a few hundred keys), each read at its own
-  // instant, a few going back in time.
-  {
-    std::vector<std::pair<Key, Instant>> reads;
-    const std::size_t n = cap > 0 ? cap + cap / 2 : 300;
-    for (std::size_t j = 0; j < n; ++j) {
-      const std::int64_t when = t + static_cast<std::int64_t>(j) * kMs - (j % 9 == 4 ? 50 * kMs : 0);
-      reads.emplace_back(key_of<Key>(fresh + j / 2), at(when));  // each key twice
-    }
-    fresh += n;
-    got.bump_batch(std::span<const std::pair<Key, Instant>>(reads), kHalfLife);
-    want.bump_batch(std::span<const std::pair<Key, Instant>>(reads), kHalfLife);
-    if (auto d = compare("after the refill"); !d.empty()) return d;
-  }
+  if (auto d = refill("after a refill of the emptied registry"); !d.empty()) return d;
   t += 900 * kMs;
   const auto y = got.tick(policy, at(t));
   const auto z = want.tick(policy, at(t));
@@ -695,14 +700,29 @@ std::vector<ReadScenario> read_scenarios() {
     sc.end = from + kSecond;
     out.push_back(sc);
   }
-  {
-    // decay_to on present keys, forwards and backwards in time.
-    ReadScenario sc{"decay_to", 0, history(300), {}, Runner::kOneByOne, 0};
+  for (const std::size_t cap : {std::size_t{0}, std::size_t{300}}) {
+    // decay_to on present keys, forwards and backwards in time (each a
+    // record of the eviction order's heap; at the cap, the rest of the
+    // workload evicts by that order).
+    ReadScenario sc{cap == 0 ? "decay_to" : "decay_to at the cap", cap, history(300), {}, Runner::kOneByOne, 0};
     const std::int64_t from = history_end(300);
     for (std::uint64_t i = 0; i < 200; ++i) {
       const std::int64_t when = from + static_cast<std::int64_t>(i) * kMs - (i % 3 == 0 ? 1500 * kMs : 0);
       sc.op.push_back({StepKind::kDecay, (i * 13) % 300, when});
       if (i % 4 == 0) sc.op.push_back(bump((i * 5) % 300, when + kMs));
+    }
+    sc.end = from + kSecond;
+    out.push_back(sc);
+  }
+  {
+    // Present keys read one at a time, every third back in time: each such
+    // bump adds a record to the eviction order's heap (growing it), and the
+    // rest of the workload evicts by that order.
+    ReadScenario sc{"entry().bump() back and forth in time, at the cap", 256, history(256), {}, Runner::kOneByOne, 0};
+    const std::int64_t from = history_end(256);
+    for (std::uint64_t i = 0; i < 400; ++i) {
+      const std::int64_t when = from + static_cast<std::int64_t>(i) * kMs - (i % 3 == 0 ? 2 * kSecond : 0);
+      sc.op.push_back(bump((i * 31) % 256, when));
     }
     sc.end = from + kSecond;
     out.push_back(sc);
@@ -719,10 +739,13 @@ std::vector<ReadScenario> read_scenarios() {
     sc.end = history_end(256) + 2 * kSecond;
     out.push_back(sc);
   }
-  {
+  for (const std::size_t cap : {std::size_t{0}, std::size_t{100}}) {
     // 1,500 reads of 100 present keys in a scrambled order: the eviction
-    // order's log fills and compacts several times during the batch.
-    ReadScenario sc{"bump_batch compacting the eviction order", 0, history(100), {}, Runner::kBatchTimed, 0};
+    // order's log fills and compacts several times during the batch (at the
+    // cap, the rest of the workload evicts by that order).
+    ReadScenario sc{cap == 0 ? "bump_batch compacting the eviction order"
+                             : "bump_batch compacting the eviction order, at the cap",
+                    cap, history(100), {}, Runner::kBatchTimed, 0};
     std::vector<std::uint64_t> keys;
     for (std::uint64_t i = 0; i < 1500; ++i) keys.push_back((i * 37 + i / 100) % 100);
     sc.op = timed(keys, history_end(100));
@@ -822,13 +845,16 @@ TYPED_TEST(AllocationFailure, tick_is_untouched_or_ticked_without_candidates) {
       {"a tick back in time", end - 400 * kMs},            // relayouts too
   };
   std::vector<Step> prefix = history(300);
-  // Reads since the last tick, some of them earlier than it (literal
-  // counters on a forward store).
-  for (std::uint64_t i = 0; i < 300; i += 7) prefix.push_back(bump(i, end - 200 * kMs - static_cast<std::int64_t>(i)));
+  // Reads since the last tick (at end - 300 ms), some of them earlier than
+  // it: literal counters on a forward store, and out of order for the
+  // eviction order (records in its heap, which a tick clears).
+  for (std::uint64_t i = 0; i < 300; i += 7) prefix.push_back(bump(i, end - 500 * kMs - static_cast<std::int64_t>(i)));
   for (std::uint64_t i = 1; i < 300; i += 5) prefix.push_back(bump(i, end + static_cast<std::int64_t>(i)));
   // New keys, more than any earlier tick had candidates: the candidates'
   // list grows while the tick runs.
   for (std::uint64_t i = 0; i < 400; ++i) prefix.push_back(bump(20'000 + i, end + 10 * kMs + static_cast<std::int64_t>(i)));
+  // Full: the rest of the workload evicts, by the order the tick leaves.
+  constexpr std::size_t kCap = 700;
   for (const std::string& backend : backends()) {
     for (const Case& c : cases) {
       for (const bool persistent : {false, true}) {
@@ -836,10 +862,11 @@ TYPED_TEST(AllocationFailure, tick_is_untouched_or_ticked_without_candidates) {
           SCOPED_TRACE(std::string(c.name) + " on " + backend + ", allocation " + std::to_string(k) +
                        (persistent ? " on" : "") + " failing");
           ASSERT_LE(k, kMaxAllocations);
-          Registry got(options_for(backend, 0));
-          Registry want(options_for("scalar", 0));
+          Registry got(options_for(backend, kCap));
+          Registry want(options_for("scalar", kCap));
           apply_all(got, prefix);
           apply_all(want, prefix);
+          ASSERT_EQ(got.size(), kCap);
           typename Registry::Emissions result;
           arm(k, persistent);
           bool threw = false;
@@ -866,7 +893,7 @@ TYPED_TEST(AllocationFailure, tick_is_untouched_or_ticked_without_candidates) {
             }
           }
           ASSERT_EQ(difference(held, snapshot(want)), "");
-          ASSERT_EQ(continue_and_compare(got, want, end + 101 * kSecond, 0), "");
+          ASSERT_EQ(continue_and_compare(got, want, end + 101 * kSecond, kCap), "");
           if (!fired) {
             if (!persistent && backend == "scalar") {
               EXPECT_GT(k, 1) << "the tick allocated nothing";
