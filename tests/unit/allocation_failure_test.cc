@@ -31,6 +31,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +52,7 @@
 #include "registry/key_hash.h"
 #include "registry/registry.h"
 #include "tests/unit/test_support.h"
+#include "util/thread_pool.h"
 
 // ---------------------------------------------------------------------------
 // The failing operator new.
@@ -68,7 +70,29 @@ struct Injector {
 // passes on the calling thread; gtest's and the pools' threads never fail).
 thread_local Injector t_injector;
 
+// Armed for every thread (arm_all_threads): the k-th allocation of any
+// thread fails, a pool worker's included.
+std::atomic<long> g_countdown{0};
+std::atomic<bool> g_persistent{false};
+std::atomic<bool> g_failing{false};
+std::atomic<bool> g_fired{false};
+
+bool fail_on_any_thread() noexcept {
+  if (g_failing.load(std::memory_order_relaxed)) return true;
+  long left = g_countdown.load(std::memory_order_relaxed);
+  while (left > 0) {
+    if (g_countdown.compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+      if (left != 1) return false;
+      g_fired.store(true);
+      if (g_persistent.load()) g_failing.store(true);
+      return true;
+    }
+  }
+  return false;
+}
+
 bool fail_this_allocation() noexcept {
+  if (fail_on_any_thread()) return true;
   Injector& in = t_injector;
   if (in.countdown == 0 && !in.failing) return false;
   ++in.seen;
@@ -104,9 +128,18 @@ void arm(long k, bool persistent) {
   t_injector.countdown = k;
 }
 
+void arm_all_threads(long k, bool persistent) {
+  g_fired.store(false);
+  g_failing.store(false);
+  g_persistent.store(persistent);
+  g_countdown.store(k);
+}
+
 // Disarms; returns whether the armed allocation was reached (and failed).
 bool disarm() {
-  const bool fired = t_injector.fired;
+  g_countdown.store(0);
+  g_failing.store(false);
+  const bool fired = t_injector.fired || g_fired.exchange(false);
   t_injector = Injector{};
   return fired;
 }
@@ -952,6 +985,100 @@ TYPED_TEST(AllocationFailure, commit_with_prunes_is_all_or_nothing) {
           if (!fired) break;
         }
       }
+    }
+  }
+}
+
+// A tick and a commit whose passes are split over the pool's threads (more
+// than 2 x 32,768 slots, two threads): the k-th allocation of any thread
+// fails, a worker's included (a pool task that threw would end the process).
+TYPED_TEST(AllocationFailure, a_tick_and_a_commit_split_over_threads) {
+  using Registry = BasicHeatRegistry<TypeParam>;
+  if (resolve_threads(2) < 2) GTEST_SKIP() << "one hardware thread: the passes are not split";
+  constexpr std::uint64_t kKeys = 70'000;  // 131,072 slots; every array below 2 MiB
+  std::vector<TypeParam> keys;
+  for (std::uint64_t i = 0; i < kKeys; ++i) keys.push_back(key_of<TypeParam>(i));
+  const auto make = [&](const std::string& backend) {
+    RegistryOptions o = options_for(backend, 0);
+    o.threads = 2;
+    auto r = std::make_unique<Registry>(o);
+    r->bump_batch(std::span<const TypeParam>(keys), kHalfLife, at(kT0));
+    return r;
+  };
+  const std::int64_t tick_at = kT0 + kSecond;  // every counter emits
+  const std::int64_t gap_at = tick_at + 300 * kSecond;  // every counter withdraws
+  // What the scalar registry leaves: untouched, or ticked with its
+  // candidates rolled back; and what a next tick returns on each.
+  const auto untouched = make("scalar");
+  const auto untouched_state = snapshot(*untouched);
+  const auto untouched_next = untouched->tick(test_policy(), at(tick_at + kSecond));
+  const auto ticked = make("scalar");
+  const auto expected = ticked->tick(test_policy(), at(tick_at));  // (the pool starts here, unarmed)
+  for (const auto& e : expected) ticked->rollback(e.first);
+  const auto ticked_state = snapshot(*ticked);
+  const auto ticked_next = ticked->tick(test_policy(), at(tick_at + kSecond));
+  for (const char* backend : {"scalar", "highway"}) {
+    // The tick.
+    for (long k = 1;; ++k) {
+      SCOPED_TRACE(std::string("split tick on ") + backend + ", allocation " + std::to_string(k) + " failing");
+      ASSERT_LE(k, kMaxAllocations);
+      auto got = make(backend);
+      typename Registry::Emissions result;
+      arm_all_threads(k, false);
+      bool threw = false;
+      try {
+        got->tick(test_policy(), at(tick_at), result);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      const bool fired = disarm();
+      const auto held = snapshot(*got);
+      ASSERT_TRUE(held.inconsistency.empty()) << held.inconsistency;
+      std::size_t ticked_counters = 0, marked = 0;
+      for (const auto& item : held.items) {
+        ticked_counters += to_ns(item.counter.last_update()) == tick_at;
+        marked += item.in_flight;
+      }
+      ASSERT_TRUE(ticked_counters == 0 || ticked_counters == held.items.size())
+          << ticked_counters << " of " << held.items.size() << " counters ticked";
+      if (!threw) {
+        ASSERT_EQ(emissions_difference(result, expected), "");
+        ASSERT_EQ(got->size(), kKeys);
+      } else {
+        ASSERT_EQ(marked, 0u) << "candidates marked in flight, none returned";
+        ASSERT_EQ(difference(held, ticked_counters > 0 ? ticked_state : untouched_state), "");
+        const auto next = got->tick(test_policy(), at(tick_at + kSecond));
+        ASSERT_EQ(emissions_difference(next, ticked_counters > 0 ? ticked_next : untouched_next), "");
+      }
+      if (!fired) break;
+    }
+    // The commit of a mass withdrawal, which prunes every counter.
+    for (long k = 1;; ++k) {
+      SCOPED_TRACE(std::string("split commit on ") + backend + ", allocation " + std::to_string(k) + " failing");
+      ASSERT_LE(k, kMaxAllocations);
+      auto got = make(backend);
+      got->commit(got->tick(test_policy(), at(tick_at)));
+      const auto withdrawals = got->tick(test_policy(), at(gap_at));
+      ASSERT_EQ(withdrawals.size(), kKeys);
+      arm_all_threads(k, false);
+      bool threw = false;
+      try {
+        got->commit(withdrawals);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      const bool fired = disarm();
+      EXPECT_FALSE(threw) << "a commit does not fail for want of memory";
+      const auto held = snapshot(*got);
+      ASSERT_TRUE(held.inconsistency.empty()) << held.inconsistency;
+      ASSERT_EQ(held.size, 0u) << "every counter withdrawn at rate 0 is pruned";
+      ASSERT_EQ(got->stats().pruned, kKeys);
+      // The slots come back, last pruned first, as after any prune.
+      got->bump_batch(std::span<const TypeParam>(keys).first(3), kHalfLife, at(gap_at + kSecond));
+      std::vector<TypeParam> order;
+      got->for_each([&](const TypeParam& key, const HeatCounter&) { order.push_back(key); });
+      ASSERT_EQ(order, (std::vector<TypeParam>{keys[2], keys[1], keys[0]}));
+      if (!fired) break;
     }
   }
 }
