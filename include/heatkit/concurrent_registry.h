@@ -123,7 +123,9 @@ class ConcurrentHeatRegistryOf {
   // shard's lock, taken once. The result is that of bumping the keys one by
   // one in order (shards are independent); other threads may interleave
   // between groups. Throws std::invalid_argument on a negative half-life,
-  // before anything changes.
+  // before anything changes. Out of memory (std::bad_alloc) the groups
+  // before the failing read's are applied, its group up to that read, and
+  // none after it.
   void bump_batch(std::span<const Key> keys, Duration half_life, Instant now);
   // Bumps each key at its own instant, grouped by shard as above.
   void bump_batch(std::span<const std::pair<Key, Instant>> reads, Duration half_life);
@@ -170,7 +172,10 @@ class ConcurrentHeatRegistryOf {
   // other shards go on), on up to set_threads() threads. The candidates come
   // in shard order, then slot order: the same for any thread count. Throws
   // InvalidPolicy before any shard changes. Ticks from several threads at
-  // once take turns (each still sees every shard as it is then).
+  // once take turns (each still sees every shard as it is then). A tick
+  // that runs out of memory (std::bad_alloc) returns nothing and leaves no
+  // candidate marked in flight; each shard is as HeatRegistry::tick leaves
+  // it then (untouched, or ticked).
   Emissions tick(const Policy& policy, Instant now);
   // The same into `out`, replacing its contents and reusing its memory, as
   // HeatRegistry's. `out` is untouched when the policy is invalid.

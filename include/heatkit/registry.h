@@ -67,7 +67,7 @@ struct MemoryUsage {
   std::size_t keys = 0;     // the slot -> key column
   std::size_t index = 0;    // the key -> slot hash index
   std::size_t lru = 0;      // eviction order
-  std::size_t other = 0;    // free-slot list, scratch buffers
+  std::size_t other = 0;    // scratch buffers, the bump queue
   std::size_t total() const noexcept { return columns + keys + index + lru + other; }
 };
 
@@ -134,6 +134,15 @@ template <RegistryKey Key>
 class ConcurrentHeatRegistryOf;
 
 // The registry of one key type: HeatRegistry or BlobHeatRegistry (below).
+//
+// Out of memory (std::bad_alloc), a registry stays consistent and usable,
+// with the answers of the calls that completed: each read (an entry(), its
+// bump, each read of a batch or of the bump queue, a decay_to) applies in
+// full or not at all, so a batch that throws has applied exactly the reads
+// before the one that failed; a tick that throws has changed nothing, or
+// ticked every counter and marked none of its candidates in flight (none is
+// returned; the next tick returns them again); commit, remove and rollback
+// do not fail for want of memory.
 template <RegistryKey Key>
 class HeatRegistryOf {
  public:
@@ -215,10 +224,10 @@ class HeatRegistryOf {
   //
   // What changes: the work of a read (and its errors, such as a failed
   // allocation) happens at a later call. A read that throws while the queue
-  // is applied is dropped (its changes may be partial, as when entry()
-  // throws), the reads before it are applied and the later ones stay
-  // queued. Const members apply the queue too, so while reads may be queued
-  // not even const members may be called concurrently (a registry is not
+  // is applied is dropped (it changed nothing, as when entry() throws), the
+  // reads before it are applied and the later ones stay queued. Const
+  // members apply the queue too, so while reads may be queued not even
+  // const members may be called concurrently (a registry is not
   // thread-safe anyway; ConcurrentHeatRegistry does not queue). `limit` 0
   // (the default) applies every read at its call. Applies the queued reads.
   void set_bump_queue(std::size_t limit);

@@ -34,6 +34,7 @@
 #include "math/counter_math.h"
 #include "math/forward_math.h"
 #include "util/prefetch.h"
+#include "util/try_append.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace heatkit {
@@ -67,7 +68,9 @@ HWY_INLINE V Exp2Neg(D d, V h) {
 
 // Candidates go to a small buffer on the stack first and to `out` in blocks:
 // the hot loop keeps the write position in a register instead of updating
-// the vector's end pointer through memory for every candidate.
+// the vector's end pointer through memory for every candidate. When `out`
+// cannot grow (no memory) the sink drops what it holds and whatever comes
+// after, and says so (lost()): the pass goes on over every counter.
 class CandidateSink {
  public:
   explicit CandidateSink(std::vector<Candidate>& out) : out_(out) {}
@@ -89,14 +92,16 @@ class CandidateSink {
   }
   // Appends what is buffered to `out`; call once at the end of the pass.
   void flush() {
-    out_.insert(out_.end(), buffer_, buffer_ + used_);
+    if (!lost_) lost_ = !try_append(out_, buffer_, buffer_ + used_);
     used_ = 0;
   }
+  bool lost() const { return lost_; }
 
  private:
   static constexpr std::size_t kBlock = 256;
   std::vector<Candidate>& out_;
   std::size_t used_ = 0;
+  bool lost_ = false;
   Candidate buffer_[kBlock];
 };
 
@@ -178,7 +183,7 @@ HWY_INLINE std::size_t LaneOffsets(std::uint64_t word, std::uint32_t first, std:
 // and moves the frame on afterwards). kSharedHalfLife: p.shared_half_life
 // stands for the half-life column (see TickParams), which is then not read.
 template <bool kSharedHalfLife>
-void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
+bool TickColumnsWith(const CounterColumns& columns, const TickParams& p,
                      std::vector<Candidate>& out) {
   // A local copy: the rare paths store through a u8 pointer (which may alias
   // anything) and grow `out`, and must not force reloads of the columns.
@@ -336,15 +341,14 @@ void TickColumnsWith(const CounterColumns& columns, const TickParams& p,
     sink.push(static_cast<std::uint32_t>(i), dec, dec == Decision::kEmit ? r : 0.0);
   }
   sink.flush();
+  return !sink.lost();
 }
 
-inline void TickColumns(const CounterColumns& columns, const TickParams& p,
+// False when `out` could not hold every candidate; every counter is ticked.
+inline bool TickColumns(const CounterColumns& columns, const TickParams& p,
                         std::vector<Candidate>& out) {
-  if (p.shared_half_life > 0) {
-    TickColumnsWith<true>(columns, p, out);
-  } else {
-    TickColumnsWith<false>(columns, p, out);
-  }
+  if (p.shared_half_life > 0) return TickColumnsWith<true>(columns, p, out);
+  return TickColumnsWith<false>(columns, p, out);
 }
 
 // forward_prunable over the columns: lanes that have emitted at <= 0 are

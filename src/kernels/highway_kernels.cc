@@ -12,8 +12,8 @@ HWY_BEFORE_NAMESPACE();
 namespace heatkit {
 namespace HWY_NAMESPACE {
 
-void TickTarget(const CounterColumns& c, const TickParams& p, std::vector<Candidate>& out) {
-  TickColumns(c, p, out);
+bool TickTarget(const CounterColumns& c, const TickParams& p, std::vector<Candidate>& out) {
+  return TickColumns(c, p, out);
 }
 void CollectPrunableTarget(const CounterColumns& c, std::vector<std::uint32_t>& out) {
   CollectPrunableColumns(c, out);
@@ -33,8 +33,8 @@ HWY_EXPORT(TargetNameHere);
 
 const char* dispatched_target() { return HWY_DYNAMIC_DISPATCH(TargetNameHere)(); }
 
-void tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out) {
-  HWY_DYNAMIC_DISPATCH(TickTarget)(columns, params, out);
+bool tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out) {
+  return HWY_DYNAMIC_DISPATCH(TickTarget)(columns, params, out);
 }
 
 void collect_prunable(const CounterColumns& columns, std::vector<std::uint32_t>& out) {

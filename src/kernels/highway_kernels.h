@@ -13,7 +13,9 @@
 
 namespace heatkit::highway {
 
-void tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out);
+// False when `out` could not hold every candidate (HostKernels,
+// store/counter_store.h): the pass still runs over every counter.
+bool tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out);
 void collect_prunable(const CounterColumns& columns, std::vector<std::uint32_t>& out);
 
 // Names of the targets compiled into this binary and the one dispatch picks

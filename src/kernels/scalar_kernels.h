@@ -10,8 +10,10 @@
 namespace heatkit::scalar {
 
 // Decays every counter in `columns` to `params.now`, applies the gate and
-// appends the Emit/Withdraw candidates to `out` in slot order.
-void tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out);
+// appends the Emit/Withdraw candidates to `out` in slot order. Returns
+// false when `out` could not hold them all (no memory): every counter is
+// decayed regardless (HostKernels, store/counter_store.h).
+bool tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out);
 
 // Appends, in slot order, every slot whose counter is prunable (fully decayed
 // and already withdrawn).

@@ -23,9 +23,13 @@
 //                           in host memory (std::optional<CounterColumns>)
 //   shared_half_life()      whether every counter has one half-life (a bump
 //                           then reads no half-life column)
-//   insert(key, hash, half_life, now) -> Slot
+//   insert(key, hash, half_life, now, then_bump_at) -> Slot
 //                           creates the absent key, as entry() would (it may
-//                           evict, grow, and rehash the index)
+//                           evict, grow, and rehash the index); the read's
+//                           bump, if any, follows at then_bump_at (else it
+//                           is `now`), and a target may make the room that
+//                           bump needs beforehand, so that a read applies in
+//                           full or not at all
 //   bump(slot, now)         the bump
 // bump runs once per read: a target forces it inline (see bump_each).
 #pragma once
@@ -203,7 +207,8 @@ void bump_each(const Source& src, Target target) {
       slot = target.index().find(key, hashes[i & kMask], target.keys());
       if (slot == kNoSlot) {
         const std::uint64_t seed = target.index().hasher().seed();
-        slot = target.insert(key, hashes[i & kMask], src.half_life(i), now);
+        slot = target.insert(key, hashes[i & kMask], src.half_life(i), now,
+                             src.bumps(i) ? src.bump_at(i) : now);
         // Rehashed under a fresh secret: the reads hashed ahead, again.
         if (target.index().hasher().seed() != seed) {
           for (std::size_t r = i + 1; r < std::min(n, i + kHashAhead + 1); ++r) hash_read(r);

@@ -88,7 +88,8 @@ class BumpQueue {
   // Applies the queued reads in order by bump_each(Source{..., seed, ...}),
   // then empties the queue. When bump_each throws, the reads before the one
   // that threw are done and leave the queue; that one is dropped (as if its
-  // entry() had thrown); the later ones stay queued.
+  // entry() had thrown: a read fails with nothing changed); the later ones
+  // stay queued. Dropping them allocates nothing.
   template <class BumpEach>
   void apply(std::uint64_t seed, BumpEach&& bump_each) {
     std::size_t applied = 0;

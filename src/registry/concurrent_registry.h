@@ -240,25 +240,40 @@ class BasicConcurrentHeatRegistry {
   // into `out` at their offsets, on the walking threads for a large result.
   // The parts are kept across ticks: fresh ones would fault in pages as
   // large as the result on every tick. That scratch is why ticks take turns.
+  //
+  // A tick that throws (std::bad_alloc) returns no candidates, so it leaves
+  // none marked in flight: each shard is untouched or ticked without marks,
+  // as BasicHeatRegistry::tick leaves it (the shards that ticked in full
+  // have their candidates' marks cleared again).
   void tick(const Policy& policy, Instant now, Emissions& out) {
     validate_or_throw(policy);
     const std::lock_guard turn(tick_mutex_);
     std::vector<Emissions>& parts = tick_parts_;
     if (parts.size() != shard_count_) parts.resize(shard_count_);
-    walk_shards([&](std::size_t s, Shard& r) { r.tick(policy, now, parts[s]); });
     std::vector<std::size_t>& offsets = tick_offsets_;
     offsets.assign(shard_count_ + 1, 0);
-    for (std::size_t s = 0; s < shard_count_; ++s) offsets[s + 1] = offsets[s] + parts[s].size();
-    const std::size_t total = offsets[shard_count_];
-    resize_for_overwrite(out, total);
-    const auto copy_part = [&](std::size_t s) {
-      std::copy(parts[s].begin(), parts[s].end(), out.begin() + static_cast<std::ptrdiff_t>(offsets[s]));
-    };
-    const unsigned threads = resolve_threads(threads_.load(std::memory_order_relaxed));
-    if (threads > 1 && shard_count_ > 1 && total >= kMinEmissionsForThreads) {
-      ThreadPool::shared().run(shard_count_, threads, copy_part);
-    } else {
-      for (std::size_t s = 0; s < shard_count_; ++s) copy_part(s);
+    std::vector<unsigned char>& ticked = tick_done_;
+    ticked.assign(shard_count_, 0);
+    try {
+      walk_shards([&](std::size_t s, Shard& r) {
+        r.tick(policy, now, parts[s]);
+        ticked[s] = 1;
+      });
+      for (std::size_t s = 0; s < shard_count_; ++s) offsets[s + 1] = offsets[s] + parts[s].size();
+      const std::size_t total = offsets[shard_count_];
+      resize_for_overwrite(out, total);
+      const auto copy_part = [&](std::size_t s) {
+        std::copy(parts[s].begin(), parts[s].end(), out.begin() + static_cast<std::ptrdiff_t>(offsets[s]));
+      };
+      const unsigned threads = resolve_threads(threads_.load(std::memory_order_relaxed));
+      if (threads > 1 && shard_count_ > 1 && total >= kMinEmissionsForThreads) {
+        ThreadPool::shared().run(shard_count_, threads, copy_part);
+      } else {
+        for (std::size_t s = 0; s < shard_count_; ++s) copy_part(s);
+      }
+    } catch (...) {
+      unmark_candidates(parts, ticked);
+      throw;
     }
     // A part grown by a rare mass emission is given back once ticks use
     // little of it again.
@@ -272,7 +287,8 @@ class BasicConcurrentHeatRegistry {
 
   // Routes each emission to its key's shard (keeping their order there), then
   // commits every shard under its lock, which also prunes each shard's fully
-  // decayed, withdrawn counters, as BasicHeatRegistry::commit does.
+  // decayed, withdrawn counters, as BasicHeatRegistry::commit does. Fails
+  // (std::bad_alloc) only while routing, before any shard changes.
   void commit(std::span<const std::pair<Key, HeatEmission>> emissions) {
     std::vector<std::vector<std::pair<Key, HeatEmission>>> routed(shard_count_);
     for (const auto& item : emissions) routed[shard_of(item.first)].push_back(item);
@@ -351,6 +367,19 @@ class BasicConcurrentHeatRegistry {
     }
   }
 
+  // A failed tick's candidates, which it cannot return: the marks of those
+  // of shards that ticked in full are cleared (each shard that failed left
+  // none). Takes no memory.
+  void unmark_candidates(const std::vector<Emissions>& parts, const std::vector<unsigned char>& ticked) {
+    for (std::size_t s = 0; s < shard_count_; ++s) {
+      if (!ticked[s]) continue;
+      Locked& shard = shards_[s];
+      const std::lock_guard lock(shard.mutex);
+      if (!shard.registry.tracks_in_flight()) continue;
+      for (const auto& candidate : parts[s]) shard.registry.rollback(candidate.first);
+    }
+  }
+
   // Runs f(s, registry of shard s) for every shard under its lock, on up to
   // threads_ threads, and rethrows the first exception once all are done.
   template <class F>
@@ -379,7 +408,10 @@ class BasicConcurrentHeatRegistry {
   }
 
   // The batch: hash every key, group the reads by shard with a stable
-  // counting sort, then bump each group under its shard's lock.
+  // counting sort, then bump each group under its shard's lock. All the
+  // memory it needs of its own comes first; a read that fails (std::bad_alloc)
+  // stops the batch there: the shards before its shard have every read of
+  // theirs applied, its shard the reads before it, the shards after none.
   template <class KeyAt, class NowAt>
   void bump_grouped(std::size_t n, KeyAt key_at, NowAt now_at, std::int64_t half_life) {
     if (n == 0) return;
@@ -452,6 +484,7 @@ class BasicConcurrentHeatRegistry {
   std::mutex tick_mutex_;
   std::vector<Emissions> tick_parts_;        // per shard: its candidates with their keys
   std::vector<std::size_t> tick_offsets_;    // where each part starts in the result
+  std::vector<unsigned char> tick_done_;     // per shard: ticked, its part filled
   std::atomic<std::size_t> tick_scratch_bytes_{0};  // for memory_usage(), which takes no tick turn
 };
 

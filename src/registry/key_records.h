@@ -33,14 +33,22 @@ class KeyRecords {
   static_assert(std::is_standard_layout_v<Record>, "offsetof(Record, lru_position)");
 
  public:
-  // The key of `slot` (whatever was last stored there; zero bytes if never).
+  // The key of `slot` (whatever was last stored there; zero bytes if never;
+  // not a key while the slot is free, see next_free).
   Key operator[](std::size_t slot) const noexcept { return reader()[slot]; }
   void set_key(std::size_t slot, const Key& key) noexcept {
     std::memcpy(records_[slot].key_words, &key, sizeof key);
   }
 
+  // A free slot's record holds the next free slot in its first key word:
+  // the registry's list of free slots costs no memory of its own, so
+  // freeing a slot never allocates.
+  std::uint32_t next_free(std::size_t slot) const noexcept { return records_[slot].key_words[0]; }
+  void set_next_free(std::size_t slot, std::uint32_t next) noexcept { records_[slot].key_words[0] = next; }
+
   // Grows to `n` slots (never shrinks), keeping the records; new ones hold a
-  // zero key and LruOrder::kAbsentPosition. Moves the records.
+  // zero key and LruOrder::kAbsentPosition. Moves the records, unless it
+  // fails (std::bad_alloc): the records are then as they were.
   void ensure_slots(std::size_t n) { grow_exact(records_, n, Record{{}, LruOrder::kAbsentPosition}); }
 
   // The position fields, for LruOrder::ensure_slots. Invalidated by ensure_slots.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <new>
 #include <stdexcept>
 
 namespace heatkit {
@@ -96,22 +97,28 @@ void SlotLog::drop_front(std::size_t n) noexcept {
 }
 
 void LruOrder::ensure_slots(std::size_t n) {
-  if (n <= positions_.size) return;
+  if (n <= positions_.size && n <= log_slots_) return;
   if (n > kMaxSlots) throw std::length_error("LruOrder: more than 2^31-2 slots");
-  grow_log(n);
+  if (n > log_slots_) {
+    grow_log(n);
+    log_slots_ = n;
+  }
   grow_exact(owned_positions_, n, kAbsent);
   positions_ = LruPositions{reinterpret_cast<std::byte*>(owned_positions_.data()), sizeof(std::uint32_t), n};
 }
 
 void LruOrder::ensure_slots(std::size_t n, LruPositions positions) {
   if (n > kMaxSlots) throw std::length_error("LruOrder: more than 2^31-2 slots");
-  const bool more_slots = n > positions_.size;
   // The caller's records have moved already: take them before anything can
   // throw, so that the order never points at freed ones. A log that fails
-  // to grow leaves the order as it was, with the same positions.
+  // to grow leaves the order as it was, with the same positions; the log
+  // is sized by its own count, so that a later call grows it still.
   positions_ = positions;
   HugePageVector<std::uint32_t>().swap(owned_positions_);
-  if (more_slots) grow_log(n);
+  if (n > log_slots_) {
+    grow_log(n);
+    log_slots_ = n;
+  }
 }
 
 void LruOrder::grow_log(std::size_t n) {
@@ -130,6 +137,7 @@ void LruOrder::grow_log(std::size_t n) {
 
 void LruOrder::on_decay(Slot slot, std::int64_t now, LastUpdates last_update) {
   if (positions_[slot] == kAbsent) return;
+  reserve_records(1);
   positions_[slot] |= kOutOfOrder;
   push_record(slot, now);
   // Repeated decays of the same entries leave stale records behind; keep the
@@ -175,17 +183,21 @@ bool LruOrder::record_valid(const Record& r, LastUpdates last_update) const noex
          last_update[r.slot] == r.last_update;
 }
 
-void LruOrder::push_record(Slot slot, std::int64_t last_update) {
-  heap_.push_back(Record{last_update, order_of(positions_[slot]), slot});
+void LruOrder::push_record(Slot slot, std::int64_t last_update) noexcept {
+  heap_.push_back(Record{last_update, order_of(positions_[slot]), slot});  // within capacity
   std::push_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }
 
-void LruOrder::drop_stale_records(LastUpdates last_update) {
+void LruOrder::grow_heap(std::size_t records) {
+  heap_.reserve(std::max({std::size_t{16}, 2 * heap_.capacity(), heap_.size() + records}));
+}
+
+void LruOrder::drop_stale_records(LastUpdates last_update) noexcept {
   std::erase_if(heap_, [&](const Record& r) { return !record_valid(r, last_update); });
   std::make_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }
 
-void LruOrder::compact() {
+void LruOrder::compact() noexcept {
   // Heap records are matched to entries by position: keep those that still
   // match, renumber them with their entries below.
   std::erase_if(heap_, [&](const Record& r) {
@@ -207,7 +219,15 @@ void LruOrder::compact() {
   // read of a position per record.
   const std::size_t end = log_.size();
   const std::size_t words = (end + 63) / 64;
-  std::vector<std::uint64_t> latest(words, 0);
+  std::vector<std::uint64_t> latest;
+  std::vector<std::uint32_t> kept_before;
+  try {
+    latest.assign(words, 0);
+    kept_before.resize(words);
+  } catch (const std::bad_alloc&) {
+    compact_in_place();
+    return;
+  }
   for (std::size_t s = 0; s < positions_.size; ++s) {
     const std::uint32_t v = positions_[s];
     if (v == kAbsent) continue;
@@ -215,7 +235,6 @@ void LruOrder::compact() {
     latest[at / 64] |= std::uint64_t{1} << (at % 64);
   }
   // Keep those records, in order; kept_before[w]: records kept before word w.
-  std::vector<std::uint32_t> kept_before(words);
   std::uint32_t kept = 0;
   for (std::size_t w = 0; w < words; ++w) {
     kept_before[w] = kept;
@@ -236,6 +255,32 @@ void LruOrder::compact() {
   log_.shrink(kept);
   for (Record& r : heap_) r.order = order_of(positions_[r.slot]);
   // Renumbering kept the order of the records; the erase above broke the heap.
+  std::make_heap(heap_.begin(), heap_.end(), RecordAfter{});
+}
+
+// The same records kept and renumbered, without the bitmap: a pass over the
+// log that reads each record's slot position (random reads, where the
+// bitmap's passes are sequential). A record is kept where it is the one its
+// slot's position names; its slot's position then moves to where it goes.
+// Records move only towards the front, and each live slot's latest record is
+// its last, so a position is renumbered after every record that compares
+// with it.
+void LruOrder::compact_in_place() noexcept {
+  const std::size_t end = log_.size();
+  std::size_t kept = 0;
+  std::size_t cursor = SIZE_MAX;
+  for (std::size_t at = 0; at < end; ++at) {
+    if (at == cursor_) cursor = kept;
+    const Slot slot = log_[at];
+    const std::uint32_t v = positions_[slot];
+    if (v == kAbsent || order_of(v) != at) continue;
+    log_.set(kept, slot);
+    positions_[slot] = static_cast<std::uint32_t>(kept) | (v & kOutOfOrder);
+    ++kept;
+  }
+  cursor_ = cursor == SIZE_MAX ? kept : cursor;
+  log_.shrink(kept);
+  for (Record& r : heap_) r.order = order_of(positions_[r.slot]);
   std::make_heap(heap_.begin(), heap_.end(), RecordAfter{});
 }
 

@@ -143,14 +143,36 @@ class LruOrder {
   LruOrder& operator=(LruOrder&&) noexcept = default;
 
   // Makes per-slot state for slots [0, n), the positions in an array of its
-  // own. Throws std::length_error past kMaxSlots.
+  // own. Throws std::length_error past kMaxSlots. On failure (that, or
+  // std::bad_alloc) the order is as it was; what grew before it stays, as
+  // spare room, and a later call for the same n grows only the rest.
   void ensure_slots(std::size_t n);
   // The same with the positions in the caller's records, `positions` (at
   // least n slots; the slots the order had keep their positions, copied by
   // the caller, and the new ones hold kAbsentPosition). Call it again
-  // whenever the records move.
+  // whenever the records move: the order takes `positions` even when it
+  // fails to grow its log.
   void ensure_slots(std::size_t n, LruPositions positions);
 
+  // Makes sure the next `records` changes (on_insert, on_bump, on_decay)
+  // cannot fail: each may add a record of an out-of-order entry, and this
+  // grows their heap ahead. On failure (std::bad_alloc) nothing changed.
+  void reserve_records(std::size_t records) {
+    if (heap_.capacity() - heap_.size() < records) grow_heap(records);
+  }
+  // The records on_insert(slot, now) and an on_bump(slot, bump_at) right
+  // after it add: one each that is out of order (none in the common case,
+  // time moving forward).
+  std::size_t records_for_insert(std::int64_t now, std::int64_t bump_at) const noexcept {
+    const std::int64_t bound = now > in_order_max_ ? now : in_order_max_;  // after the creation
+    return (now < in_order_max_ ? 1 : 0) + (bump_at < bound ? 1 : 0);
+  }
+
+  // Each change below either applies in full or (std::bad_alloc, only where
+  // reserve_records was not called for it) leaves the order as it was. The
+  // log's compaction never fails: without memory for its bitmap it works in
+  // place.
+  //
   // A new entry in `slot`, created at `now` (creation counts as a bump).
   void on_insert(Slot slot, std::int64_t now) {
     append(slot, now);
@@ -216,8 +238,9 @@ class LruOrder {
   bool record_valid(const Record& r, LastUpdates last_update) const noexcept;
 
   void append(Slot slot, std::int64_t now) {
-    if (log_.size() == log_.capacity()) compact();
     const bool in_order = now >= in_order_max_;
+    if (!in_order) reserve_records(1);  // the only step that may fail: first
+    if (log_.size() == log_.capacity()) compact();
     const auto at = static_cast<std::uint32_t>(log_.size());
     positions_[slot] = at | (in_order ? 0u : kOutOfOrder);
     log_.push_back(slot);
@@ -228,9 +251,11 @@ class LruOrder {
     }
   }
 
-  void push_record(Slot slot, std::int64_t last_update);
-  void drop_stale_records(LastUpdates last_update);
-  void compact();
+  void push_record(Slot slot, std::int64_t last_update) noexcept;  // after reserve_records
+  void grow_heap(std::size_t records);
+  void drop_stale_records(LastUpdates last_update) noexcept;
+  void compact() noexcept;
+  void compact_in_place() noexcept;  // compact()'s way without memory for its bitmap
   void grow_log(std::size_t n);
   void drop_head(std::size_t head);  // drops records [0, head), all stale
 
@@ -239,6 +264,7 @@ class LruOrder {
   LruPositions positions_;
   HugePageVector<std::uint32_t> owned_positions_;  // huge pages: a bump writes a random one
   SlotLog log_;                             // bump order; capacity fixed by ensure_slots
+  std::size_t log_slots_ = 0;               // the slot count the log was sized for
   std::size_t cursor_ = 0;       // no in-order entry has a record before it
   // Largest last_update appended in order since the last tick (the tick's
   // instant when entries remain); the lowest instant while there is none, so

@@ -30,7 +30,7 @@ struct RegistryMemoryEstimate {
   MemoryUsage arrays;
   // Scratch of a tick whose every counter is a candidate and of a commit
   // that prunes them all: the candidates, the per-thread parts of a split
-  // pass, the prunable slots and the free list they join.
+  // pass and the prunable slots.
   std::size_t tick_scratch = 0;
   // Held besides, by the growths: the old copy of the array being copied,
   // and old copies the allocator keeps (three quarters of the arrays, an
@@ -96,10 +96,10 @@ RegistryMemoryEstimate estimate_registry_memory(std::size_t counters, std::size_
   e.arrays.index = d::index_bytes(s);
   e.arrays.lru = s * sizeof(std::uint32_t) + d::lru_log_bytes(s);  // positions in the key records, the log
   // Per live counter at most: a candidate (16 bytes) in the registry's list
-  // and in the store's per-thread parts, a prunable slot (4 bytes) in each,
-  // and a free slot, in a list grown by push_back (to a power of two).
+  // and in the store's per-thread parts, and a prunable slot (4 bytes) in
+  // each. (Free slots are listed in their key records: no memory of their own.)
   const std::size_t live = std::min(counters, s);
-  e.tick_scratch = live * (2 * sizeof(Candidate) + 2 * sizeof(Slot)) + std::bit_ceil(live) * sizeof(Slot);
+  e.tick_scratch = live * (2 * sizeof(Candidate) + 2 * sizeof(Slot));
   // Growing copies each array in turn, the old copy held until the new one
   // is made; the copies given back may stay with the allocator, in holes
   // that later growths are too big to reuse (glibc keeps arrays below its

@@ -8,6 +8,23 @@
 //
 // Not thread-safe: wrap it in a mutex to share it (as the seed does), or use
 // BasicConcurrentHeatRegistry (registry/concurrent_registry.h), sharded by key.
+//
+// Failures (std::bad_alloc above all) leave the registry consistent and
+// usable, its answers those of the calls that completed. Each read (an
+// entry(), its bump, a read of a batch or of the bump queue, a decay_to)
+// applies in full or not at all: whatever may fail (growing the arrays, the
+// index's room, the eviction order's records) is done before anything
+// changes, and the arrays count their new slots only once every one has
+// them. So a batch that throws has applied exactly the reads before the one
+// that failed. A tick that throws has changed nothing or, when its
+// candidates could not all be kept, ticked every counter (decayed to its
+// instant, as a tick does) and marked none in flight: what a tick whose
+// candidates are all rolled back leaves; none is lost, the next tick
+// returns them again. commit, remove, rollback and the records of an Entry
+// cannot fail once they start (freeing a slot allocates nothing; a commit
+// without memory for its list of prunable counters finds them one by one).
+// This holds for the host stores; a store whose columns live on a device
+// may also fail in its own operations (device memory, the device itself).
 #pragma once
 
 #include <algorithm>
@@ -15,6 +32,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -100,6 +118,7 @@ class BasicHeatRegistry {
     }
     void decay_to(Instant now) {
       const Slot s = slot();
+      reg_->lru_.reserve_records(1);  // before anything changes: on_decay cannot fail then
       reg_->store_->decay_to(s, to_ns(now));
       reg_->lru_.on_decay(s, to_ns(now), reg_->store_->last_update_host());
     }
@@ -214,10 +233,10 @@ class BasicHeatRegistry {
   //
   // What changes: the work of a read (and its errors, such as a failed
   // allocation) happens at a later call. A read that throws while the queue
-  // is applied is dropped (its changes may be partial, as when entry()
-  // throws), the reads before it are applied and the later ones stay
-  // queued. Const members apply the queue too, so while reads may be queued
-  // not even const members may be called concurrently (a registry is not
+  // is applied is dropped (it changed nothing, as when entry() throws), the
+  // reads before it are applied and the later ones stay queued. Const
+  // members apply the queue too, so while reads may be queued not even
+  // const members may be called concurrently (a registry is not
   // thread-safe anyway; ConcurrentHeatRegistry does not queue). `limit` 0
   // (the default) applies every read at its call. Applies the queued reads.
   void set_bump_queue(std::size_t limit) {
@@ -333,6 +352,11 @@ class BasicHeatRegistry {
   // The same into `out`, replacing its contents: a caller that ticks in a
   // loop with one vector reuses its memory instead of faulting in a fresh
   // result every tick. `out` is untouched when the policy is invalid.
+  //
+  // Throws std::bad_alloc with nothing changed, or, where the candidates or
+  // `out` could not be held, with every counter ticked and none of the
+  // candidates marked in flight (see the header); `out` then holds nothing
+  // to use.
   void tick(const Policy& policy, Instant now, Emissions& out) {
     validate_or_throw(policy);
     apply_queue();
@@ -341,14 +365,31 @@ class BasicHeatRegistry {
     // Every counter holds the common half-life while none differs (cleared
     // slots are at rate 0): the kernel need not read the column.
     if (!mixed_half_lives_) params.shared_half_life = common_half_life_;
-    store_->tick(params, candidates_);
+    try {
+      store_->tick(params, candidates_);
+    } catch (const TickCandidatesLost&) {
+      lru_.on_tick(to_ns(now));  // every counter was ticked; none was marked
+      candidates_.clear();
+      throw;
+    }
     lru_.on_tick(to_ns(now));
-    emissions_of(std::span<const Candidate>(candidates_), keys_.reader(), threads_, out);
+    try {
+      emissions_of(std::span<const Candidate>(candidates_), keys_.reader(), threads_, out);
+    } catch (...) {
+      // The candidates cannot be returned: none stays marked.
+      if (params.mark_in_flight) {
+        for (const Candidate& c : candidates_) store_->set_in_flight(c.slot, false);
+      }
+      candidates_.clear();
+      throw;
+    }
     trim_scratch(candidates_, candidates_idle_, store_->slot_count());
   }
 
   // Records each emission on its counter (if still present) and clears its
   // in-flight mark, then prunes every fully decayed, withdrawn counter.
+  // Cannot fail once the queued reads are applied: without memory for the
+  // list of prunable counters, it finds them one slot at a time.
   void commit(std::span<const std::pair<Key, HeatEmission>> emissions) {
     apply_queue();
     for (const auto& [key, emission] : emissions) {
@@ -357,11 +398,7 @@ class BasicHeatRegistry {
       store_->record(slot, emission.kind, emission.rate);
       store_->set_in_flight(slot, false);
     }
-    prunable_.clear();
-    store_->collect_prunable(prunable_);
-    for (const Slot slot : prunable_) erase_slot(slot);
-    stats_.pruned += prunable_.size();
-    trim_scratch(prunable_, prunable_idle_, store_->slot_count());
+    prune();
   }
 
   // Clears `key`'s in-flight mark without committing (the sink failed).
@@ -377,8 +414,8 @@ class BasicHeatRegistry {
     m.keys = keys_.key_bytes();
     m.index = index_.memory_bytes();
     m.lru = lru_.memory_bytes() + keys_.position_bytes();
-    m.other = free_.capacity() * sizeof(Slot) + candidates_.capacity() * sizeof(Candidate) +
-              prunable_.capacity() * sizeof(Slot) + queue_.memory_bytes();
+    m.other = candidates_.capacity() * sizeof(Candidate) + prunable_.capacity() * sizeof(Slot) +
+              queue_.memory_bytes();
     return m;
   }
 
@@ -427,8 +464,9 @@ class BasicHeatRegistry {
     }
     // Bumps skip the half-life column while every counter shares one.
     bool shared_half_life() const noexcept { return !registry->mixed_half_lives_; }
-    Slot insert(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now) const {
-      return registry->insert_new(key, hash, half_life, now);
+    Slot insert(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now,
+                std::int64_t then_bump_at) const {
+      return registry->insert_new(key, hash, half_life, now, then_bump_at);
     }
     [[gnu::always_inline]] void bump(Slot slot, std::int64_t now) const {
       registry->bump_slot(slot, now);
@@ -440,28 +478,39 @@ class BasicHeatRegistry {
   }
 
   // entry() without the checks: the slot of `key` (hashing to `hash`),
-  // created (evicting first at the cap) when absent.
+  // created (evicting first at the cap) when absent. A creation makes room
+  // for a bump at `now` right after it (entry(key, half_life, now).bump(now)).
   Slot find_or_insert(const Key& key, std::uint64_t hash, std::int64_t half_life,
                       std::int64_t now) {
     const Slot slot = index_.find(key, hash, keys_);
-    return slot != kNoSlot ? slot : insert_new(key, hash, half_life, now);
+    return slot != kNoSlot ? slot : insert_new(key, hash, half_life, now, now);
   }
 
   // Creates the counter of `key` (absent, hashing to `hash`), evicting first
-  // at the cap.
-  Slot insert_new(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now) {
-    if (cap_ > 0 && index_.size() >= cap_) evict_one();
+  // at the cap. All or nothing: what may fail (growing the arrays, room in
+  // the index, the eviction order's records of this creation and of a bump
+  // right after it at `then_bump_at`, which bump_slot then applies without
+  // failing) is done first, while nothing has changed.
+  Slot insert_new(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now,
+                  std::int64_t then_bump_at) {
+    const bool evicts = cap_ > 0 && index_.size() >= cap_;
+    if (!evicts && free_head_ == kNoSlot && high_water_ == room_) grow();
+    index_.prepare_insert(keys_, evicts);
+    lru_.reserve_records(lru_.records_for_insert(now, then_bump_at));
+    // Nothing below allocates.
+    if (evicts) evict_one();
+    const Slot slot = allocate_slot();  // a free slot (the victim's) or one grown above
     if (index_.size() == 0) {
       common_half_life_ = half_life;
       mixed_half_lives_ = false;
     } else if (half_life != common_half_life_) {
       mixed_half_lives_ = true;
     }
-    const Slot slot = allocate_slot();
     keys_.set_key(slot, key);
-    if (index_.insert(hash, slot, keys_) > kLongProbe) [[unlikely]] reseed_index();
+    const std::size_t distance = index_.insert(hash, slot, keys_);
     store_->init(slot, half_life, now);
     lru_.on_insert(slot, now);
+    if (distance > kLongProbe) [[unlikely]] reseed_index();
     return slot;
   }
 
@@ -470,12 +519,20 @@ class BasicHeatRegistry {
   // the OS until no key sits more than kLongProbe buckets from home. Ordinary
   // keys never get here (see kLongProbe); keys crafted against the old
   // secret scatter under the new one. The keys' slots, and so every answer
-  // and order, stay as they were.
-  void reseed_index() {
+  // and order, stay as they were. A defence, not part of the insert that
+  // calls it: without memory for a fresh table (or a secret from the OS)
+  // the index stays as it is, correct and only slower, and the next key
+  // that lands far from home tries again.
+  void reseed_index() noexcept {
     if (index_.size() < reseed_from_size_) return;
-    for (int attempt = 0; attempt < kReseedAttempts; ++attempt) {
-      ++stats_.hash_reseeds;
-      if (index_.rehash_with(Hasher(random_hash_seed()), keys_) <= kLongProbe) return;
+    try {
+      for (int attempt = 0; attempt < kReseedAttempts; ++attempt) {
+        const std::size_t longest = index_.rehash_with(Hasher(random_hash_seed()), keys_);
+        ++stats_.hash_reseeds;
+        if (longest <= kLongProbe) return;
+      }
+    } catch (...) {
+      return;
     }
     // Fresh secrets did not help (each fails with a chance below 1e-20 a
     // key): not again before the index has doubled, so rehashing stays
@@ -487,18 +544,22 @@ class BasicHeatRegistry {
 
   // Entry::bump: on host columns without a virtual call, and without reading
   // the half-life column while every counter has the same half-life. Inlined
-  // into the batch loop (GCC would call it there).
+  // into the batch loop (GCC would call it there). The eviction order goes
+  // first: it alone may fail (room for the record of a bump back in time),
+  // and then nothing has changed; a bump of host columns cannot fail.
   [[gnu::always_inline]] void bump_slot(Slot slot, std::int64_t now) {
     if (host_columns_) {
+      lru_.on_bump(slot, now);
       if (!mixed_half_lives_) {
         bump_columns(*host_columns_, slot, now, common_half_life_);
       } else {
         bump_columns(*host_columns_, slot, now);
       }
     } else {
+      lru_.reserve_records(1);  // on_bump cannot fail after the store's bump
       store_->bump(slot, now);
+      lru_.on_bump(slot, now);
     }
-    lru_.on_bump(slot, now);
   }
 
   void apply_queued_reads() {
@@ -514,21 +575,45 @@ class BasicHeatRegistry {
     ++stats_.evictions;
   }
 
+  // Allocates nothing: the slot joins the free list through its key record.
   void erase_slot(Slot slot) {
+    store_->clear(slot);
     index_.erase(index_.hash(keys_[slot]), slot, keys_);
     lru_.on_erase(slot);
-    store_->clear(slot);
-    free_.push_back(slot);
+    keys_.set_next_free(slot, free_head_);  // after the index has read the key
+    free_head_ = slot;
   }
 
+  // The last slot freed, or a new one (growing the arrays when every slot
+  // they have room for is handed out).
   Slot allocate_slot() {
-    if (!free_.empty()) {
-      const Slot slot = free_.back();
-      free_.pop_back();
+    if (free_head_ != kNoSlot) {
+      const Slot slot = free_head_;
+      free_head_ = keys_.next_free(slot);
       return slot;
     }
-    if (high_water_ == store_->slot_count()) grow();
+    if (high_water_ == room_) grow();
     return high_water_++;
+  }
+
+  // Prunes every fully decayed, withdrawn counter, in slot order. Without
+  // memory for the store's list of them, asks the store slot by slot.
+  void prune() {
+    prunable_.clear();
+    try {
+      store_->collect_prunable(prunable_);
+    } catch (const std::bad_alloc&) {
+      std::vector<Slot>().swap(prunable_);
+      for (Slot slot = 0; slot < high_water_; ++slot) {
+        if (!lru_.contains(slot) || !store_->prunable(slot)) continue;
+        erase_slot(slot);
+        ++stats_.pruned;
+      }
+      return;
+    }
+    for (const Slot slot : prunable_) erase_slot(slot);
+    stats_.pruned += prunable_.size();
+    trim_scratch(prunable_, prunable_idle_, store_->slot_count());
   }
 
   // Doubles the slot count: columns, keys, LRU, index. Where doubling would
@@ -537,14 +622,25 @@ class BasicHeatRegistry {
   // holding just over a power of two, every shard of a sharded one), at 53
   // bytes per slot. The price is about eleven more copies of the arrays
   // between half the cap and the cap, paid once while filling.
+  //
+  // Each array grows on its own and, when it cannot (std::bad_alloc), stays
+  // as it was; one grown before another failed keeps its new slots as spare
+  // room and does nothing the next time. The registry counts the new slots
+  // (room_) only once every array has them.
   void grow() {
     const std::size_t n = grown_slot_count(high_water_, cap_);
     if (n > LruOrder::kMaxSlots) throw std::length_error("heat registry: more than 2^31-2 slots");
-    store_->ensure_slots(n);
+    try {
+      store_->ensure_slots(n);
+    } catch (...) {
+      host_columns_ = store_->host_columns();  // the columns grown before the failure moved
+      throw;
+    }
     host_columns_ = store_->host_columns();
     keys_.ensure_slots(n);
-    lru_.ensure_slots(n, keys_.lru_positions());
+    lru_.ensure_slots(n, keys_.lru_positions());  // takes the moved records before it may fail
     index_.reserve(n, keys_);
+    room_ = n;
   }
 
   std::size_t cap_;
@@ -557,7 +653,8 @@ class BasicHeatRegistry {
   Index index_;
   std::size_t reseed_from_size_ = 0;  // reseed_index waits for this many keys
   LruOrder lru_;
-  std::vector<Slot> free_;
+  Slot free_head_ = kNoSlot;  // the last slot freed; each free slot's key record holds the next
+  std::size_t room_ = 0;      // slots every array has (grow() counts them once all have grown)
   // The half-life of every counter since the registry was last empty, unless
   // mixed: then bumps read each counter's own from its column.
   std::int64_t common_half_life_ = 0;

@@ -83,19 +83,30 @@ class SlotIndex {
     return {kNoSlot, true};
   }
 
-  // Makes room for `n` keys without further growth.
+  // Makes room for `n` keys without further growth. On failure
+  // (std::bad_alloc) the index is as it was.
   template <class Keys>
   void reserve(std::size_t n, const Keys& keys) {
     const std::size_t wanted = std::bit_ceil(std::max<std::size_t>(16, n + n / 3 + 1));
     if (wanted > buckets_.size()) rehash(wanted, keys);
   }
 
+  // Makes the room the next insert needs, so that it cannot fail: the
+  // caller's way to allocate before it changes anything. `removed_first`:
+  // a key leaves before that insert (an eviction), so none is needed.
+  template <class Keys>
+  void prepare_insert(const Keys& keys, bool removed_first = false) {
+    const std::size_t after = removed_first ? size_ : size_ + 1;
+    if (after * 4 > buckets_.size() * 3) reserve(after, keys);
+  }
+
   // Adds `slot` (below kNoSlot), whose key (hashing to `hash`) is not present
   // yet. Returns how many buckets past its home bucket it landed: the probes
-  // a look-up of it will take, less one.
+  // a look-up of it will take, less one. Allocates (and so may throw, with
+  // nothing changed) only where prepare_insert would have.
   template <class Keys>
   std::size_t insert(std::uint64_t hash, std::uint32_t slot, const Keys& keys) {
-    if ((size_ + 1) * 4 > buckets_.size() * 3) reserve(size_ + 1, keys);
+    prepare_insert(keys);
     if (slot >= slot_mask_) widen_slots(slot);
     ++size_;
     return place(hash, slot);
@@ -103,10 +114,12 @@ class SlotIndex {
 
   // Hashes every key again with `hasher`, which the index keeps from then on.
   // Returns the longest distance from home of a key placed, as insert does.
+  // On failure (std::bad_alloc) the index, its hash included, is as it was.
   template <class Keys>
   std::size_t rehash_with(Hasher hasher, const Keys& keys) {
+    HugePageVector<std::uint32_t> fresh(buckets_.size(), kEmpty);
     hasher_ = std::move(hasher);
-    return rehash(buckets_.size(), keys);
+    return place_all(std::move(fresh), keys);
   }
 
   // What look-ups cost now: the keys, the buckets a look-up of every key
@@ -200,8 +213,15 @@ class SlotIndex {
   // Returns the longest distance from home of a key placed.
   template <class Keys>
   std::size_t rehash(std::size_t bucket_count, const Keys& keys) {
-    HugePageVector<std::uint32_t> old(bucket_count, kEmpty);
-    old.swap(buckets_);
+    return place_all(HugePageVector<std::uint32_t>(bucket_count, kEmpty), keys);
+  }
+
+  // Places every key of the table in `fresh` (empty buckets, a power of two
+  // of them), which becomes the table. Cannot fail: whatever may is done.
+  template <class Keys>
+  std::size_t place_all(HugePageVector<std::uint32_t> fresh, const Keys& keys) noexcept {
+    const std::size_t bucket_count = fresh.size();
+    const HugePageVector<std::uint32_t> old = std::exchange(buckets_, std::move(fresh));
     mask_ = bucket_count - 1;
     const std::uint32_t old_slot_mask = slot_mask_;
     slot_mask_ = std::max(slot_mask_, slot_mask_for(bucket_count));

@@ -2,18 +2,26 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <mutex>
+#include <new>
 
 #include "math/slot_ops.h"
 #include "util/thread_pool.h"
+#include "util/try_append.h"
 
 namespace heatkit {
 
 void HostCounterStore::ensure_slots(std::size_t n) {
-  grow_exact(rate_, n);
+  // Each column grows on its own, keeping its contents when it cannot; the
+  // rate column, whose size is slot_count(), goes last, so the slot count
+  // changes only once every column has the slots. A column grown by an
+  // attempt that failed later just has spare slots, and is not grown again.
   grow_exact(last_update_, n);
   grow_exact(last_emitted_, n);
   grow_exact(half_life_, n);
   grow_exact(flags_, n);
+  grow_exact(rate_, n);
 }
 
 // The per-slot operations are math/slot_ops.h's, which the device store's
@@ -95,25 +103,42 @@ CounterColumns chunk_of(const CounterColumns& c, std::size_t begin, std::size_t 
 // calls, so a steady stream of passes maps no fresh pages), and the parts are
 // then appended in chunk order with slots made global again: the result is
 // the single-threaded one whatever the thread count.
+//
+// A pass returns whether it kept everything it found. run_chunked returns
+// whether every chunk's pass did and the parts could be joined onto `out`
+// (a tick's passes run to the end regardless: see HostKernels). It throws
+// before any pass runs (the parts, the pool), or, once every chunk is done,
+// the first exception a pass threw (a pool task must not throw).
 template <class T, class Pass, class Rebase>
-void run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out,
+bool run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out,
                  std::vector<std::vector<T>>& parts, Pass pass, Rebase rebase) {
   const ChunkPlan plan = plan_chunks(c.size, threads);
-  if (plan.chunks == 1) {
-    pass(c, out);
-    return;
-  }
+  if (plan.chunks == 1) return pass(c, out);
   if (parts.size() < plan.chunks) parts.resize(plan.chunks);
+  std::vector<unsigned char> kept(plan.chunks, 0);
+  std::exception_ptr error;
+  std::mutex error_mutex;
   ThreadPool::shared().run(plan.chunks, resolve_threads(threads), [&](std::size_t k) {
     const std::size_t begin = k * plan.chunk_size;
     const std::size_t end = std::min(c.size, begin + plan.chunk_size);
     std::vector<T>& into = k == 0 ? out : parts[k];
     if (k != 0) into.clear();
-    pass(chunk_of(c, begin, end), into);
+    try {
+      kept[k] = pass(chunk_of(c, begin, end), into) ? 1 : 0;
+    } catch (...) {
+      const std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+    }
   });
+  if (error) std::rethrow_exception(error);
+  if (std::find(kept.begin(), kept.end(), 0) != kept.end()) return false;
   std::size_t total = out.size();
   for (std::size_t k = 1; k < plan.chunks; ++k) total += parts[k].size();
-  out.reserve(total);
+  try {
+    out.reserve(total);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
   for (std::size_t k = 1; k < plan.chunks; ++k) {
     const auto base = static_cast<std::uint32_t>(k * plan.chunk_size);
     for (T& item : parts[k]) rebase(item, base);
@@ -124,14 +149,17 @@ void run_chunked(const CounterColumns& c, unsigned threads, std::vector<T>& out,
       std::vector<T>().swap(parts[k]);
     }
   }
+  return true;
 }
 
 // The relayout tick of a forward store's chunk (math/forward_math.h): every
 // counter decayed as the reference decays it, stored at landmark `now`. The
 // shortest live half-life is found on the way (the frame keeps it, so the
-// next fast ticks may run as long as they can).
-void relayout_tick(const CounterColumns& c, const TickParams& p, const ForwardFrame& before,
+// next fast ticks may run as long as they can). Runs over every counter
+// even when `out` cannot hold all candidates; returns whether it did.
+bool relayout_tick(const CounterColumns& c, const TickParams& p, const ForwardFrame& before,
                    std::vector<Candidate>& out, std::atomic<std::int64_t>& shortest) {
+  bool kept = true;
   std::int64_t chunk_shortest = INT64_MAX;
   for (std::size_t i = 0; i < c.size; ++i) {
     const std::int64_t half_life = c.half_life[i];
@@ -140,41 +168,56 @@ void relayout_tick(const CounterColumns& c, const TickParams& p, const ForwardFr
     const Decision d = tick_gate(r, c.flags[i], c.last_emitted[i], p);
     if (d == Decision::kSuppress) continue;
     if (p.mark_in_flight) c.flags[i] = static_cast<std::uint8_t>(c.flags[i] | kInFlight);
-    out.push_back(Candidate{static_cast<std::uint32_t>(i), d, d == Decision::kEmit ? r : 0.0});
+    if (kept) {
+      kept = try_push_back(out, Candidate{static_cast<std::uint32_t>(i), d, d == Decision::kEmit ? r : 0.0});
+    }
   }
   std::int64_t seen = shortest.load(std::memory_order_relaxed);
   while (chunk_shortest < seen && !shortest.compare_exchange_weak(seen, chunk_shortest)) {
   }
+  return kept;
 }
 
 }  // namespace
 
 void HostCounterStore::tick(const TickParams& params, std::vector<Candidate>& out) {
+  // The passes do not mark: a candidate is marked once every one is kept.
+  TickParams pass = params;
+  pass.mark_in_flight = false;
+  const std::size_t first_new = out.size();
+  bool kept = false;
   if (forward_ && !forward_tick_allowed(frame_, params.now)) {
     const ForwardFrame before = frame_;
     std::atomic<std::int64_t> shortest{INT64_MAX};
-    run_chunked(
+    kept = run_chunked(
         columns(), threads_, out, tick_parts_,
         [&](const CounterColumns& c, std::vector<Candidate>& o) {
-          relayout_tick(c, params, before, o, shortest);
+          return relayout_tick(c, pass, before, o, shortest);
         },
         [](Candidate& item, std::uint32_t base) { item.slot += base; });
     forward_after_tick(frame_, params.now, true);
     frame_.shortest_half_life = shortest.load();
-    return;
+  } else {
+    kept = tick_with_kernels(pass, out);
+    if (forward_) forward_after_tick(frame_, params.now, false);
   }
-  tick_with_kernels(params, out);
-  if (forward_) forward_after_tick(frame_, params.now, false);
+  if (!kept) {
+    // Every counter was ticked; the candidates are not all here.
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(first_new), out.end());
+    throw TickCandidatesLost();
+  }
+  if (params.mark_in_flight) {
+    for (std::size_t i = first_new; i < out.size(); ++i) {
+      flags_[out[i].slot] = static_cast<std::uint8_t>(flags_[out[i].slot] | kInFlight);
+    }
+  }
 }
 
-void HostCounterStore::tick_with_kernels(const TickParams& params, std::vector<Candidate>& out) {
-  if (kernels_.tick_threaded != nullptr) {
-    kernels_.tick_threaded(columns(), params, out, threads_);
-    return;
-  }
-  run_chunked(
+bool HostCounterStore::tick_with_kernels(const TickParams& params, std::vector<Candidate>& out) {
+  if (kernels_.tick_threaded != nullptr) return kernels_.tick_threaded(columns(), params, out, threads_);
+  return run_chunked(
       columns(), threads_, out, tick_parts_,
-      [&](const CounterColumns& c, std::vector<Candidate>& o) { kernels_.tick(c, params, o); },
+      [&](const CounterColumns& c, std::vector<Candidate>& o) { return kernels_.tick(c, params, o); },
       [](Candidate& item, std::uint32_t base) { item.slot += base; });
 }
 
@@ -183,10 +226,22 @@ void HostCounterStore::collect_prunable(std::vector<Slot>& out) {
     kernels_.collect_prunable_threaded(columns(), out, threads_);
     return;
   }
-  run_chunked(
+  const bool kept = run_chunked(
       columns(), threads_, out, prune_parts_,
-      [&](const CounterColumns& c, std::vector<Slot>& o) { kernels_.collect_prunable(c, o); },
+      [&](const CounterColumns& c, std::vector<Slot>& o) {
+        kernels_.collect_prunable(c, o);
+        return true;
+      },
       [](Slot& item, std::uint32_t base) { item += base; });
+  if (!kept) throw std::bad_alloc();  // the parts could not be joined
+}
+
+bool HostCounterStore::prunable(Slot slot) const {
+  const bool has_emitted = (flags_[slot] & kHasEmitted) != 0;
+  if (forward_) {
+    return forward_prunable(rate_[slot], half_life_[slot], has_emitted, last_emitted_[slot], frame_);
+  }
+  return is_prunable(rate_[slot], has_emitted, last_emitted_[slot]);
 }
 
 namespace {

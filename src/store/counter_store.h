@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -41,6 +42,17 @@ constexpr CounterState counter_state(double rate, std::int64_t last_update, doub
                       last_emitted, half_life,   (flags & kInFlight) != 0};
 }
 
+// What CounterStore::tick throws when it ran over every counter but could
+// not keep all of its candidates (no memory for them): the tick happened
+// (every counter decayed to its instant), no candidate is marked in flight,
+// and what the caller's list holds is not to be used.
+class TickCandidatesLost : public std::bad_alloc {
+ public:
+  const char* what() const noexcept override {
+    return "heat counter store: the tick's candidates could not be kept (out of memory)";
+  }
+};
+
 class CounterStore {
  public:
   virtual ~CounterStore() = default;
@@ -49,7 +61,9 @@ class CounterStore {
   virtual std::string_view backend() const noexcept = 0;
 
   // Slots [0, slot_count()) exist. Grows to at least `n`, keeping contents;
-  // new slots are empty (rate 0, no emission, no flags). Never shrinks.
+  // new slots are empty (rate 0, no emission, no flags). Never shrinks. On
+  // failure (std::bad_alloc) the slots and their contents are as they were
+  // (columns may have moved: host_columns() again).
   virtual void ensure_slots(std::size_t n) = 0;
   virtual std::size_t slot_count() const noexcept = 0;
 
@@ -70,9 +84,16 @@ class CounterStore {
 
   // Bulk passes over every slot. `tick` decays all counters to params.now and
   // appends the candidates in slot order; `collect_prunable` appends the slots
-  // commit must prune, in slot order.
+  // commit must prune, in slot order. A host store's tick throws either with
+  // nothing changed or TickCandidatesLost; collect_prunable changes nothing.
   virtual void tick(const TickParams& params, std::vector<Candidate>& out) = 0;
   virtual void collect_prunable(std::vector<Slot>& out) = 0;
+  // Whether commit must prune `slot`: collect_prunable's test for one slot
+  // (for a commit with no memory for the list).
+  virtual bool prunable(Slot slot) const {
+    const CounterState s = read(slot);
+    return is_prunable(s.rate, s.has_emitted, s.last_emitted);
+  }
 
   // The last_update column readable on the host, exact after every call above
   // (store/last_updates.h). The registry's LRU order reads it. Valid until the
@@ -139,10 +160,17 @@ inline void bump_columns(const CounterColumns& c, Slot slot, std::int64_t now) n
 // the `_threaded` pair instead: the store calls them once over all columns
 // with its thread count (0 = every hardware thread) rather than splitting
 // the columns into chunks on its own pool.
+//
+// A tick never stops part way: it throws only before it changes a column
+// (nothing changed), and where its list cannot grow (std::bad_alloc) it
+// runs on over every counter without keeping more candidates and returns
+// false (with p.mark_in_flight, the candidates it dropped may be marked:
+// the store marks from the list instead). A collect_prunable changes
+// nothing, and may throw.
 struct HostKernels {
-  void (*tick)(const CounterColumns&, const TickParams&, std::vector<Candidate>&) = nullptr;
+  bool (*tick)(const CounterColumns&, const TickParams&, std::vector<Candidate>&) = nullptr;
   void (*collect_prunable)(const CounterColumns&, std::vector<std::uint32_t>&) = nullptr;
-  void (*tick_threaded)(const CounterColumns&, const TickParams&, std::vector<Candidate>&,
+  bool (*tick_threaded)(const CounterColumns&, const TickParams&, std::vector<Candidate>&,
                         unsigned threads) = nullptr;
   void (*collect_prunable_threaded)(const CounterColumns&, std::vector<std::uint32_t>&,
                                     unsigned threads) = nullptr;
@@ -177,8 +205,12 @@ class HostCounterStore final : public CounterStore {
   CounterState read(Slot slot) const override;
   void read_range(Slot first, std::span<CounterState> out) const override;
 
+  // The kernels run without marking; the candidates are marked in flight
+  // from the list once it holds all of them (so a tick that cannot keep
+  // them, TickCandidatesLost, marks none).
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;
+  bool prunable(Slot slot) const override;
 
   LastUpdates last_update_host() const noexcept override {
     if (forward_) return LastUpdates::forward(last_update_.data(), rate_.data(), frame_.tick_instant);
@@ -195,7 +227,7 @@ class HostCounterStore final : public CounterStore {
   const ForwardFrame* forward_frame() const noexcept { return forward_ ? &frame_ : nullptr; }
 
  private:
-  void tick_with_kernels(const TickParams& params, std::vector<Candidate>& out);
+  bool tick_with_kernels(const TickParams& params, std::vector<Candidate>& out);
 
   std::string_view backend_;
   HostKernels kernels_;

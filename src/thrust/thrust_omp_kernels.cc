@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <new>
 #include <stdexcept>
 
 #include <thrust/system/omp/execution_policy.h>
@@ -36,17 +37,25 @@ void use_threads(unsigned threads) { omp_set_num_threads(static_cast<int>(resolv
 
 }  // namespace
 
-void tick(const CounterColumns& c, const TickParams& params, std::vector<Candidate>& out,
+// After the decision pass has changed the columns, a failure (no memory for
+// the candidates, or for Thrust's own temporaries) must not stop the tick:
+// it has run over every counter, and only its list is lost.
+bool tick(const CounterColumns& c, const TickParams& params, std::vector<Candidate>& out,
           unsigned threads) {
-  if (c.size == 0) return;
-  std::vector<Decision>& decisions = decision_scratch(c.size);
+  if (c.size == 0) return true;
+  std::vector<Decision>& decisions = decision_scratch(c.size);  // nothing changed if it throws
   const std::size_t base = out.size();
   if (c.frame == nullptr) {
     use_threads(threads);
-    const std::size_t count = thrust_passes::decide(thrust::omp::par, c, params, decisions.data());
-    out.resize(base + count);
-    thrust_passes::compact_candidates(thrust::omp::par, c, decisions.data(), out.data() + base);
-    return;
+    try {
+      const std::size_t count = thrust_passes::decide(thrust::omp::par, c, params, decisions.data());
+      out.resize(base + count);
+      thrust_passes::compact_candidates(thrust::omp::par, c, decisions.data(), out.data() + base);
+    } catch (const std::bad_alloc&) {
+      out.erase(out.begin() + static_cast<std::ptrdiff_t>(base), out.end());
+      return false;
+    }
+    return true;
   }
   // The frame is read, never changed: the store runs forward_after_tick.
   const ForwardFrame frame = *c.frame;
@@ -57,11 +66,17 @@ void tick(const CounterColumns& c, const TickParams& params, std::vector<Candida
   }
   use_threads(threads);
   const forward_pass::TickInputs in = forward_pass::tick_inputs(frame, params);
-  const std::size_t count =
-      thrust_passes::decide_forward(thrust::omp::par, c, params, in, decisions.data());
-  out.resize(base + count);
-  thrust_passes::compact_forward_candidates(thrust::omp::par, c, params, in, decisions.data(),
-                                            out.data() + base);
+  try {
+    const std::size_t count =
+        thrust_passes::decide_forward(thrust::omp::par, c, params, in, decisions.data());
+    out.resize(base + count);
+    thrust_passes::compact_forward_candidates(thrust::omp::par, c, params, in, decisions.data(),
+                                              out.data() + base);
+  } catch (const std::bad_alloc&) {
+    out.erase(out.begin() + static_cast<std::ptrdiff_t>(base), out.end());
+    return false;
+  }
+  return true;
 }
 
 void collect_prunable(const CounterColumns& c, std::vector<std::uint32_t>& out, unsigned threads) {

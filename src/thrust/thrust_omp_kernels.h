@@ -20,7 +20,10 @@
 
 namespace heatkit::thrust_omp {
 
-void tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out,
+// Throws only before it changes a column; returns false when `out` could
+// not hold every candidate (HostKernels, store/counter_store.h): the pass
+// has then run over every counter.
+bool tick(const CounterColumns& columns, const TickParams& params, std::vector<Candidate>& out,
           unsigned threads);
 void collect_prunable(const CounterColumns& columns, std::vector<std::uint32_t>& out,
                       unsigned threads);

@@ -79,7 +79,8 @@ struct Toy {
     const KeyRecords<Key>& keys() const noexcept { return toy->keys; }
     const std::optional<CounterColumns>& host_columns() const noexcept { return toy->columns; }
     bool shared_half_life() const noexcept { return true; }
-    Slot insert(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now) const {
+    Slot insert(const Key& key, std::uint64_t hash, std::int64_t half_life, std::int64_t now,
+                std::int64_t /*then_bump_at*/) const {
       return toy->insert(key, hash, half_life, now);
     }
     void bump(Slot slot, std::int64_t now) const { toy->bumps.emplace_back(slot, now); }
