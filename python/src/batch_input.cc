@@ -130,12 +130,13 @@ KeyBatch<BlobKey> blob_batch(nb::handle keys) {
 
 TimeBatch time_batch(nb::handle now_ns, std::size_t n) {
   TimeBatch batch;
-  if (PyIndex_Check(now_ns.ptr()) && !PyBool_Check(now_ns.ptr()) && !host_array(now_ns, "now_ns")) {
+  const std::optional<AnyArray> array = host_array(now_ns, "now_ns");
+  if (!array && PyIndex_Check(now_ns.ptr()) && !PyBool_Check(now_ns.ptr())) {
     batch.one = to_time_ns(now_ns, "now_ns");
     return batch;
   }
   constexpr const char* kWant = "an int, or a 1-D numpy array of int64 with one time per key";
-  if (auto array = host_array(now_ns, "now_ns")) {
+  if (array) {
     if (array->ndim() == 0 && PyIndex_Check(now_ns.ptr())) {  // a numpy integer scalar
       batch.one = to_time_ns(now_ns, "now_ns");
       return batch;
