@@ -17,6 +17,7 @@ packages=(
   libopenmpi-dev openmpi-bin    # Open MPI: heatkit::mpi and the CLI under mpirun
   python3
   python3-venv python3-dev      # the Python package: a virtual environment and Python's headers
+  libxxhash-dev                 # xxHash: the snapshots' checksums (header-only use)
 )
 
 missing=()

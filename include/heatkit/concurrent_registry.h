@@ -30,6 +30,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <span>
@@ -191,6 +193,21 @@ class ConcurrentHeatRegistryOf {
   // The shards' index look-up costs, summed (longest: the longest of any).
   IndexStats index_stats() const;
   MemoryUsage memory_usage() const;
+
+  // Snapshots (<heatkit/snapshot.h>), as HeatRegistry's: save holds every
+  // shard's lock for the whole save (a snapshot of one moment; bumps wait),
+  // and writes each shard with the shard selector's secret, so that load
+  // puts every key back in the shard it was saved from. Treat the file as
+  // private as the process: it holds that secret. load's registry has the
+  // snapshot's shard count, secret, cap and in-flight tracking; the
+  // backend and threads come from `options` (bump_queue must be 0).
+  void save(const std::filesystem::path& path, std::span<const std::byte> application = {}) const;
+  void save(std::ostream& out, std::span<const std::byte> application = {}) const;
+  static std::unique_ptr<ConcurrentHeatRegistryOf> load(const std::filesystem::path& path,
+                                                        RegistryOptions options = {},
+                                                        std::vector<std::byte>* application = nullptr);
+  static std::unique_ptr<ConcurrentHeatRegistryOf> load(std::istream& in, RegistryOptions options = {},
+                                                        std::vector<std::byte>* application = nullptr);
 
  private:
   void with_entry_ref(const Key& key, Duration half_life, Instant now,

@@ -14,4 +14,5 @@
 #include <heatkit/heat_counter.h>
 #include <heatkit/policy.h>
 #include <heatkit/registry.h>
+#include <heatkit/snapshot.h>
 #include <heatkit/time.h>

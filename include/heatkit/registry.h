@@ -12,6 +12,8 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <span>
@@ -285,6 +287,27 @@ class HeatRegistryOf {
   void rollback(const Key& key);
 
   MemoryUsage memory_usage() const;
+
+  // Snapshots (<heatkit/snapshot.h>, docs/SNAPSHOT_FORMAT.md). save writes
+  // the registry's state, with `application` bytes of the caller's own (at
+  // most kMaxApplicationBytes), to `path`, replacing it atomically, or to a
+  // stream. It changes nothing (it applies the queued reads) and needs a
+  // buffer of about 1 MiB beyond the registry. Throws SnapshotError (kIo:
+  // the old file is then as it was).
+  void save(const std::filesystem::path& path, std::span<const std::byte> application = {}) const;
+  void save(std::ostream& out, std::span<const std::byte> application = {}) const;
+  // A registry with a snapshot's counters, eviction order, free slots and
+  // statistics, none of them in flight. Its cap and in-flight tracking are
+  // the saved registry's (options.cap and options.track_in_flight are not
+  // used); the backend, threads, bump queue and hash secret come from
+  // `options`. The application bytes go to `*application` when given.
+  // Throws SnapshotError for a file that is not a whole, consistent snapshot
+  // of this key type, and what the constructor throws; nothing is loaded
+  // then. The stream form reads exactly the snapshot's bytes.
+  static HeatRegistryOf load(const std::filesystem::path& path, RegistryOptions options = {},
+                             std::vector<std::byte>* application = nullptr);
+  static HeatRegistryOf load(std::istream& in, RegistryOptions options = {},
+                             std::vector<std::byte>* application = nullptr);
 
  private:
   void for_each_entry(detail::FunctionRef<void(const Key&, const HeatCounter&)> f) const;
