@@ -215,6 +215,7 @@ class ConcurrentHeatRegistryOf {
   void for_each_entry(detail::FunctionRef<void(const Key&, const HeatCounter&)> f) const;
 
   struct Impl;  // the library's sharded registry
+  struct Internals;  // load's way at Impl (api/concurrent_registry.cc)
   std::unique_ptr<Impl> impl_;
 };
 

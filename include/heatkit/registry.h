@@ -314,6 +314,7 @@ class HeatRegistryOf {
 
   friend struct detail::RegistryInternals;  // in-tree benchmarks and tests (api/registry_impl.h)
   struct Impl;  // the library's registry
+  explicit HeatRegistryOf(std::unique_ptr<Impl> impl) noexcept;  // load's
   std::unique_ptr<Impl> impl_;
 };
 

@@ -11,6 +11,7 @@
 
 #include "api/entry_access.h"
 #include "registry/concurrent_registry.h"
+#include "snapshot/registry_snapshot.h"
 #include "util/thread_pool.h"
 
 namespace heatkit {
@@ -155,6 +156,58 @@ MemoryUsage ConcurrentHeatRegistryOf<Key>::memory_usage() const {
 }
 
 template class ConcurrentHeatRegistryOf<std::uint64_t>;
+// Snapshots
+
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::save(const std::filesystem::path& path,
+                                         std::span<const std::byte> application) const {
+  snapshot::check_application_size(application);
+  auto write = [&](snapshot::ByteSink& sink) { snapshot::write_sharded(impl_->registry, sink, application); };
+  snapshot::write_file_atomically(path, write);
+}
+template <RegistryKey Key>
+void ConcurrentHeatRegistryOf<Key>::save(std::ostream& out, std::span<const std::byte> application) const {
+  snapshot::check_application_size(application);
+  snapshot::StreamSink sink(out);
+  snapshot::write_sharded(impl_->registry, sink, application);
+}
+
+// Reads a sharded snapshot into a registry made for it.
+template <RegistryKey Key>
+struct ConcurrentHeatRegistryOf<Key>::Internals {
+  static std::unique_ptr<ConcurrentHeatRegistryOf> load(snapshot::ByteSource& source, RegistryOptions options,
+                                                        std::vector<std::byte>& application) {
+    std::unique_ptr<ConcurrentHeatRegistryOf> loaded;
+    snapshot::read_sharded<Key>(
+        source, std::move(options), application,
+        [&](RegistryOptions o, std::size_t shards) -> BasicConcurrentHeatRegistry<Key>& {
+          loaded = std::make_unique<ConcurrentHeatRegistryOf>(std::move(o), shards);
+          return loaded->impl_->registry;
+        });
+    return loaded;
+  }
+};
+
+template <RegistryKey Key>
+std::unique_ptr<ConcurrentHeatRegistryOf<Key>> ConcurrentHeatRegistryOf<Key>::load(
+    const std::filesystem::path& path, RegistryOptions options, std::vector<std::byte>* application) {
+  snapshot::FileSource source(path);
+  std::vector<std::byte> bytes;
+  auto loaded = Internals::load(source, std::move(options), bytes);
+  source.expect_end();
+  if (application != nullptr) *application = std::move(bytes);
+  return loaded;
+}
+template <RegistryKey Key>
+std::unique_ptr<ConcurrentHeatRegistryOf<Key>> ConcurrentHeatRegistryOf<Key>::load(
+    std::istream& in, RegistryOptions options, std::vector<std::byte>* application) {
+  snapshot::StreamSource source(in);
+  std::vector<std::byte> bytes;
+  auto loaded = Internals::load(source, std::move(options), bytes);
+  if (application != nullptr) *application = std::move(bytes);
+  return loaded;
+}
+
 template class ConcurrentHeatRegistryOf<BlobKey>;
 
 }  // namespace heatkit

@@ -18,6 +18,7 @@
 #include "api/entry_access.h"
 #include "api/registry_impl.h"
 #include "registry/registry.h"
+#include "snapshot/registry_snapshot.h"
 
 namespace heatkit {
 
@@ -88,6 +89,8 @@ template <RegistryKey Key>
 HeatRegistryOf<Key>& HeatRegistryOf<Key>::operator=(HeatRegistryOf&&) noexcept = default;
 template <RegistryKey Key>
 HeatRegistryOf<Key>::~HeatRegistryOf() = default;
+template <RegistryKey Key>
+HeatRegistryOf<Key>::HeatRegistryOf(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 
 template <RegistryKey Key>
 std::size_t HeatRegistryOf<Key>::cap() const noexcept {
@@ -203,6 +206,28 @@ void HeatRegistryOf<Key>::rollback(const Key& key) {
 template <RegistryKey Key>
 MemoryUsage HeatRegistryOf<Key>::memory_usage() const {
   return impl_->registry.memory_usage();
+}
+
+// Snapshots
+
+template <RegistryKey Key>
+void HeatRegistryOf<Key>::save(const std::filesystem::path& path,
+                               std::span<const std::byte> application) const {
+  save_snapshot(impl_->registry, path, application);
+}
+template <RegistryKey Key>
+void HeatRegistryOf<Key>::save(std::ostream& out, std::span<const std::byte> application) const {
+  save_snapshot(impl_->registry, out, application);
+}
+template <RegistryKey Key>
+HeatRegistryOf<Key> HeatRegistryOf<Key>::load(const std::filesystem::path& path, RegistryOptions options,
+                                              std::vector<std::byte>* application) {
+  return HeatRegistryOf(std::make_unique<Impl>(load_snapshot<Key>(path, std::move(options), application)));
+}
+template <RegistryKey Key>
+HeatRegistryOf<Key> HeatRegistryOf<Key>::load(std::istream& in, RegistryOptions options,
+                                              std::vector<std::byte>* application) {
+  return HeatRegistryOf(std::make_unique<Impl>(load_snapshot<Key>(in, std::move(options), application)));
 }
 
 }  // namespace heatkit

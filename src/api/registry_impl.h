@@ -14,6 +14,7 @@ namespace heatkit {
 template <RegistryKey Key>
 struct HeatRegistryOf<Key>::Impl {
   explicit Impl(RegistryOptions options) : registry(std::move(options)) {}
+  explicit Impl(BasicHeatRegistry<Key>&& loaded) : registry(std::move(loaded)) {}
   BasicHeatRegistry<Key> registry;
 };
 

@@ -548,4 +548,41 @@ void DeviceCounterStore::read_range(Slot first, std::span<CounterState> out) con
   }
 }
 
+void DeviceCounterStore::write_range(Slot first, std::span<const CounterState> states) {
+  Impl& m = *impl_;
+  check_read_range("device counter store", first, states.size(), m.size);
+  const std::size_t n = states.size();
+  if (n == 0) return;
+  const DeviceScope scope(m.device);
+  m.flush();
+  std::vector<double> rate(n), last_emitted(n);
+  std::vector<std::int64_t> last_update(n), half_life(n);
+  std::vector<std::uint8_t> flags(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const CounterState& state = states[i];
+    rate[i] = state.rate;
+    last_update[i] = state.last_update;
+    last_emitted[i] = state.has_emitted ? state.last_emitted : 0.0;
+    half_life[i] = state.half_life;
+    flags[i] = static_cast<std::uint8_t>(kLive | (state.has_emitted ? kHasEmitted : 0));
+  }
+  const cudaStream_t s = m.stream.get();
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.rate.data() + first, rate.data(), n * sizeof(double),
+                                     cudaMemcpyHostToDevice, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.last_update.data() + first, last_update.data(),
+                                     n * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.last_emitted.data() + first, last_emitted.data(),
+                                     n * sizeof(double), cudaMemcpyHostToDevice, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.half_life.data() + first, half_life.data(),
+                                     n * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.flags.data() + first, flags.data(), n * sizeof(std::uint8_t),
+                                     cudaMemcpyHostToDevice, s));
+  enqueue_store_literal(m.rate.data() + first, n, s);
+  m.stream.synchronize();
+  const CounterColumns literal{rate.data(), last_update.data(), last_emitted.data(), half_life.data(),
+                               flags.data(), n, nullptr};
+  note_literal_upload(m.frame, literal);
+  for (std::size_t i = 0; i < n; ++i) m.last_update_mirror.set(first + i, last_update[i]);
+}
+
 }  // namespace heatkit::gpu

@@ -73,6 +73,9 @@ class DeviceCounterStore final : public CounterStore {
   // Flushes the queue, then copies the range of each column back (five
   // copies, one synchronization) and decodes each slot.
   void read_range(Slot first, std::span<CounterState> out) const override;
+  // Flushes the queue, then copies the range's columns up (five copies, one
+  // synchronization), each counter literal as upload() stores them.
+  void write_range(Slot first, std::span<const CounterState> states) override;
 
   void tick(const TickParams& params, std::vector<Candidate>& out) override;
   void collect_prunable(std::vector<Slot>& out) override;

@@ -334,6 +334,32 @@ class BasicConcurrentHeatRegistry {
     return total;
   }
 
+  // Snapshots (snapshot/registry_snapshot.h). f(shard), where shard(s) is
+  // shard s's registry, with every shard's lock held throughout (taken in
+  // shard order, as nothing else holds two), so the shards are read at one
+  // moment.
+  template <class F>
+  void with_every_shard_locked(F&& f) const {
+    std::size_t locked = 0;
+    struct Unlock {
+      const BasicConcurrentHeatRegistry& r;
+      std::size_t& locked;
+      ~Unlock() {
+        while (locked > 0) r.shards_[--locked].mutex.unlock();
+      }
+    } unlock{*this, locked};
+    for (; locked < shard_count_; ++locked) shards_[locked].mutex.lock();
+    f([this](std::size_t s) -> const Shard& { return shards_[s].registry; });
+  }
+  // f(shard s's registry) under its lock, then its size published: how a
+  // snapshot fills a registry no other thread uses yet.
+  template <class F>
+  void fill_shard(std::size_t s, F&& f) {
+    const std::lock_guard lock(shards_[s].mutex);
+    const SizeUpdate publish{shards_[s]};
+    f(shards_[s].registry);
+  }
+
  private:
   using HashedRead = batch::HashedRead<Key>;
 

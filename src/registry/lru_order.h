@@ -210,6 +210,18 @@ class LruOrder {
   bool contains(Slot slot) const noexcept {
     return slot < positions_.size && positions_[slot] != kAbsent;
   }
+  // Calls f(slot) for every entry in the order of its last bump (or
+  // creation), the least recent first: with each entry's last_update, all
+  // that victim() decides by (a snapshot saves it; on_insert in this order
+  // builds an order that picks the same victims).
+  template <class F>
+  void for_each_in_bump_order(F&& f) const {
+    for (std::size_t at = 0; at < log_.size(); ++at) {
+      const Slot slot = log_[at];
+      const std::uint32_t v = positions_[slot];
+      if (v != kAbsent && order_of(v) == at) f(slot);
+    }
+  }
   std::size_t size() const noexcept { return size_; }
   // Bytes held: the log, the heap and the positions when they are its own.
   std::size_t memory_bytes() const noexcept;

@@ -58,6 +58,9 @@
 
 namespace heatkit {
 
+namespace snapshot {
+struct RegistryAccess;  // snapshot/registry_sections.h: a snapshot's way at the registry's parts
+}
 
 // The slot count a registry holding `used` slots grows to when it needs one
 // more (BasicHeatRegistry::grow): double, but where doubling would pass the
@@ -449,6 +452,7 @@ class BasicHeatRegistry {
   };
 
  private:
+  friend struct snapshot::RegistryAccess;
   using Index = SlotIndex<Key, Hasher>;
   static constexpr Slot kNoSlot = Index::kNoSlot;
 

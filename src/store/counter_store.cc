@@ -65,6 +65,25 @@ CounterState HostCounterStore::read(Slot slot) const {
                        flags_[slot]);
 }
 
+void HostCounterStore::write_range(Slot first, std::span<const CounterState> states) {
+  check_read_range(backend_, first, states.size(), slot_count());
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    const CounterState& state = states[i];
+    const std::size_t slot = first + i;
+    rate_[slot] = forward_ ? -state.rate : state.rate;  // forward: literal, -rate (-0.0 for 0)
+    last_update_[slot] = state.last_update;
+    last_emitted_[slot] = state.has_emitted ? state.last_emitted : 0.0;
+    half_life_[slot] = state.half_life;
+    flags_[slot] = static_cast<std::uint8_t>(kLive | (state.has_emitted ? kHasEmitted : 0));
+    if (forward_) {
+      frame_.note_write(state.last_update);
+      if (state.half_life > 0 && state.half_life < frame_.shortest_half_life) {
+        frame_.shortest_half_life = state.half_life;
+      }
+    }
+  }
+}
+
 CounterColumns HostCounterStore::columns() noexcept {
   return CounterColumns{rate_.data(),      last_update_.data(), last_emitted_.data(),
                         half_life_.data(), flags_.data(),       rate_.size(),

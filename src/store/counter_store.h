@@ -81,6 +81,11 @@ class CounterStore {
   // (check_read_range) when the range passes slot_count(); an empty range
   // ending there reads nothing.
   virtual void read_range(Slot first, std::span<CounterState> out) const = 0;
+  // The reverse, for loading a snapshot: slots [first, first + states.size())
+  // become live counters with these states (rate at last_update, the
+  // emission, the half-life), none in flight, as if each had been built by
+  // SEMANTICS.md's operations. Throws std::out_of_range like read_range.
+  virtual void write_range(Slot first, std::span<const CounterState> states) = 0;
 
   // Bulk passes over every slot. `tick` decays all counters to params.now and
   // appends the candidates in slot order; `collect_prunable` appends the slots
@@ -204,6 +209,9 @@ class HostCounterStore final : public CounterStore {
   void set_in_flight(Slot slot, bool in_flight) override;
   CounterState read(Slot slot) const override;
   void read_range(Slot first, std::span<CounterState> out) const override;
+  // A forward store keeps each written counter literally (its rate at its
+  // last_update, exactly); its next tick converts it, as after a bump back in time.
+  void write_range(Slot first, std::span<const CounterState> states) override;
 
   // The kernels run without marking; the candidates are marked in flight
   // from the list once it holds all of them (so a tick that cannot keep

@@ -15,10 +15,10 @@ endif()
 # Globs RELATIVE to a relative path (ROOT=.) find nothing: make it absolute.
 file(REAL_PATH "${ROOT}" ROOT)
 
-set(layers heatkit util math kernels thrust store cuda backends registry api mpi sim tools python bench)
+set(layers heatkit util math kernels thrust store cuda backends registry snapshot api mpi sim tools python bench)
 # Where each layer's files are, relative to ROOT.
 set(folder_heatkit include/heatkit)
-foreach(layer util math kernels thrust store cuda backends registry api mpi)
+foreach(layer util math kernels thrust store cuda backends registry snapshot api mpi)
   set(folder_${layer} src/${layer})
 endforeach()
 foreach(layer sim tools python bench)

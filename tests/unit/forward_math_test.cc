@@ -15,6 +15,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <stdexcept>
 #include <vector>
 
 #include "contract_model.h"
@@ -79,6 +80,9 @@ class ForwardStore final : public CounterStore {
   void read_range(Slot first, std::span<CounterState> out) const override {
     check_read_range(backend(), first, out.size(), slot_count());
     for (std::size_t k = 0; k < out.size(); ++k) out[k] = read(static_cast<Slot>(first + k));
+  }
+  void write_range(Slot, std::span<const CounterState>) override {
+    throw std::logic_error("this test's store is driven by operations only");
   }
 
   void tick(const TickParams& p, std::vector<Candidate>& out) override {
