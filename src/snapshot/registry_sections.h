@@ -242,9 +242,39 @@ struct RegistryAccess {
       return rec;
     }
 
-    // Records are decoded and checked kBatch at a time, their index buckets
-    // asked for together, then inserted: the look-ups' cache misses overlap.
+    // Records are decoded and checked kBatch at a time, and a batch's index
+    // buckets asked for while the batch before it is inserted: the look-ups'
+    // cache misses overlap with each other and with that work.
     static constexpr std::size_t kBatch = 32;
+    struct Batch {
+      std::array<Record, kBatch> records;
+      std::array<std::uint64_t, kBatch> hashes{};
+      std::size_t size = 0;
+      std::uint64_t first = 0;  // the first record's number
+    };
+
+    // Reads, checks and hashes the next records into `batch`, asking for
+    // their buckets; grows the arrays as far as they prove slots exist.
+    void next_batch(SectionReader& section, Batch& batch, std::uint64_t first, std::uint64_t& next_slot) {
+      std::array<std::byte, kBatch * kCounterRecordBytes<Key>> bytes;
+      batch.first = first;
+      batch.size = static_cast<std::size_t>(std::min<std::uint64_t>(kBatch, fields.counters - first));
+      section.read(bytes.data(), batch.size * kCounterRecordBytes<Key>);
+      for (std::size_t i = 0; i < batch.size; ++i) {
+        batch.records[i] = decode(section, bytes.data() + i * kCounterRecordBytes<Key>, first + i, next_slot);
+        next_slot = std::uint64_t{batch.records[i].slot} + 1;
+      }
+      if (next_slot > r.room_) {
+        grow_to(std::min<std::uint64_t>(fields.slots, std::max<std::uint64_t>(next_slot, 2 * r.room_)));
+      }
+      rehash(batch, 0);
+    }
+    void rehash(Batch& batch, std::size_t from) const {
+      for (std::size_t i = from; i < batch.size; ++i) {
+        batch.hashes[i] = r.index_.hash(batch.records[i].key);
+        r.index_.prefetch(batch.hashes[i]);
+      }
+    }
 
     void read_counters() {
       SectionReader section(source, kCountersTag);
@@ -257,28 +287,20 @@ struct RegistryAccess {
       run.reserve(kChunk);
       Slot run_first = 0;
       std::uint64_t next_slot = 0;  // slots below it are taken care of
-      std::array<Record, kBatch> batch;
-      std::array<std::uint64_t, kBatch> hashes{};
-      std::array<std::byte, kBatch * kCounterRecordBytes<Key>> bytes{};
-      for (std::uint64_t first = 0; first < fields.counters; first += kBatch) {
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kBatch, fields.counters - first));
-        section.read(bytes.data(), n * kCounterRecordBytes<Key>);
-        for (std::size_t i = 0; i < n; ++i) {
-          batch[i] = decode(section, bytes.data() + i * kCounterRecordBytes<Key>, first + i, next_slot);
-          next_slot = std::uint64_t{batch[i].slot} + 1;
-        }
-        if (next_slot > r.room_) {
-          grow_to(std::min<std::uint64_t>(fields.slots, std::max<std::uint64_t>(next_slot, 2 * r.room_)));
-        }
-        for (std::size_t i = 0; i < n; ++i) {
-          hashes[i] = r.index_.hash(batch[i].key);
-          r.index_.prefetch(hashes[i]);
-        }
-        for (std::size_t i = 0; i < n; ++i) {
-          const Record& rec = batch[i];
-          if (const Slot other = r.index_.find(rec.key, hashes[i], r.keys_); other != kNoSlot) {
-            section.inconsistent("counter " + std::to_string(first + i) + " (slot " + std::to_string(rec.slot) +
-                                 "): its key is also the key of slot " + std::to_string(other));
+      std::array<Batch, 2> batches;
+      if (fields.counters > 0) next_batch(section, batches[0], 0, next_slot);
+      for (std::size_t cur = 0; batches[cur].size > 0; cur ^= 1) {
+        Batch& batch = batches[cur];
+        Batch& following = batches[cur ^ 1];
+        following.size = 0;
+        const std::uint64_t after = batch.first + batch.size;
+        if (after < fields.counters) next_batch(section, following, after, next_slot);
+        for (std::size_t i = 0; i < batch.size; ++i) {
+          const Record& rec = batch.records[i];
+          if (const Slot other = r.index_.find(rec.key, batch.hashes[i], r.keys_); other != kNoSlot) {
+            section.inconsistent("counter " + std::to_string(batch.first + i) + " (slot " +
+                                 std::to_string(rec.slot) + "): its key is also the key of slot " +
+                                 std::to_string(other));
           }
           if (!run.empty() && (rec.slot != run_first + run.size() || run.size() == kChunk)) {
             r.store_->write_range(run_first, run);
@@ -287,16 +309,18 @@ struct RegistryAccess {
           if (run.empty()) run_first = rec.slot;
           run.push_back(rec.state);
           r.keys_.set_key(rec.slot, rec.key);
-          const std::size_t distance = r.index_.insert(hashes[i], rec.slot, r.keys_);
+          const std::size_t distance = r.index_.insert(batch.hashes[i], rec.slot, r.keys_);
           if (distance > kLongProbe) [[unlikely]] {
-            r.reseed_index();  // perhaps under a fresh secret: hash the rest of the batch again
-            for (std::size_t j = i + 1; j < n; ++j) hashes[j] = r.index_.hash(batch[j].key);
+            r.reseed_index();  // perhaps under a fresh secret: hash what is pending again
+            rehash(batch, i + 1);
+            rehash(following, 0);
           }
           live[rec.slot] = true;
-          note_half_life(rec.state.half_life, first + i == 0);
+          note_half_life(rec.state.half_life, batch.first + i == 0);
           summary.earliest_update = std::min(summary.earliest_update, rec.state.last_update);
           summary.latest_update = std::max(summary.latest_update, rec.state.last_update);
         }
+        batch.size = 0;
       }
       if (!run.empty()) r.store_->write_range(run_first, run);
       section.finish();

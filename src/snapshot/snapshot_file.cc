@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -117,6 +118,17 @@ FileSource::~FileSource() {
 }
 
 std::size_t FileSource::read(std::byte* data, std::size_t n) {
+  // Ask for the next stretch of the file ahead of time: the disk reads it
+  // while the blocks before it are checked and loaded (a plain read waits
+  // for each block in turn, about a sixth of the disk's bandwidth here).
+  // Asked in steps of a quarter of the distance, so that few calls keep it.
+  const std::uint64_t wanted = std::min(size_, offset_ + n + kReadAhead);
+  if (wanted >= asked_until_ + kReadAhead / 4 || (wanted == size_ && asked_until_ < size_)) {
+    const std::uint64_t from = std::max(offset_, asked_until_);
+    (void)::posix_fadvise(fd_, static_cast<off_t>(from), static_cast<off_t>(wanted - from),
+                          POSIX_FADV_WILLNEED);
+    asked_until_ = wanted;
+  }
   for (;;) {
     const ssize_t r = ::read(fd_, data, n);
     if (r >= 0) {

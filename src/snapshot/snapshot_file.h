@@ -40,6 +40,8 @@ class FileSource final : public ByteSource {
   int fd_ = -1;
   std::uint64_t size_ = 0;
   std::uint64_t offset_ = 0;
+  std::uint64_t asked_until_ = 0;  // read-ahead asked of the kernel up to here
+  static constexpr std::uint64_t kReadAhead = std::uint64_t{32} << 20;
 };
 
 }  // namespace heatkit::snapshot
