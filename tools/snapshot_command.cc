@@ -153,16 +153,8 @@ JsonObject record_object(const sim::SimulationRecord& r) {
       .field("ticks_done", r.progress.ticks_done)
       .field("ticks", sim::tick_count(c))
       .field("reads_per_tick", sim::reads_per_tick(c))
-      .field("counters_peak", static_cast<std::uint64_t>(r.progress.counters_peak))
-      .field("bumps", n.reads)
-      .field("emits_committed", n.emits_committed)
-      .field("emits_rolled_back", n.emits_rolled_back)
-      .field("withdrawals_committed", n.withdrawals_committed)
-      .field("withdrawals_rolled_back", n.withdrawals_rolled_back)
-      .field("prunes", n.prunes)
-      .field("evictions", n.evictions)
-      .field("counters_ticked", n.counters_ticked)
-      .field("wall_s", r.progress.wall_seconds);
+      .field("counters_peak", static_cast<std::uint64_t>(r.progress.counters_peak));
+  add_count_fields(out, n).field("wall_s", r.progress.wall_seconds);
   return out;
 }
 
