@@ -1,10 +1,11 @@
 // inspect_snapshot (<heatkit/snapshot.h>): reads a whole snapshot, checking
-// everything a load checks, by loading each registry (one shard at a time)
-// into a scalar registry that is then dropped.
+// exactly what a load checks, by loading it on `scalar` (as much memory as
+// that load) and describing what was loaded.
 #include <heatkit/snapshot.h>
 
 #include <algorithm>
 #include <istream>
+#include <memory>
 
 #include "snapshot/registry_snapshot.h"
 
@@ -13,50 +14,53 @@ namespace {
 
 using namespace snapshot;
 
-void add_body(SnapshotInfo& info, const RegistryFields& fields, const BodySummary& summary) {
-  if (fields.counters > 0) {
-    info.earliest_update = info.counters == 0 ? summary.earliest_update
-                                              : std::min(info.earliest_update, summary.earliest_update);
-    info.latest_update = info.counters == 0 ? summary.latest_update
-                                            : std::max(info.latest_update, summary.latest_update);
-  }
+RegistryOptions scalar_options() {
+  RegistryOptions options;
+  options.backend = "scalar";
+  options.threads = 1;
+  return options;
+}
+
+// One registry's counts, statistics and range of last updates.
+template <class Key>
+void describe(SnapshotInfo& info, const BasicHeatRegistry<Key>& r) {
+  const RegistryFields fields = RegistryAccess::fields_of(r);
   info.counters += fields.counters;
   info.slots += fields.slots;
   info.tracks_in_flight = fields.tracks_in_flight;
   info.stats.evictions += fields.stats.evictions;
   info.stats.pruned += fields.stats.pruned;
   info.stats.hash_reseeds += fields.stats.hash_reseeds;
+  r.for_each([&](const Key&, const HeatCounter& c) {
+    const std::int64_t t = to_ns(c.last_update());
+    const bool first = info.earliest_update == 0 && info.latest_update == 0;
+    info.earliest_update = first ? t : std::min(info.earliest_update, t);
+    info.latest_update = first ? t : std::max(info.latest_update, t);
+  });
 }
 
 template <class Key>
-BodySummary load_and_drop(ByteSource& source, const RegistryFields& fields) {
-  RegistryOptions options;
-  options.backend = "scalar";
-  options.cap = fields.cap;
-  options.track_in_flight = fields.tracks_in_flight;
-  options.threads = 1;
-  BasicHeatRegistry<Key> r(std::move(options));
-  return RegistryAccess::load(r, fields, source);
-}
-
-template <class Key>
-void inspect_bodies(ByteSource& source, const FileHeader& header, SnapshotInfo& info) {
-  std::uint64_t bodies = 1;
-  std::uint64_t body_sections = 4;
-  if (header.kind == RegistryKind::kSharded) {
-    const ShardFields shards = read_shard_fields(source);
-    bodies = shards.shards;
-    body_sections = 1 + 4 * bodies;
-    info.cap = shards.cap;
+void inspect_registry(ByteSource& source, const FileHeader& header, SnapshotInfo& info) {
+  std::vector<std::byte> application;
+  if (header.kind == RegistryKind::kSingle) {
+    const BasicHeatRegistry<Key> r = read_single<Key>(source, scalar_options(), application, header);
+    info.shards = 1;
+    info.cap = r.cap();
+    describe(info, r);
+  } else {
+    std::unique_ptr<BasicConcurrentHeatRegistry<Key>> r;
+    read_sharded<Key>(source, scalar_options(), application, header,
+                      [&](RegistryOptions o, std::size_t shards) -> BasicConcurrentHeatRegistry<Key>& {
+                        r = std::make_unique<BasicConcurrentHeatRegistry<Key>>(std::move(o), shards);
+                        return *r;
+                      });
+    info.shards = r->shard_count();
+    info.cap = r->cap();
+    r->with_every_shard_locked([&](auto shard) {
+      for (std::size_t s = 0; s < info.shards; ++s) describe(info, shard(s));
+    });
   }
-  const bool has_application = application_follows(header, body_sections, source.origin());
-  info.shards = bodies;
-  for (std::uint64_t b = 0; b < bodies; ++b) {
-    const RegistryFields fields = read_registry_fields(source);
-    if (header.kind == RegistryKind::kSingle) info.cap = fields.cap;
-    add_body(info, fields, load_and_drop<Key>(source, fields));
-  }
-  if (has_application) info.application_bytes = read_application(source).size();
+  info.application_bytes = application.size();
 }
 
 SnapshotInfo inspect(ByteSource& source) {
@@ -65,9 +69,9 @@ SnapshotInfo inspect(ByteSource& source) {
   info.version = kVersion;
   info.key_type = key_type_name(header.key_type);
   if (header.key_type == KeyType::kU64) {
-    inspect_bodies<std::uint64_t>(source, header, info);
+    inspect_registry<std::uint64_t>(source, header, info);
   } else {
-    inspect_bodies<BlobKey>(source, header, info);
+    inspect_registry<BlobKey>(source, header, info);
   }
   info.bytes = source.offset();
   return info;

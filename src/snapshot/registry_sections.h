@@ -17,6 +17,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <type_traits>
 #include <limits>
 #include <span>
 #include <string>
@@ -42,12 +44,6 @@ struct RegistryFields {
   std::uint64_t cap = 0;
   RegistryStats stats;
   bool tracks_in_flight = false;
-};
-
-// What a loaded body held, for inspect_snapshot.
-struct BodySummary {
-  std::int64_t earliest_update = std::numeric_limits<std::int64_t>::max();
-  std::int64_t latest_update = std::numeric_limits<std::int64_t>::min();
 };
 
 void write_registry_fields(ByteSink& sink, const RegistryFields& fields);
@@ -96,18 +92,23 @@ struct RegistryAccess {
   }
 
   // FREE, CNTR, ORDR into `r`, a registry just made (nothing in it) with
-  // `fields`' cap and in-flight tracking.
+  // `fields`' cap and in-flight tracking. `belongs`, when set, says whether
+  // a key may be in this registry (a shard takes only its own keys).
   template <class Key, class Hasher>
-  static BodySummary load(BasicHeatRegistry<Key, Hasher>& r, const RegistryFields& fields,
-                          ByteSource& source) {
+  static void load(BasicHeatRegistry<Key, Hasher>& r, const RegistryFields& fields,
+                          ByteSource& source,
+                          std::type_identity_t<std::function<bool(const Key&)>> belongs = {}) {
     r.stats_ = fields.stats;
     const std::vector<Slot> free = read_free(source, fields);
     Loader<Key, Hasher> loader(r, fields, source, free.size());
+    loader.belongs = std::move(belongs);
     loader.read_counters();
     loader.read_order();
     // Every slot is now a counter or free, and the free ones are named once.
     for (const Slot s : free) {
-      if (loader.live[s]) loader.inconsistent_free("slot " + std::to_string(s) + " is listed free and holds a counter");
+      if (loader.live[s]) {
+        loader.inconsistent_free("slot " + std::to_string(s) + " holds a counter or is listed free twice");
+      }
       loader.live[s] = true;
     }
     for (std::size_t i = free.size(); i-- > 0;) {
@@ -115,7 +116,6 @@ struct RegistryAccess {
       r.free_head_ = free[i];
     }
     r.high_water_ = static_cast<Slot>(fields.slots);
-    return loader.summary;
   }
 
  private:
@@ -177,7 +177,7 @@ struct RegistryAccess {
     ByteSource& source;
     std::size_t free_count;
     std::vector<bool> live;  // per slot: holds a counter (then: or is listed free)
-    BodySummary summary;
+    std::function<bool(const Key&)> belongs;  // unset: every key may be here
     std::string origin;
 
     Loader(Registry& registry, const RegistryFields& f, ByteSource& src, std::size_t free_slots)
@@ -297,6 +297,10 @@ struct RegistryAccess {
         if (after < fields.counters) next_batch(section, following, after, next_slot);
         for (std::size_t i = 0; i < batch.size; ++i) {
           const Record& rec = batch.records[i];
+          if (belongs && !belongs(rec.key)) {
+            section.inconsistent("counter " + std::to_string(batch.first + i) + " (slot " +
+                                 std::to_string(rec.slot) + "): its key belongs in another shard");
+          }
           if (const Slot other = r.index_.find(rec.key, batch.hashes[i], r.keys_); other != kNoSlot) {
             section.inconsistent("counter " + std::to_string(batch.first + i) + " (slot " +
                                  std::to_string(rec.slot) + "): its key is also the key of slot " +
@@ -317,15 +321,12 @@ struct RegistryAccess {
           }
           live[rec.slot] = true;
           note_half_life(rec.state.half_life, batch.first + i == 0);
-          summary.earliest_update = std::min(summary.earliest_update, rec.state.last_update);
-          summary.latest_update = std::max(summary.latest_update, rec.state.last_update);
         }
         batch.size = 0;
       }
       if (!run.empty()) r.store_->write_range(run_first, run);
       section.finish();
       grow_to(fields.slots);  // the slots after the last counter, all free
-      if (fields.counters == 0) summary = BodySummary{0, 0};
     }
 
     void note_half_life(std::int64_t half_life, bool first) {

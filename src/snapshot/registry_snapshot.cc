@@ -29,7 +29,7 @@ std::vector<std::byte> read_application(ByteSource& source) {
                          std::to_string(kMaxApplicationBytes) + " bytes allowed");
   }
   std::vector<std::byte> bytes(static_cast<std::size_t>(section.length()));
-  section.read(bytes.data(), bytes.size());
+  if (!bytes.empty()) section.read(bytes.data(), bytes.size());  // (an empty vector's data() may be null)
   section.finish();
   return bytes;
 }

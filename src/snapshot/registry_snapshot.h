@@ -37,10 +37,10 @@ void write_single(const BasicHeatRegistry<Key, Hasher>& r, ByteSink& sink,
   if (!application.empty()) write_section(sink, kApplicationTag, application);
 }
 
+// A single registry's snapshot whose file header was read already.
 template <class Key>
 BasicHeatRegistry<Key> read_single(ByteSource& source, RegistryOptions options,
-                                   std::vector<std::byte>& application) {
-  const FileHeader header = read_file_header(source);
+                                   std::vector<std::byte>& application, const FileHeader& header) {
   expect_key_type(header, kKeyTypeOf<Key>, source.origin());
   expect_kind(header, RegistryKind::kSingle, source.origin());
   const bool has_application = application_follows(header, 4, source.origin());
@@ -51,6 +51,13 @@ BasicHeatRegistry<Key> read_single(ByteSource& source, RegistryOptions options,
   RegistryAccess::load(r, fields, source);
   if (has_application) application = read_application(source);
   return r;
+}
+
+template <class Key>
+BasicHeatRegistry<Key> read_single(ByteSource& source, RegistryOptions options,
+                                   std::vector<std::byte>& application) {
+  const FileHeader header = read_file_header(source);
+  return read_single<Key>(source, std::move(options), application, header);
 }
 
 // SHRD.
@@ -79,8 +86,7 @@ void write_sharded(const BasicConcurrentHeatRegistry<Key>& r, ByteSink& sink,
 // (with the snapshot's cap, secret and in-flight tracking in `options`).
 template <class Key, class Make>
 void read_sharded(ByteSource& source, RegistryOptions options, std::vector<std::byte>& application,
-                  Make&& make) {
-  const FileHeader header = read_file_header(source);
+                  const FileHeader& header, Make&& make) {
   expect_key_type(header, kKeyTypeOf<Key>, source.origin());
   expect_kind(header, RegistryKind::kSharded, source.origin());
   const ShardFields shards = read_shard_fields(source);
@@ -104,9 +110,19 @@ void read_sharded(ByteSource& source, RegistryOptions options, std::vector<std::
     if (fields.tracks_in_flight != tracks_in_flight) {
       fail(SnapshotProblem::kInconsistent, source.origin(), shard + "in-flight tracking differs from shard 0's");
     }
-    r->fill_shard(s, [&](BasicHeatRegistry<Key>& empty) { RegistryAccess::load(empty, fields, source); });
+    r->fill_shard(s, [&](BasicHeatRegistry<Key>& empty) {
+      RegistryAccess::load(empty, fields, source,
+                           [r, s](const Key& key) { return r->shard_of(key) == s; });
+    });
   }
   if (has_application) application = read_application(source);
+}
+
+template <class Key, class Make>
+void read_sharded(ByteSource& source, RegistryOptions options, std::vector<std::byte>& application,
+                  Make&& make) {
+  const FileHeader header = read_file_header(source);
+  read_sharded<Key>(source, std::move(options), application, header, std::forward<Make>(make));
 }
 
 }  // namespace snapshot

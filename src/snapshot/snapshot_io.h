@@ -179,6 +179,7 @@ class SectionReader {
   // Throws kInconsistent naming the section unless the length is `expected`.
   void expect_length(std::uint64_t expected, std::string_view why) const;
   void read(void* data, std::size_t n) {
+    if (n == 0) return;  // (memcpy takes no null pointer, even for 0 bytes)
     if (n <= buffer_.size() - at_) [[likely]] {
       std::memcpy(data, buffer_.data() + at_, n);
       at_ += n;
