@@ -287,6 +287,32 @@ void DeviceReadWorkload::apply(std::span<const Slot> slots) {
   w.store.bump_on_device(w.slots.data(), w.times.data(), w.batch_count);
 }
 
+void DeviceReadWorkload::adopt(std::span<const std::uint32_t> ranks, std::span<const Slot> slots) {
+  Impl& w = *impl_;
+  if (ranks.size() != slots.size()) {
+    throw std::invalid_argument("device read workload: " + std::to_string(slots.size()) + " slots for " +
+                                std::to_string(ranks.size()) + " ranks to adopt");
+  }
+  if (ranks.empty()) return;
+  w.assignments.resize(ranks.size());
+  for (std::size_t j = 0; j < ranks.size(); ++j) {
+    if (ranks[j] >= w.params.table.n || slots[j] == kNoSlot) {
+      throw std::out_of_range("device read workload: rank " + std::to_string(ranks[j]) + " (below " +
+                              std::to_string(w.params.table.n) + ") adopted with slot " +
+                              std::to_string(slots[j]));
+    }
+    w.assignments[j] = NewRank{ranks[j], slots[j]};
+  }
+  const DeviceScope scope(w.device);
+  DeviceBuffer<NewRank> pairs(w.assignments.size());
+  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(pairs.data(), w.assignments.data(), w.assignments.size() * sizeof(NewRank),
+                                     cudaMemcpyHostToDevice, w.stream));
+  assign_slots_kernel<<<blocks_for(w.assignments.size()), kBlockSize, 0, w.stream>>>(
+      pairs.data(), w.assignments.size(), w.slot_of_rank.data());
+  HEATKIT_CUDA_CHECK_LAUNCH("assign_slots_kernel");
+  w.synchronize();  // `pairs` goes away on return
+}
+
 void DeviceReadWorkload::forget(std::span<const std::uint32_t> ranks) {
   Impl& w = *impl_;
   if (ranks.empty()) return;

@@ -76,6 +76,12 @@ class DeviceReadWorkload {
   // std::logic_error when called twice for one draw.
   void apply(std::span<const Slot> slots);
 
+  // Gives ranks[j] the slot slots[j] outside a draw: the counters a resumed
+  // run's registry already holds. Their reads are then not new. Throws
+  // std::invalid_argument for spans of different lengths, std::out_of_range
+  // for a rank not below the table's n.
+  void adopt(std::span<const std::uint32_t> ranks, std::span<const Slot> slots);
+
   // Forgets the slots of `ranks` (their counters were pruned or removed): the
   // next read of each is new again.
   void forget(std::span<const std::uint32_t> ranks);

@@ -267,6 +267,30 @@ SimulationConfig validated(SimulationConfig config) {
   return config;
 }
 
+// A resumed run's registry must be one this config's run could have left:
+// the same cap, in-flight tracking on, and only keys the workload makes
+// (the device read path maps each key's rank to its slot).
+BasicHeatRegistry<std::uint64_t> checked_resumed_registry(const SimulationConfig& config,
+                                                          BasicHeatRegistry<std::uint64_t> registry) {
+  if (registry.cap() != config.cap) {
+    throw std::invalid_argument("the registry's cap " + std::to_string(registry.cap()) +
+                                " is not the run's cap " + std::to_string(config.cap));
+  }
+  if (!registry.tracks_in_flight()) {
+    throw std::invalid_argument("the registry does not track in-flight counters, as a run's does");
+  }
+  std::optional<std::uint64_t> foreign;
+  registry.for_each([&](std::uint64_t key, const HeatCounter&) {
+    if (key >= config.keys && !foreign) foreign = key;
+  });
+  if (foreign) {
+    throw std::invalid_argument("the registry holds key " + std::to_string(*foreign) +
+                                ", which is not a rank below the run's " + std::to_string(config.keys) +
+                                " keys");
+  }
+  return registry;
+}
+
 // The device read path's state (sim/device_workload.h), beside the registry
 // it feeds. Empty in a build without CUDA, where no store is a device store.
 #if HEATKIT_HAVE_CUDA
@@ -392,12 +416,13 @@ MemoryEstimate estimate_memory(const SimulationConfig& config) {
 }
 
 struct Simulation::State {
-  explicit State(SimulationConfig c)
+  // A new run when `resumed` is empty, else the run that left that registry.
+  State(SimulationConfig c, std::optional<BasicHeatRegistry<std::uint64_t>> resumed)
       : config(validated(std::move(c))),
         ticks(tick_count(config)),
         reads_per_tick(sim::reads_per_tick(config)),
         table(static_cast<std::uint32_t>(config.keys), config.zipf_exponent),
-        registry(make_registry(config)) {
+        registry(resumed ? checked_resumed_registry(config, std::move(*resumed)) : make_registry(config)) {
     policy.emit_threshold_ratio = config.emit_threshold_ratio;
     policy.decay_half_life = config.half_life;
 #if HEATKIT_HAVE_CUDA
@@ -405,6 +430,7 @@ struct Simulation::State {
     reads_path = choose_reads_path(config, device_store != nullptr);
     if (reads_path.on_device) {
       device = std::make_unique<DeviceReads>(*device_store, config, table, reads_per_tick);
+      if (resumed) adopt_live_keys_on_device();
       return;
     }
 #else
@@ -436,6 +462,7 @@ struct Simulation::State {
   void apply_reads_on_host(TickReport& report);
   void apply_reads_on_device(TickReport& report);
   void forget_pruned_on_device(std::uint64_t pruned);
+  void adopt_live_keys_on_device();
 
   // Scratch reused by every step: no allocation per read.
   std::vector<std::uint64_t> keys;
@@ -444,7 +471,26 @@ struct Simulation::State {
   BasicHeatRegistry<std::uint64_t>::Emissions committed;
 };
 
-Simulation::Simulation(SimulationConfig config) : state_(std::make_unique<State>(std::move(config))) {}
+Simulation::Simulation(SimulationConfig config)
+    : state_(std::make_unique<State>(std::move(config), std::nullopt)) {}
+
+Simulation::Simulation(SimulationConfig config, BasicHeatRegistry<std::uint64_t> registry,
+                       const SimulationProgress& progress) {
+  validate(config);
+  if (progress.ticks_done > tick_count(config)) {
+    throw InvalidSimulationConfig(ConfigField::kDuration,
+                                  "(" + seconds_text(config.duration) + ") must be at least the " +
+                                      std::to_string(progress.ticks_done) + " ticks already done (" +
+                                      seconds_text(config.tick_interval * static_cast<std::int64_t>(progress.ticks_done)) + ")");
+  }
+  state_ = std::make_unique<State>(std::move(config), std::move(registry));
+  State& s = *state_;
+  s.next_tick = progress.ticks_done;
+  s.counters_peak = progress.counters_peak;
+  s.counts = progress.counts;
+  s.times = progress.times;
+  s.wall_seconds = progress.wall_seconds;
+}
 Simulation::~Simulation() = default;
 Simulation::Simulation(Simulation&&) noexcept = default;
 Simulation& Simulation::operator=(Simulation&&) noexcept = default;
@@ -546,7 +592,25 @@ void Simulation::State::forget_pruned_on_device(std::uint64_t pruned) {
   }
   d.workload.forget(d.pruned);
 }
+// A resumed run's counters were created before this process: the device
+// learns every live key's rank and slot, as if it had created them.
+void Simulation::State::adopt_live_keys_on_device() {
+  DeviceReads& d = *device;
+  std::vector<std::uint32_t> ranks;
+  d.new_slots.clear();
+  registry.for_each([&](std::uint64_t key, const HeatCounter&) {
+    const std::optional<Slot> slot = registry.slot_of(key);
+    if (!slot) throw std::logic_error("Simulation: live key " + std::to_string(key) + " has no slot");
+    d.slot_of_rank[rank_of_key(key)] = *slot;
+    ranks.push_back(rank_of_key(key));
+    d.new_slots.push_back(*slot);
+  });
+  d.workload.adopt(ranks, d.new_slots);
+}
 #else
+void Simulation::State::adopt_live_keys_on_device() {
+  throw std::logic_error("Simulation: device reads in a build without CUDA");
+}
 void Simulation::State::apply_reads_on_device(TickReport&) {
   throw std::logic_error("Simulation: device reads in a build without CUDA");
 }
@@ -624,6 +688,17 @@ SimulationSummary Simulation::summary() const {
   out.times = s.times;
   out.wall_seconds = s.wall_seconds;
   out.memory = s.registry.memory_usage();
+  return out;
+}
+
+SimulationProgress Simulation::progress() const {
+  const State& s = *state_;
+  SimulationProgress out;
+  out.ticks_done = s.next_tick;
+  out.counters_peak = s.counters_peak;
+  out.counts = s.counts;
+  out.times = s.times;
+  out.wall_seconds = s.wall_seconds;
   return out;
 }
 

@@ -230,6 +230,20 @@ struct SimulationSummary {
 
 using ProgressFn = std::function<void(const TickReport&)>;
 
+// What a run carries from one tick to the next besides its registry: with
+// the config and the registry, all a run needs to go on and end with the
+// totals of a run never stopped (sim/simulation_snapshot.h saves it). The
+// workload's reads and commit failures are pure functions of (seed, tick,
+// ...), so no random state is carried; every candidate is resolved within
+// its own tick, so no counter is in flight between ticks.
+struct SimulationProgress {
+  std::uint64_t ticks_done = 0;
+  std::size_t counters_peak = 0;
+  SimulationCounts counts;
+  SimulationTimes times;      // summed over every process of the run
+  double wall_seconds = 0.0;  // likewise
+};
+
 // One simulation run, step by step. The registry has in-flight tracking ON:
 // tick marks each candidate in flight, failed commits are rolled back (which
 // clears the mark), so a failed candidate is returned again by the next tick
@@ -241,6 +255,15 @@ class Simulation {
   // Validates the config, builds the Zipf table and the registry. Throws
   // InvalidSimulationConfig, UnknownBackend or BackendUnavailable.
   explicit Simulation(SimulationConfig config);
+  // Goes on with a run that has done `progress.ticks_done` ticks, from its
+  // registry as they left it (a loaded snapshot's). Throws what the
+  // constructor above throws, InvalidSimulationConfig (kDuration) when the
+  // config has fewer ticks than were done, and std::invalid_argument when
+  // the registry cannot be the run's (its cap differs from config.cap, it
+  // does not track in-flight counters, a counter is in flight, or a key is
+  // not a rank below config.keys).
+  Simulation(SimulationConfig config, BasicHeatRegistry<std::uint64_t> registry,
+             const SimulationProgress& progress);
   ~Simulation();
   Simulation(Simulation&&) noexcept;
   Simulation& operator=(Simulation&&) noexcept;
@@ -259,6 +282,8 @@ class Simulation {
 
   // Totals so far.
   SimulationSummary summary() const;
+  // What the run carries to its next tick (with registry() and config()).
+  SimulationProgress progress() const;
   // The registry the run drives: the internal one, whose store the device
   // read path addresses by slot.
   const BasicHeatRegistry<std::uint64_t>& registry() const noexcept;

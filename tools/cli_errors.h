@@ -22,6 +22,14 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Output other than standard output that could not be written (a snapshot
+// `heatkit simulate` saves): main prints "error: WHAT" on stderr and exits
+// with kExitOutputFailed.
+class OutputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // A run that ran out of memory although its estimate let it start: main
 // prints "error: WHAT" and exits with kExitFailure; Python sees MemoryError.
 class OutOfMemory : public std::runtime_error {

@@ -14,14 +14,15 @@ inline constexpr int kExitSuccess = 0;
 inline constexpr int kExitFailure = 1;      // an unexpected failure (a bug, out of memory)
 inline constexpr int kExitUsage = 2;        // bad input or usage: see UsageError
 inline constexpr int kExitInputFailed = 3;  // the input could not be read: see InputError
-inline constexpr int kExitOutputFailed = 4; // standard output could not be written (main checks it)
+inline constexpr int kExitOutputFailed = 4; // standard output (main checks it) or a snapshot could not be written
 
 // The exit statuses as --help footers list them.
 inline constexpr const char* kExitStatusHelp =
     "Exit status: 0 success; 1 an unexpected failure; 2 bad input or usage (an\n"
     "unknown option, backend or file, an invalid value, a malformed trace); 3 the\n"
     "input could not be read; 4 standard output could not be written (a full disk,\n"
-    "a closed descriptor). Each failure prints `error: WHAT` on stderr.";
+    "a closed descriptor) or a snapshot could not be saved. Each failure prints\n"
+    "`error: WHAT` on stderr.";
 
 // A subcommand registers its options on `app` and returns the function main
 // calls when that subcommand was chosen; the function returns the exit status.
@@ -34,5 +35,6 @@ using RunFn = std::function<int()>;
 RunFn add_replay_command(CLI::App& app);    // tools/replay_command.cc
 RunFn add_backends_command(CLI::App& app);  // tools/backends_command.cc
 RunFn add_simulate_command(CLI::App& app);  // tools/simulate_command.cc
+RunFn add_snapshot_command(CLI::App& app);  // tools/snapshot_command.cc
 
 }  // namespace heatkit::cli

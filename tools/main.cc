@@ -1,9 +1,11 @@
-// The heatkit CLI: `heatkit replay`, `heatkit backends`, `heatkit simulate`.
+// The heatkit CLI: `heatkit replay`, `heatkit backends`, `heatkit simulate`,
+// `heatkit snapshot info`.
 //
 // Exit status (tools/command.h): 0 success; 1 an unexpected failure; 2 bad
 // input or usage (usage errors, unknown or unavailable backend, invalid policy,
-// malformed trace); 3 the input could not be read; 4 standard output could
-// not be written. Every failure prints `error: WHAT` on stderr.
+// malformed trace or snapshot); 3 the input could not be read; 4 standard
+// output or a snapshot could not be written. Every failure prints
+// `error: WHAT` on stderr.
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -111,6 +113,7 @@ int run(int argc, char** argv) {
   add(heatkit::cli::add_replay_command(app));
   add(heatkit::cli::add_backends_command(app));
   add(heatkit::cli::add_simulate_command(app));
+  add(heatkit::cli::add_snapshot_command(app));
 
   try {
     app.parse(argc, argv);
@@ -143,6 +146,8 @@ Outcome run_and_catch(int argc, char** argv) {
     return {kExitUsage, e.what()};
   } catch (const heatkit::cli::InputError& e) {
     return {kExitInputFailed, e.what()};
+  } catch (const heatkit::cli::OutputError& e) {
+    return {kExitOutputFailed, e.what()};
   } catch (const heatkit::UnknownBackend& e) {
     return {kExitUsage, e.what()};
   } catch (const heatkit::BackendUnavailable& e) {

@@ -1,6 +1,8 @@
 // `heatkit simulate`: runs the simulation engine (sim/simulation.h) and
 // prints what it did, for a person or (--json) as one JSON object. Under
 // mpirun the run is sharded over the ranks instead (tools/simulate_sharded.cc).
+// With --snapshot or --resume it saves or resumes the run
+// (tools/simulate_snapshot.h).
 // The options and their checks: tools/simulate_options.h; the output:
 // tools/simulate_report.h.
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "tools/mpi_session.h"
 #include "tools/simulate_options.h"
 #include "tools/simulate_report.h"
+#include "tools/simulate_snapshot.h"
 
 namespace heatkit::cli {
 namespace {
@@ -44,17 +47,38 @@ class ProgressLine {
   std::chrono::steady_clock::time_point last_print_{};
 };
 
-int run_simulate(const SimulateOptions& options) {
+int run_simulate(const SimulateOptions& options, const SnapshotOptions& snapshots) {
 #if HEATKIT_HAVE_MPI
-  if (mpi_running()) return run_simulate_sharded(options);
+  if (mpi_running()) {
+    // Each rank holds a shard of the registry: one file per rank, and a
+    // resume on as many ranks, is not done yet.
+    if (snapshots.any()) {
+      throw UsageError("--snapshot, --snapshot-every and --resume are for a single process; a run under "
+                       "mpirun (sharded) cannot save or resume one");
+    }
+    return run_simulate_sharded(options);
+  }
 #endif
   const bool progress = isatty(STDERR_FILENO) != 0;
-  const SimulationSummary summary =
-      run_checked_simulation(options, progress ? sim::ProgressFn(ProgressLine()) : sim::ProgressFn());
+  const sim::ProgressFn progress_fn = progress ? sim::ProgressFn(ProgressLine()) : sim::ProgressFn();
+  if (!snapshots.any()) {
+    const SimulationSummary summary = run_checked_simulation(options, progress_fn);
+    if (options.json) {
+      std::cout << summary_json(summary) << '\n';
+    } else {
+      print_summary(std::cout, summary);
+    }
+    std::cout.flush();
+    return 0;
+  }
+  const SnapshotRun run = run_with_snapshots(options, snapshots, progress_fn);
   if (options.json) {
-    std::cout << summary_json(summary) << '\n';
+    JsonObject out = summary_object(run.summary, sim::estimate_memory(run.summary.config).peak());
+    out.field("snapshot", snapshot_activity_object(run.activity));
+    std::cout << out.str() << '\n';
   } else {
-    print_summary(std::cout, summary);
+    print_summary(std::cout, run.summary);
+    print_snapshot_activity(std::cout, run.activity);
   }
   std::cout.flush();
   return 0;
@@ -86,7 +110,15 @@ RunFn add_simulate_command(CLI::App& app) {
       "`ranks` array). The cap is the job's, split over the ranks; where no rank's share can\n"
       "evict (cap 0, or cap / N >= keys) the totals equal one process's. Reads are made on\n"
       "the host; --max-memory limits each rank, and the memory available is shared by a\n"
-      "node's ranks.");
+      "node's ranks.\n"
+      "Snapshots (single process only): --snapshot PATH saves the registry and the run's\n"
+      "progress after the last tick, and --snapshot-every N after every N ticks too; a\n"
+      "crash leaves the last whole snapshot. --resume PATH goes on from one and ends with\n"
+      "the totals of a run never stopped. The workload comes from the snapshot: a workload\n"
+      "option given again must equal it (exit 2 otherwise), except --duration-s, which may\n"
+      "extend the run; --backend, --threads, --host-reads, --max-memory and --json are the\n"
+      "resumed run's own. A save that fails stops the run (exit 4) and keeps the previous\n"
+      "snapshot. `heatkit snapshot info PATH` shows what a snapshot holds.");
   cmd->add_option("--keys", o.keys, "distinct u64 keys, ranked by Zipf popularity")
       ->type_name("COUNT")->capture_default_str();
   cmd->add_option("--zipf", o.zipf, "Zipf exponent s: P(rank k) ~ 1/(k+1)^s; 0 = uniform")
@@ -123,7 +155,25 @@ RunFn add_simulate_command(CLI::App& app) {
   cmd->add_flag("--host-reads", o.host_reads,
                 "generate and apply the reads on the host even on a device backend (cuda, thrust)");
   cmd->add_flag("--json", o.json, "print one JSON object on stdout instead of the summary");
-  return [options] { return run_simulate(*options); };
+  auto snapshots = std::make_shared<SnapshotOptions>();
+  cmd->add_option("--snapshot", snapshots->snapshot,
+                  "save the run (registry and progress) to PATH after its last tick, replacing the file "
+                  "atomically (docs/SNAPSHOT_FORMAT.md)")
+      ->type_name("PATH");
+  cmd->add_option("--snapshot-every", snapshots->snapshot_every,
+                  "with --snapshot: save after every N ticks too")
+      ->type_name("N");
+  cmd->add_option("--resume", snapshots->resume,
+                  "go on with the run saved in PATH (its workload; --duration-s may extend it) to the "
+                  "totals of a run never stopped")
+      ->type_name("PATH");
+  return [options, snapshots, cmd] {
+    snapshots->flags_given.clear();
+    for (const CLI::Option* option : cmd->get_options()) {
+      if (option->count() > 0) snapshots->flags_given.push_back(option->get_name());
+    }
+    return run_simulate(*options, *snapshots);
+  };
 }
 
 }  // namespace heatkit::cli

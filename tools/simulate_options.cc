@@ -25,18 +25,6 @@ std::optional<double> parse_double(std::string_view text) {
   return value;
 }
 
-// A non-negative integer; "2e6" is accepted when it is exactly an integer.
-std::uint64_t parse_count(std::string_view flag, std::string_view text) {
-  std::uint64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error == std::errc() && end == text.data() + text.size()) return value;
-  if (const auto d = parse_double(text);
-      d && std::isfinite(*d) && *d >= 0.0 && *d < 0x1p64 && std::floor(*d) == *d) {
-    return static_cast<std::uint64_t>(*d);
-  }
-  throw UsageError(std::string(flag) + " must be a non-negative integer, got '" + std::string(text) + "'");
-}
-
 double parse_number(std::string_view flag, std::string_view text) {
   if (const auto d = parse_double(text)) return *d;
   throw UsageError(std::string(flag) + " must be a number, got '" + std::string(text) + "'");
@@ -70,6 +58,17 @@ std::string largest_option(const sim::MemoryEstimate& e, const SimulateOptions& 
 }
 
 }  // namespace
+
+std::uint64_t parse_count(std::string_view flag, std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error == std::errc() && end == text.data() + text.size()) return value;
+  if (const auto d = parse_double(text);
+      d && std::isfinite(*d) && *d >= 0.0 && *d < 0x1p64 && std::floor(*d) == *d) {
+    return static_cast<std::uint64_t>(*d);
+  }
+  throw UsageError(std::string(flag) + " must be a non-negative integer, got '" + std::string(text) + "'");
+}
 
 std::string flag_of(ConfigField field) {
   switch (field) {

@@ -47,6 +47,10 @@ struct SimulateOptions {
 // defaults, the default backend, every hardware thread.
 SimulateOptions default_simulate_options();
 
+// `text` as a non-negative integer ("2e6" too, when it is exactly one);
+// throws UsageError naming `flag`.
+std::uint64_t parse_count(std::string_view flag, std::string_view text);
+
 // The option that sets `field`: "--keys", "--zipf", ...
 std::string flag_of(sim::ConfigField field);
 

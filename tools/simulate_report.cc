@@ -140,6 +140,17 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
+JsonObject& add_count_fields(JsonObject& out, const sim::SimulationCounts& n) {
+  return out.field("bumps", n.reads)
+      .field("emits_committed", n.emits_committed)
+      .field("emits_rolled_back", n.emits_rolled_back)
+      .field("withdrawals_committed", n.withdrawals_committed)
+      .field("withdrawals_rolled_back", n.withdrawals_rolled_back)
+      .field("prunes", n.prunes)
+      .field("evictions", n.evictions)
+      .field("counters_ticked", n.counters_ticked);
+}
+
 JsonObject summary_object(const SimulationSummary& r, std::size_t estimate_bytes) {
   const SimulationConfig& c = r.config;
   const auto& n = r.counts;
@@ -184,15 +195,8 @@ JsonObject summary_object(const SimulationSummary& r, std::size_t estimate_bytes
   out.field("ticks", r.ticks)
       .field("reads_per_tick", r.reads_per_tick)
       .field("counters_live", r.counters_live)
-      .field("counters_peak", r.counters_peak)
-      .field("bumps", n.reads)
-      .field("emits_committed", n.emits_committed)
-      .field("emits_rolled_back", n.emits_rolled_back)
-      .field("withdrawals_committed", n.withdrawals_committed)
-      .field("withdrawals_rolled_back", n.withdrawals_rolled_back)
-      .field("prunes", n.prunes)
-      .field("evictions", n.evictions)
-      .field("counters_ticked", n.counters_ticked)
+      .field("counters_peak", r.counters_peak);
+  add_count_fields(out, n)
       .field("wall_s", r.wall_seconds)
       .field("read_generation_s", t.read_generation)
       .field("bump_s", t.bump)

@@ -83,6 +83,10 @@ class JsonObject {
   std::string body_;
 };
 
+// The outcome counts' fields (bumps, emits_committed, ... counters_ticked),
+// in the order every report prints them.
+JsonObject& add_count_fields(JsonObject& out, const sim::SimulationCounts& n);
+
 // The summary as a JSON object; `estimate_bytes` is the memory estimate the
 // run was checked against (memory.estimate_bytes).
 JsonObject summary_object(const sim::SimulationSummary& r, std::size_t estimate_bytes);

@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -33,6 +34,7 @@
 #include <heatkit/heat_counter.h>
 #include <heatkit/policy.h>
 #include <heatkit/registry.h>
+#include <heatkit/snapshot.h>
 #include <heatkit/time.h>
 
 namespace heatkit {
@@ -166,8 +168,36 @@ class DistributedHeatRegistryOf {
 
   const ExchangeStats& exchange_stats() const noexcept;
 
+  // Snapshots (docs/SNAPSHOT_FORMAT.md, "Distributed snapshots").
+  //
+  // Collective. Each rank saves local() to a file of its own beside `path`
+  // (`<path>.<generation>.rank<r>`, a fresh generation per save), and once
+  // every rank's is whole rank 0 replaces the manifest at `path`, which
+  // names them with the ownership secret and the cap; then the files of the
+  // save before go. A crash at any moment leaves the previous manifest with
+  // its files or the new one with its files. Where ranks do not share a
+  // file system, each rank's file is on its own and rank 0 holds the
+  // manifest. Changes nothing. Throws, on every rank, SnapshotError naming
+  // the rank that failed and why (the new files are then removed and the
+  // previous snapshot stays as it was), MpiError, PeerRankFailed. The files
+  // hold the ownership secret: keep them as private as the job.
+  void save(const std::filesystem::path& path) const;
+  // Collective. The registry a save left at `path`, over `comm`: rank 0
+  // reads and checks the manifest and sends it to every rank, and each rank
+  // loads its own file, as HeatRegistryOf::load (nothing in flight; its
+  // share of the cap and in-flight tracking as saved). The ownership secret
+  // and the cap are the manifest's (options.cap, track_in_flight and
+  // hash_seed are not used); backend, threads and bump_queue are the
+  // options', per rank. The communicator must have as many ranks as saved
+  // (SnapshotError kInconsistent naming both counts). Throws, on every rank,
+  // SnapshotError naming the rank whose file is missing, damaged or not
+  // the manifest's, and what the constructor throws.
+  static DistributedHeatRegistryOf load(MPI_Comm comm, const std::filesystem::path& path,
+                                        RegistryOptions options = {});
+
  private:
   struct Impl;
+  explicit DistributedHeatRegistryOf(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

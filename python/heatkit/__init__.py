@@ -10,12 +10,27 @@ records what was announced. Times are ints, nanoseconds on one clock.
     candidates = registry.tick(heatkit.Policy(), now_ns=0)
     registry.commit(candidates)
 
+Registry.save(path) writes a registry's state to a checksummed snapshot,
+replaced atomically; Registry.load(path) restarts from it (nothing in
+flight) and inspect_snapshot(path) says what one holds. A file that is not
+a whole snapshot raises SnapshotError.
+
 simulate() and replay() run what the `heatkit simulate` and `heatkit replay`
 commands run; backends() lists the backends this build has.
 """
 
 from ._frontends import TraceError, replay, simulate
-from ._heatkit import Candidates, CounterState, Decision, Policy, Registry, backends
+from ._heatkit import (
+    Candidates,
+    CounterState,
+    Decision,
+    Policy,
+    Registry,
+    SnapshotError,
+    SnapshotIOError,
+    backends,
+    inspect_snapshot,
+)
 
 __version__ = "0.1.0"
 __all__ = [
@@ -24,8 +39,11 @@ __all__ = [
     "Decision",
     "Policy",
     "Registry",
+    "SnapshotError",
+    "SnapshotIOError",
     "TraceError",
     "backends",
+    "inspect_snapshot",
     "replay",
     "simulate",
 ]

@@ -3,7 +3,7 @@
 import enum
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Literal, NamedTuple, overload
+from typing import Any, Literal, NamedTuple, TypedDict, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +13,7 @@ __version__: str
 U64Key = int
 Bytes32Key = bytes | bytearray | memoryview
 Key = U64Key | Bytes32Key
+Buffer = bytes | bytearray | memoryview
 KeyArray = npt.NDArray[np.uint64] | npt.NDArray[np.uint8] | Sequence[int] | Sequence[bytes]
 TimeArray = int | npt.NDArray[np.int64] | Sequence[int]
 
@@ -75,6 +76,28 @@ class Registry:
     def to_numpy(self) -> dict[str, np.ndarray]: ...
     def memory_usage(self) -> dict[str, int]: ...
     def stats(self) -> dict[str, int]: ...
+    def save(self, path: str | os.PathLike[str], application: Buffer | None = None) -> None: ...
+    @overload
+    @staticmethod
+    def load(
+        path: str | os.PathLike[str],
+        backend: str = "highway",
+        threads: int = 0,
+        hash_seed: int | None = None,
+        half_life_ns: int = 1_800_000_000_000,
+        with_application: Literal[False] = False,
+    ) -> Registry: ...
+    @overload
+    @staticmethod
+    def load(
+        path: str | os.PathLike[str],
+        backend: str = "highway",
+        threads: int = 0,
+        hash_seed: int | None = None,
+        half_life_ns: int = 1_800_000_000_000,
+        *,
+        with_application: Literal[True],
+    ) -> tuple[Registry, bytes]: ...
     @property
     def key(self) -> Literal["u64", "bytes32"]: ...
     @property
@@ -85,6 +108,31 @@ class Registry:
     def tracks_in_flight(self) -> bool: ...
     @property
     def half_life_ns(self) -> int: ...
+
+SnapshotProblem = Literal[
+    "io", "not a snapshot", "version", "key type", "registry kind", "truncated", "checksum", "inconsistent"
+]
+
+class SnapshotError(RuntimeError):
+    problem: SnapshotProblem
+
+class SnapshotIOError(SnapshotError, OSError): ...
+
+class SnapshotInfo(TypedDict):
+    version: int
+    key: Literal["u64", "bytes32"]
+    shards: int
+    counters: int
+    slots: int
+    cap: int
+    tracks_in_flight: bool
+    stats: dict[str, int]
+    earliest_update_ns: int
+    latest_update_ns: int
+    application_bytes: int
+    bytes: int
+
+def inspect_snapshot(path: str | os.PathLike[str]) -> SnapshotInfo: ...
 
 class TraceError(ValueError):
     line: int

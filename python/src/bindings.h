@@ -52,6 +52,7 @@ std::unique_lock<std::mutex> lock_holding_gil(std::mutex& mutex);
 void bind_policy(nb::module_& m);        // policy_binding.cc
 void bind_candidates(nb::module_& m);    // candidates_binding.cc
 void bind_registry(nb::module_& m);      // registry_binding.cc
+void bind_snapshot(nb::module_& m);      // snapshot_binding.cc
 void bind_cli(nb::module_& m);           // cli_binding.cc
 void bind_native_timing(nb::module_& m); // native_timing.cc
 

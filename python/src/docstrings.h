@@ -89,4 +89,36 @@ inline constexpr const char* kMemoryUsageDoc = R"(Bytes the registry holds: a di
 
 inline constexpr const char* kStatsDoc = R"(Counts of what the registry did: a dict of evictions, pruned and hash_reseeds.)";
 
+inline constexpr const char* kSaveDoc = R"(Writes the registry's state to `path` (str or os.PathLike).
+
+Every counter (its rate, last update, last announcement, half-life), the
+eviction order, the free slots and the counts of stats() are written; no
+in-flight mark is (a restarted process has lost its announcements). The
+file is replaced atomically: a crash leaves the old snapshot or the new one,
+whole. application: bytes of your own (bytes, bytearray or memoryview, at
+most 1 MiB), saved with the registry and checksummed; Registry.load gives
+them back. Changes nothing. Raises SnapshotError (SnapshotIOError, also an
+OSError, when the file cannot be written: the old file is then as it was).
+The GIL is released while it writes; other calls on this registry wait.)";
+
+inline constexpr const char* kLoadDoc = R"(A Registry with the snapshot's counters, none of them in flight.
+
+Registry.load(path, backend="highway", threads=0, hash_seed=None,
+              half_life_ns=1_800_000_000_000, with_application=False)
+
+path: a file Registry.save wrote (str or os.PathLike), of either key type:
+    the registry has the file's key type, cap and in-flight tracking.
+backend, threads, hash_seed: as Registry(); any backend loads any snapshot.
+half_life_ns: the half-life of counters a bump creates when the call names
+    none (a snapshot keeps each counter's own, not this default).
+with_application: return (registry, application) instead, the bytes given
+    to save (b"" when none).
+
+Every later call answers as on the saved registry, except that counters in
+flight then are not: the next tick returns them again if the gate still
+passes them. Raises SnapshotError, whose `problem` says why ("checksum",
+"truncated", ...), for a file that is not a whole, consistent snapshot;
+SnapshotIOError (also an OSError) when it cannot be read. The GIL is
+released while it reads.)";
+
 }  // namespace heatkit::python

@@ -1,6 +1,6 @@
 // heatkit.Registry: a HeatRegistry or BlobHeatRegistry behind one Python
-// class. Bulk calls (bump_batch, tick, commit) run with the GIL released;
-// every call holds the registry's mutex, so threads may share one.
+// class. Bulk calls (bump_batch, tick, commit, save, load) run with the GIL
+// released; every call holds the registry's mutex, so threads may share one.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <nanobind/stl/filesystem.h>
 #include <nanobind/stl/string.h>
 
 #include "batch_input.h"
@@ -16,6 +17,7 @@
 #include "columns.h"
 #include "docstrings.h"
 #include "registry.h"
+#include "snapshot.h"
 #include <heatkit/policy.h>
 
 namespace heatkit::python {
@@ -23,9 +25,6 @@ namespace {
 
 template <class Registry>
 using KeyOf = typename std::decay_t<Registry>::key_type;
-
-constexpr std::int64_t kDefaultHalfLifeNs = 1'800'000'000'000;
-constexpr std::uint64_t kMaxThreads = 4096;  // as the CLI's --threads
 
 // heatkit.CounterState, made at import (a named tuple); never freed.
 PyObject* counter_state_type = nullptr;
@@ -231,6 +230,10 @@ void bind_registry(nb::module_& m) {
       .def("to_numpy", &registry_columns, kToNumpyDoc)
       .def("memory_usage", &memory_usage, kMemoryUsageDoc)
       .def("stats", &registry_stats, kStatsDoc)
+      .def("save", &save_registry, nb::arg("path"), nb::arg("application").none() = nb::none(), kSaveDoc)
+      .def_static("load", &load_registry, nb::arg("path"), nb::arg("backend") = "highway", nb::arg("threads") = 0,
+                  nb::arg("hash_seed").none() = nb::none(), nb::arg("half_life_ns") = kDefaultHalfLifeNs,
+                  nb::arg("with_application") = false, kLoadDoc)
       .def_prop_ro("key", [](Registry& r) { return r.blob_keys() ? "bytes32" : "u64"; },
                    "\"u64\" or \"bytes32\".")
       .def_prop_ro("cap", [](Registry& r) { return r.visit([](auto& registry) { return registry.cap(); }); },

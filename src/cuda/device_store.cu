@@ -124,6 +124,22 @@ struct DeviceCounterStore::Impl {
 
   // Queues `op` once its slot is checked; the ops that set last_update (init,
   // bump, decay_to) update the host mirror and the frame at once.
+  // Copies host columns [0, host.size) into slots [first, first + host.size)
+  // on stream `s` (asynchronously: the caller synchronizes).
+  void copy_up(std::size_t first, const CounterColumns& host, cudaStream_t s) {
+    const std::size_t n = host.size;
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(rate.data() + first, host.rate, n * sizeof(double),
+                                       cudaMemcpyHostToDevice, s));
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(last_update.data() + first, host.last_update,
+                                       n * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(last_emitted.data() + first, host.last_emitted,
+                                       n * sizeof(double), cudaMemcpyHostToDevice, s));
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(half_life.data() + first, host.half_life,
+                                       n * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(flags.data() + first, host.flags, n * sizeof(std::uint8_t),
+                                       cudaMemcpyHostToDevice, s));
+  }
+
   void queue(const PendingOp& op) {
     check_slot(op.slot);
     pending.push_back(op);
@@ -463,16 +479,7 @@ void DeviceCounterStore::upload(const CounterColumns& host) {
     return;
   }
   const cudaStream_t s = m.stream.get();
-  HEATKIT_CUDA_CHECK(
-      cudaMemcpyAsync(m.rate.data(), host.rate, n * sizeof(double), cudaMemcpyHostToDevice, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.last_update.data(), host.last_update,
-                                     n * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.last_emitted.data(), host.last_emitted, n * sizeof(double),
-                                     cudaMemcpyHostToDevice, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.half_life.data(), host.half_life, n * sizeof(std::int64_t),
-                                     cudaMemcpyHostToDevice, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.flags.data(), host.flags, n * sizeof(std::uint8_t),
-                                     cudaMemcpyHostToDevice, s));
+  m.copy_up(0, host, s);
   if (host.frame == nullptr) enqueue_store_literal(m.rate.data(), n, s);
   m.stream.synchronize();
   if (host.frame == nullptr) {
@@ -567,20 +574,11 @@ void DeviceCounterStore::write_range(Slot first, std::span<const CounterState> s
     flags[i] = static_cast<std::uint8_t>(kLive | (state.has_emitted ? kHasEmitted : 0));
   }
   const cudaStream_t s = m.stream.get();
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.rate.data() + first, rate.data(), n * sizeof(double),
-                                     cudaMemcpyHostToDevice, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.last_update.data() + first, last_update.data(),
-                                     n * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.last_emitted.data() + first, last_emitted.data(),
-                                     n * sizeof(double), cudaMemcpyHostToDevice, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.half_life.data() + first, half_life.data(),
-                                     n * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(m.flags.data() + first, flags.data(), n * sizeof(std::uint8_t),
-                                     cudaMemcpyHostToDevice, s));
-  enqueue_store_literal(m.rate.data() + first, n, s);
-  m.stream.synchronize();
   const CounterColumns literal{rate.data(), last_update.data(), last_emitted.data(), half_life.data(),
                                flags.data(), n, nullptr};
+  m.copy_up(first, literal, s);
+  enqueue_store_literal(m.rate.data() + first, n, s);
+  m.stream.synchronize();
   note_literal_upload(m.frame, literal);
   for (std::size_t i = 0; i < n; ++i) m.last_update_mirror.set(first + i, last_update[i]);
 }

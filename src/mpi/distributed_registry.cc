@@ -8,13 +8,16 @@
 #include <bit>
 #include <climits>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "backends/backend.h"  // use_gpu
+#include "mpi/distributed_snapshot.h"
 #include "mpi/mpi_call.h"
 #include "mpi/routed_exchange.h"
+#include "mpi/snapshot_manifest.h"
 #include "registry/key_hash.h"
 
 namespace heatkit {
@@ -32,6 +35,10 @@ struct WireEmission {
   double rate;
   std::uint8_t kind;  // Decision
 };
+
+// A key type as a snapshot's header numbers it.
+template <class Key>
+constexpr std::uint32_t manifest_key_type = std::is_same_v<Key, BlobKey> ? mpi::kBlobKeys : mpi::kU64Keys;
 
 // The options every rank must share, as one row each rank sends to all.
 struct SharedOptions {
@@ -70,6 +77,10 @@ void require_same_options(const std::vector<SharedOptions>& rows) {
 
 template <RegistryKey Key>
 struct DistributedHeatRegistryOf<Key>::Impl {
+  // Builds the rank's registry from the options it gets (its share of the
+  // cap, its index secret): a fresh one, or one loaded from a snapshot.
+  using MakeLocal = std::function<HeatRegistryOf<Key>(const RegistryOptions&)>;
+
   MPI_Comm comm = MPI_COMM_NULL;
   int rank = 0;
   int size = 1;
@@ -87,7 +98,8 @@ struct DistributedHeatRegistryOf<Key>::Impl {
   template <class TimeOf>
   void bump(std::span<const Key> keys, std::size_t times, TimeOf time_of, Duration half_life);
 
-  Impl(MPI_Comm parent, RegistryOptions options);
+  // `making` names the call in errors of make_local.
+  Impl(MPI_Comm parent, RegistryOptions options, const MakeLocal& make_local, const char* making);
   ~Impl() {
     // A registry that outlives MPI_Finalize (a global, a caller's order)
     // has nothing left to free: MPI forbids the call then.
@@ -109,7 +121,8 @@ struct DistributedHeatRegistryOf<Key>::Impl {
 };
 
 template <RegistryKey Key>
-DistributedHeatRegistryOf<Key>::Impl::Impl(MPI_Comm parent, RegistryOptions options) {
+DistributedHeatRegistryOf<Key>::Impl::Impl(MPI_Comm parent, RegistryOptions options, const MakeLocal& make_local,
+                                           const char* making) {
   if (parent == MPI_COMM_NULL) {
     throw std::invalid_argument("DistributedHeatRegistry: the communicator is MPI_COMM_NULL");
   }
@@ -156,16 +169,21 @@ DistributedHeatRegistryOf<Key>::Impl::Impl(MPI_Comm parent, RegistryOptions opti
   // A fixed seed makes runs repeat: each rank's index secret derives from it.
   if (options.hash_seed) shard.hash_seed = mix64(seed ^ (0x9e3779b97f4a7c15ULL * (rank + 1)));
   // Backends may differ between ranks; an unknown name throws here, agreed on.
-  mpi::on_every_rank(comm, rank, "DistributedHeatRegistry (the rank's registry)", [&] {
+  mpi::on_every_rank(comm, rank, making, [&] {
     if (backend_info(options.backend).device_columns) use_gpu(local_rank);
-    local.emplace(shard);
+    local.emplace(make_local(shard));
   });
 }
 
 
 template <RegistryKey Key>
 DistributedHeatRegistryOf<Key>::DistributedHeatRegistryOf(MPI_Comm comm, RegistryOptions options)
-    : impl_(std::make_unique<Impl>(comm, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(comm, std::move(options),
+                                   [](const RegistryOptions& shard) { return HeatRegistryOf<Key>(shard); },
+                                   "DistributedHeatRegistry (the rank's registry)")) {}
+
+template <RegistryKey Key>
+DistributedHeatRegistryOf<Key>::DistributedHeatRegistryOf(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 template <RegistryKey Key>
 DistributedHeatRegistryOf<Key>::DistributedHeatRegistryOf(DistributedHeatRegistryOf&&) noexcept = default;
@@ -385,6 +403,31 @@ bool DistributedHeatRegistryOf<Key>::decay(const Key& key, Instant now) {
   HeatRegistryOf<Key>& local = *impl_->local;
   if (const auto counter = local.get(key)) local.entry(key, counter->half_life(), now).decay_to(now);
   return true;
+}
+
+template <RegistryKey Key>
+void DistributedHeatRegistryOf<Key>::save(const std::filesystem::path& path) const {
+  const Impl& m = *impl_;
+  const mpi::DistributedIdentity identity{manifest_key_type<Key>, m.seed, m.cap};
+  mpi::save_distributed({m.comm, m.rank, m.size}, identity, path,
+                        [&](const std::filesystem::path& file) { m.local->save(file); });
+}
+
+template <RegistryKey Key>
+DistributedHeatRegistryOf<Key> DistributedHeatRegistryOf<Key>::load(MPI_Comm comm, const std::filesystem::path& path,
+                                                                     RegistryOptions options) {
+  const mpi::RankSnapshot mine = mpi::agree_on_manifest(comm, path, manifest_key_type<Key>);
+  // What the ranks must share is the manifest's; each rank's file holds its
+  // share of the cap and its in-flight tracking.
+  options.cap = static_cast<std::size_t>(mine.cap);
+  options.hash_seed = mine.ownership_seed;
+  options.track_in_flight.reset();
+  const auto load_local = [&](const RegistryOptions& shard) {
+    mpi::check_rank_file_size(mine);
+    return HeatRegistryOf<Key>::load(mine.file, shard);
+  };
+  return DistributedHeatRegistryOf(
+      std::make_unique<Impl>(comm, std::move(options), load_local, "DistributedHeatRegistry::load"));
 }
 
 template class DistributedHeatRegistryOf<std::uint64_t>;
