@@ -9,14 +9,15 @@
 #   debug    the debug preset (ASan + UBSan): full build, every CTest test
 #   tsan     the tsan preset (ThreadSanitizer): the concurrency tests
 #   fuzz     the fuzz preset (clang-14, libFuzzer + ASan + UBSan):
-#            fuzz_trace_parser from tests/fuzz/corpus and fuzz_registries from
-#            tests/fuzz/corpus_registries, FUZZ_SECONDS (default 60) between them
+#            fuzz_trace_parser from tests/fuzz/corpus, fuzz_registries from
+#            tests/fuzz/corpus_registries and fuzz_snapshot_load from
+#            tests/fuzz/corpus_snapshots, FUZZ_SECONDS (default 60) between them
 # A failing stage does not stop the later ones; the script exits non-zero when
 # any stage failed and ends with one summary line.
 #
 # Environment: HEATKIT_JOBS (build and test parallelism, default 2),
 # HEATKIT_STAGES (space-separated subset of the stages above, default all),
-# FUZZ_SECONDS (default 60: 30 for each fuzz target).
+# FUZZ_SECONDS (default 60: 20 for each fuzz target).
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -104,6 +105,11 @@ fuzz_target() {
 stage_fuzz() {
   run cmake --preset fuzz
   run cmake --build --preset fuzz -j"$jobs"
+  # The preset builds the first two targets only (CMakePresets.json). A
+  # snapshot target that does not build fails the stage, after the other two
+  # have run.
+  local rc=0
+  run cmake --build build/fuzz --target fuzz_snapshot_load -j"$jobs" || rc=1
 
   # (The stage runs in its own subshell: the global and the trap end with it.)
   fuzz_work=$(mktemp -d "${TMPDIR:-/tmp}/heatkit-fuzz.XXXXXX")
@@ -112,13 +118,14 @@ stage_fuzz() {
   if [[ -x $symbolizer ]]; then export ASAN_SYMBOLIZER_PATH=$symbolizer; fi
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-  # FUZZ_SECONDS is split between the two targets; both run even when the
-  # first finds something.
-  local seconds=$(((fuzz_seconds + 1) / 2)) rc=0
+  # FUZZ_SECONDS is split between the three targets; each runs even when an
+  # earlier one finds something.
+  local seconds=$(((fuzz_seconds + 2) / 3))
   local dict=()
   if [[ -f tests/fuzz/trace.dict ]]; then dict=(-dict=tests/fuzz/trace.dict); fi
   fuzz_target fuzz_trace_parser tests/fuzz/corpus "$seconds" "${dict[@]}" || rc=1
   fuzz_target fuzz_registries tests/fuzz/corpus_registries "$seconds" || rc=1
+  fuzz_target fuzz_snapshot_load tests/fuzz/corpus_snapshots "$seconds" -dict=tests/fuzz/snapshot.dict || rc=1
   return "$rc"
 }
 
