@@ -155,7 +155,6 @@ MemoryUsage ConcurrentHeatRegistryOf<Key>::memory_usage() const {
   return impl_->registry.memory_usage();
 }
 
-template class ConcurrentHeatRegistryOf<std::uint64_t>;
 // Snapshots
 
 template <RegistryKey Key>
@@ -208,6 +207,9 @@ std::unique_ptr<ConcurrentHeatRegistryOf<Key>> ConcurrentHeatRegistryOf<Key>::lo
   return loaded;
 }
 
+// Every member is defined above: an explicit instantiation emits only those
+// defined before it (clang-14 left the snapshot members out otherwise).
+template class ConcurrentHeatRegistryOf<std::uint64_t>;
 template class ConcurrentHeatRegistryOf<BlobKey>;
 
 }  // namespace heatkit

@@ -263,7 +263,7 @@ TEST_P(SnapshotInconsistentTest, ReservedBitsSet) {
 }
 
 TEST_P(SnapshotInconsistentTest, SectionsOutOfOrderOrUnknown) {
-  expect_inconsistent("FREE before ORDR", [](Crafted& c) {
+  expect_inconsistent("ORDR before FREE", [](Crafted& c) {
     std::swap(c.ordr(), c.free_section());
   }, {"ORDR", "FREE"});
   expect_inconsistent("CNTR before REGI", [](Crafted& c) {
@@ -338,12 +338,12 @@ INSTANTIATE_TEST_SUITE_P(Shapes, SnapshotInconsistentTest,
                                            SnapshotShape{false, true, false}, SnapshotShape{true, true, false}),
                          [](const auto& shape) { return shape.param.name(); });
 
-// The format page gives one registry's sections in the order REGI, CNTR,
-// ORDR, FREE (SHRD before the groups, APPL last) and the reader refuses
+// The format page gives one registry's sections in the order REGI, FREE,
+// CNTR, ORDR (SHRD before the groups, APPL last) and the reader refuses
 // tags out of order: a writer of the page's order (this test's encoder,
 // another implementation) must be read, and the library must write it.
 TEST(SnapshotSectionOrder, SavesAndLoadsTheSectionsInTheFormatsOrder) {
-  const std::vector<std::string> group = {"REGI", "CNTR", "ORDR", "FREE"};
+  const std::vector<std::string> group = {"REGI", "FREE", "CNTR", "ORDR"};  // SNAPSHOT_FORMAT.md "Sections"
   ScratchFolder folder("order");
   for (const SnapshotShape& shape : small_snapshot_shapes()) {
     Snapshot snapshot = decode(save_small_snapshot(shape));

@@ -127,7 +127,7 @@ struct Snapshot {
   std::size_t key_bytes() const { return key_type == kKeyTypeBlob32 ? 32 : 8; }
   std::size_t record_bytes() const { return key_bytes() + 40; }
 
-  // The nth section tagged `tag` (shards repeat REGI, CNTR, ORDR, FREE).
+  // The nth section tagged `tag` (shards repeat REGI, FREE, CNTR, ORDR).
   Section& section(std::string_view tag, std::size_t nth = 0) {
     for (Section& s : sections) {
       if (s.tag == tag && nth-- == 0) return s;
