@@ -22,16 +22,19 @@ class RecordWriter {
     const auto* p = static_cast<const std::byte*>(data);
     out_.insert(out_.end(), p, p + n);
   }
-  void u32(std::uint32_t v) { little_endian(v, 4); }
-  void u64(std::uint64_t v) { little_endian(v, 8); }
+  void u32(std::uint32_t v) { little_endian(v); }
+  void u64(std::uint64_t v) { little_endian(v); }
   void i64(std::int64_t v) { u64(static_cast<std::uint64_t>(v)); }
   void f32(float v) { u32(std::bit_cast<std::uint32_t>(v)); }
   void f64(double v) { u64(std::bit_cast<std::uint64_t>(v)); }
   std::vector<std::byte> take() { return std::move(out_); }
 
  private:
-  void little_endian(std::uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out_.push_back(static_cast<std::byte>(v >> (8 * i)));
+  template <class T>
+  void little_endian(T v) {
+    std::byte b[sizeof(T)];
+    snapshot::put<T>(b, v);  // the snapshot format's own byte order
+    bytes(b, sizeof b);
   }
   std::vector<std::byte> out_;
 };
@@ -40,8 +43,8 @@ class RecordWriter {
 class RecordReader {
  public:
   explicit RecordReader(std::span<const std::byte> in) : in_(in) {}
-  std::uint32_t u32() { return static_cast<std::uint32_t>(little_endian(4)); }
-  std::uint64_t u64() { return little_endian(8); }
+  std::uint32_t u32() { return little_endian<std::uint32_t>(); }
+  std::uint64_t u64() { return little_endian<std::uint64_t>(); }
   std::int64_t i64() { return static_cast<std::int64_t>(u64()); }
   float f32() { return std::bit_cast<float>(u32()); }
   double f64() { return std::bit_cast<double>(u64()); }
@@ -53,10 +56,10 @@ class RecordReader {
   }
 
  private:
-  std::uint64_t little_endian(int n) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= std::to_integer<std::uint64_t>(in_[at_ + i]) << (8 * i);
-    at_ += n;
+  template <class T>
+  T little_endian() {
+    const T v = snapshot::get<T>(in_.data() + at_);
+    at_ += sizeof(T);
     return v;
   }
   std::span<const std::byte> in_;

@@ -19,7 +19,6 @@
 
 #include <heatkit/snapshot.h>
 #include "sim/simulation_snapshot.h"
-#include "snapshot/registry_snapshot.h"
 #include "tools/command.h"
 #include "tools/simulate_report.h"
 #include "tools/snapshot_errors.h"
@@ -55,20 +54,11 @@ void check_openable(const std::string& path) {
 }
 
 // A simulate snapshot is one registry of u64 keys; only such a snapshot's
-// application section is read (by loading it: the library hands the section
-// out with the registry).
-Application read_application(const std::string& path, const SnapshotInfo& info) {
+// application section is read as a simulate record.
+Application read_application(const SnapshotInfo& info) {
   Application out;
   if (info.application_bytes == 0 || info.key_type != "u64" || info.shards != 1) return out;
-  RegistryOptions options;
-  options.backend = "scalar";
-  options.threads = 1;
-  std::vector<std::byte> bytes;
-  try {
-    (void)load_snapshot<std::uint64_t>(std::filesystem::path(path), options, &bytes);
-  } catch (const SnapshotError& e) {
-    refuse(path, e);
-  }
+  const std::vector<std::byte>& bytes = info.application;
   if (!sim::looks_like_record(bytes)) return out;
   try {
     out.record = sim::decode_record(bytes);
@@ -195,7 +185,7 @@ int run_info(const InfoOptions& options) {
   } catch (const SnapshotError& e) {
     refuse(path, e);
   }
-  const Application app = read_application(path, info);
+  const Application app = read_application(info);
   if (options.json) {
     std::cout << info_json(path, info, app) << '\n';
   } else {

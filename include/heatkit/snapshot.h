@@ -70,6 +70,7 @@ struct SnapshotInfo {
   std::int64_t earliest_update = 0;  // smallest last_update (0 when no counters)
   std::int64_t latest_update = 0;    // largest last_update
   std::size_t application_bytes = 0;  // the caller's own section (0: none)
+  std::vector<std::byte> application;  // its bytes (at most kMaxApplicationBytes)
   std::uint64_t bytes = 0;       // the snapshot's size
 };
 

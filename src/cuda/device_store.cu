@@ -35,6 +35,21 @@
 namespace heatkit::gpu {
 namespace {
 
+// Host copies of `n` slots' five columns, for one bulk read or write.
+struct HostColumnChunk {
+  explicit HostColumnChunk(std::size_t n)
+      : rate(n), last_update(n), last_emitted(n), half_life(n), flags(n) {}
+  CounterColumns columns() noexcept {
+    return {rate.data(), last_update.data(), last_emitted.data(), half_life.data(), flags.data(),
+            rate.size(), nullptr};
+  }
+  std::vector<double> rate;
+  std::vector<std::int64_t> last_update;
+  std::vector<double> last_emitted;
+  std::vector<std::int64_t> half_life;
+  std::vector<std::uint8_t> flags;
+};
+
 // Candidates are copied back byte for byte into the host's std::vector, and
 // queued operations go up the same way: host and device must lay them out alike.
 static_assert(sizeof(Candidate) == 16 && offsetof(Candidate, kind) == 4 &&
@@ -138,6 +153,22 @@ struct DeviceCounterStore::Impl {
                                        n * sizeof(std::int64_t), cudaMemcpyHostToDevice, s));
     HEATKIT_CUDA_CHECK(cudaMemcpyAsync(flags.data() + first, host.flags, n * sizeof(std::uint8_t),
                                        cudaMemcpyHostToDevice, s));
+  }
+
+  // Copies slots [first, first + host.size) into host columns [0, host.size)
+  // on stream `s` (asynchronously: the caller synchronizes).
+  void copy_down(std::size_t first, const CounterColumns& host, cudaStream_t s) const {
+    const std::size_t n = host.size;
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.rate, rate.data() + first, n * sizeof(double),
+                                       cudaMemcpyDeviceToHost, s));
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.last_update, last_update.data() + first,
+                                       n * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.last_emitted, last_emitted.data() + first,
+                                       n * sizeof(double), cudaMemcpyDeviceToHost, s));
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.half_life, half_life.data() + first,
+                                       n * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
+    HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.flags, flags.data() + first, n * sizeof(std::uint8_t),
+                                       cudaMemcpyDeviceToHost, s));
   }
 
   void queue(const PendingOp& op) {
@@ -508,17 +539,7 @@ void DeviceCounterStore::download(const CounterColumns& host) const {
   if (host.frame != nullptr) *host.frame = m.frame;
   const std::size_t n = host.size;
   if (n == 0) return;
-  const cudaStream_t s = m.stream.get();
-  HEATKIT_CUDA_CHECK(
-      cudaMemcpyAsync(host.rate, m.rate.data(), n * sizeof(double), cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.last_update, m.last_update.data(),
-                                     n * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.last_emitted, m.last_emitted.data(), n * sizeof(double),
-                                     cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.half_life, m.half_life.data(), n * sizeof(std::int64_t),
-                                     cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(host.flags, m.flags.data(), n * sizeof(std::uint8_t),
-                                     cudaMemcpyDeviceToHost, s));
+  m.copy_down(0, host, m.stream.get());
   m.stream.synchronize();
   if (host.frame != nullptr) return;  // encodings as they are
   for (std::size_t i = 0; i < n; ++i) {
@@ -535,23 +556,12 @@ void DeviceCounterStore::read_range(Slot first, std::span<CounterState> out) con
   if (n == 0) return;
   const DeviceScope scope(m.device);
   m.flush();
-  std::vector<double> rate(n), last_emitted(n);
-  std::vector<std::int64_t> last_update(n), half_life(n);
-  std::vector<std::uint8_t> flags(n);
-  const cudaStream_t s = m.stream.get();
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(rate.data(), m.rate.data() + first, n * sizeof(double),
-                                     cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(last_update.data(), m.last_update.data() + first,
-                                     n * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(last_emitted.data(), m.last_emitted.data() + first,
-                                     n * sizeof(double), cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(half_life.data(), m.half_life.data() + first,
-                                     n * sizeof(std::int64_t), cudaMemcpyDeviceToHost, s));
-  HEATKIT_CUDA_CHECK(cudaMemcpyAsync(flags.data(), m.flags.data() + first, n * sizeof(std::uint8_t),
-                                     cudaMemcpyDeviceToHost, s));
+  HostColumnChunk host(n);
+  m.copy_down(first, host.columns(), m.stream.get());
   m.stream.synchronize();
   for (std::size_t i = 0; i < n; ++i) {
-    out[i] = decoded_state(rate[i], last_update[i], last_emitted[i], half_life[i], flags[i], m.frame);
+    out[i] = decoded_state(host.rate[i], host.last_update[i], host.last_emitted[i], host.half_life[i],
+                           host.flags[i], m.frame);
   }
 }
 
@@ -562,25 +572,22 @@ void DeviceCounterStore::write_range(Slot first, std::span<const CounterState> s
   if (n == 0) return;
   const DeviceScope scope(m.device);
   m.flush();
-  std::vector<double> rate(n), last_emitted(n);
-  std::vector<std::int64_t> last_update(n), half_life(n);
-  std::vector<std::uint8_t> flags(n);
+  HostColumnChunk host(n);
   for (std::size_t i = 0; i < n; ++i) {
     const CounterState& state = states[i];
-    rate[i] = state.rate;
-    last_update[i] = state.last_update;
-    last_emitted[i] = state.has_emitted ? state.last_emitted : 0.0;
-    half_life[i] = state.half_life;
-    flags[i] = static_cast<std::uint8_t>(kLive | (state.has_emitted ? kHasEmitted : 0));
+    host.rate[i] = state.rate;
+    host.last_update[i] = state.last_update;
+    host.last_emitted[i] = state.has_emitted ? state.last_emitted : 0.0;
+    host.half_life[i] = state.half_life;
+    host.flags[i] = static_cast<std::uint8_t>(kLive | (state.has_emitted ? kHasEmitted : 0));
   }
   const cudaStream_t s = m.stream.get();
-  const CounterColumns literal{rate.data(), last_update.data(), last_emitted.data(), half_life.data(),
-                               flags.data(), n, nullptr};
+  const CounterColumns literal = host.columns();
   m.copy_up(first, literal, s);
   enqueue_store_literal(m.rate.data() + first, n, s);
   m.stream.synchronize();
   note_literal_upload(m.frame, literal);
-  for (std::size_t i = 0; i < n; ++i) m.last_update_mirror.set(first + i, last_update[i]);
+  for (std::size_t i = 0; i < n; ++i) m.last_update_mirror.set(first + i, host.last_update[i]);
 }
 
 }  // namespace heatkit::gpu

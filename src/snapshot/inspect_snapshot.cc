@@ -61,6 +61,7 @@ void inspect_registry(ByteSource& source, const FileHeader& header, SnapshotInfo
     });
   }
   info.application_bytes = application.size();
+  info.application = std::move(application);
 }
 
 SnapshotInfo inspect(ByteSource& source) {
